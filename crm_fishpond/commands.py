@@ -1,0 +1,54 @@
+"""bench commands: `bench --site S fishpond-reconcile`, `bench --site S fishpond-backfill`."""
+
+import json
+
+import click
+from frappe.commands import get_site, pass_context
+
+
+@click.command("fishpond-reconcile")
+@click.option("--json", "as_json", is_flag=True, help="Print every difference as JSON")
+@pass_context
+def fishpond_reconcile(context, as_json=False):
+	"""Compare the pond's transaction history with ERPNext's Sales Orders and Sales Invoices."""
+	import frappe
+
+	from crm_fishpond.sync.reconcile import reconcile
+
+	frappe.init(site=get_site(context))
+	frappe.connect()
+	try:
+		result = reconcile()
+	finally:
+		frappe.destroy()
+	if as_json:
+		click.echo(json.dumps(result, default=str, indent=1))
+	else:
+		click.echo(f"customers checked: {result['customers_checked']}")
+		click.echo(f"differences: {result['differences']}")
+		for row in result["vouchers"][:50]:
+			click.echo(f"  {row['kind']:<9} {row['voucher_type']} {row['voucher_no']} {row['customer']}")
+	if result["differences"]:
+		raise SystemExit(1)
+
+
+@click.command("fishpond-backfill")
+@pass_context
+def fishpond_backfill(context):
+	"""Run the transaction-history backfill in this process (resumes an interrupted run)."""
+	import frappe
+
+	from crm_fishpond.sync import backfill, runs
+
+	frappe.init(site=get_site(context))
+	frappe.connect()
+	try:
+		run = runs.active_run(backfill.RUN_TYPE) or runs.create_run(backfill.RUN_TYPE, "Administrator")
+		frappe.db.commit()
+		result = backfill.run_backfill(run)
+		click.echo(json.dumps({"run": run, **result}, default=str))
+	finally:
+		frappe.destroy()
+
+
+commands = [fishpond_reconcile, fishpond_backfill]

@@ -1,0 +1,83 @@
+import frappe
+from frappe import _
+from frappe.model.document import Document
+from frappe.utils import now_datetime, validate_email_address
+
+OWNED_STATUSES = ("Claimed",)
+UNOWNED_STATUSES = ("In Pool",)
+
+
+class FishpondLead(Document):
+	def validate(self):
+		self.normalise_contact_details()
+		self.validate_unique_links()
+		self.validate_owner_and_status()
+		if self.has_value_changed("lifecycle_stage"):
+			self.record_stage_change()
+
+	def after_insert(self):
+		self.link_back()
+
+	def on_update(self):
+		if self.has_value_changed("lead") or self.has_value_changed("customer"):
+			self.link_back()
+
+	def on_trash(self):
+		for doctype, field in (("Customer", self.customer), ("Lead", self.lead)):
+			if field and frappe.db.has_column(doctype, "fishpond_lead"):
+				frappe.db.set_value(doctype, field, "fishpond_lead", None, update_modified=False)
+
+	# -- steps ---------------------------------------------------------------
+	def normalise_contact_details(self):
+		if self.email_id:
+			self.email_id = self.email_id.strip().lower()
+			validate_email_address(self.email_id, throw=True)
+		for field in ("phone", "mobile_no"):
+			if self.get(field):
+				self.set(field, self.get(field).strip())
+
+	def validate_unique_links(self):
+		for field, label in (("customer", _("Customer")), ("lead", _("Lead"))):
+			value = self.get(field)
+			if not value:
+				self.set(field, None)
+				continue
+			other = frappe.db.get_value("Fishpond Lead", {field: value, "name": ("!=", self.name)})
+			if other:
+				frappe.throw(
+					_("{0} {1} already belongs to the profile {2}: one prospect keeps one profile.").format(
+						label, frappe.bold(value), frappe.get_desk_link("Fishpond Lead", other)
+					),
+					frappe.DuplicateEntryError,
+				)
+
+	def validate_owner_and_status(self):
+		if self.status in OWNED_STATUSES and not self.lead_owner:
+			frappe.throw(_("A claimed profile needs an owner (rep)."))
+		if self.status in UNOWNED_STATUSES and self.lead_owner:
+			self.status = "Claimed"
+		if self.lead_owner and not self.claimed_on:
+			self.claimed_on = now_datetime()
+
+	def record_stage_change(self):
+		previous = self.get_doc_before_save()
+		from_stage = previous.lifecycle_stage if previous else None
+		if not self.lifecycle_stage or from_stage == self.lifecycle_stage:
+			return
+		reason = self.flags.stage_reason or _("Set by {0}").format(frappe.session.user)
+		self.stage_since = now_datetime()
+		self.append(
+			"stage_history",
+			{
+				"from_stage": from_stage,
+				"to_stage": self.lifecycle_stage,
+				"changed_on": self.stage_since,
+				"reason": reason,
+				"changed_by": frappe.session.user,
+			},
+		)
+
+	def link_back(self):
+		for doctype, value in (("Customer", self.customer), ("Lead", self.lead)):
+			if value and frappe.db.has_column(doctype, "fishpond_lead"):
+				frappe.db.set_value(doctype, value, "fishpond_lead", self.name, update_modified=False)

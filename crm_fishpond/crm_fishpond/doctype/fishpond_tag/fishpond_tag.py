@@ -1,0 +1,31 @@
+import json
+
+import frappe
+from frappe import _
+from frappe.model.document import Document
+
+
+class FishpondTag(Document):
+	def validate(self):
+		if self.tag_type == "Rule":
+			self.validate_condition()
+
+	def parsed_condition(self) -> dict:
+		if not self.condition:
+			frappe.throw(_("A rule-driven tag needs a condition."))
+		try:
+			condition = json.loads(self.condition)
+		except ValueError as e:
+			frappe.throw(_("The condition of tag {0} is not valid JSON: {1}").format(frappe.bold(self.name), str(e)))
+		return condition
+
+	def validate_condition(self):
+		from crm_fishpond.engine.errors import EngineConfigError
+		from crm_fishpond.engine.tags import TagRule
+
+		condition = self.parsed_condition()
+		try:
+			TagRule.from_dict({"tag": self.tag_name, "condition": condition})
+		except EngineConfigError as e:
+			frappe.throw(_("The condition of tag {0} is invalid: {1}").format(frappe.bold(self.tag_name), str(e)))
+		self.condition = json.dumps(condition, indent=1)

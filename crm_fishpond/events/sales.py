@@ -1,0 +1,53 @@
+"""doc_events for Sales Order and Sales Invoice: write one transaction row, mark the profile dirty.
+
+Nothing heavy runs here: the row is built from the document in memory and upserted by its
+deterministic name (so a replayed event changes nothing); scoring happens in a deduplicated job
+after commit.
+"""
+
+import frappe
+
+from crm_fishpond import jobs
+from crm_fishpond.sync.transactions import sync_voucher
+
+
+def _enabled(doctype: str) -> bool:
+	settings = frappe.get_cached_doc("Fishpond Settings")
+	field = "sync_sales_orders" if doctype == "Sales Order" else "sync_sales_invoices"
+	return bool(settings.get(field))
+
+
+def _sync(doc) -> None:
+	if not _enabled(doc.doctype):
+		return
+	profile, _outcome = sync_voucher(doc)
+	jobs.mark_dirty([profile])
+
+
+def on_submit(doc, method=None):
+	_sync(doc)
+
+
+def on_cancel(doc, method=None):
+	_sync(doc)
+
+
+def on_update_after_submit(doc, method=None):
+	_sync(doc)
+
+
+def on_payment_change(doc, method=None):
+	"""Payment Entry / Journal Entry submit or cancel: refresh the outstanding amount of paid invoices."""
+	if not _enabled("Sales Invoice"):
+		return
+	invoices = {
+		ref.reference_name
+		for ref in doc.get("references") or doc.get("accounts") or []
+		if "Sales Invoice" in (ref.get("reference_doctype"), ref.get("reference_type"))
+	}
+	profiles = []
+	for name in sorted(invoices):
+		invoice = frappe.get_doc("Sales Invoice", name)
+		profile, _outcome = sync_voucher(invoice)
+		profiles.append(profile)
+	jobs.mark_dirty(profiles)

@@ -1,0 +1,87 @@
+app_name = "crm_fishpond"
+app_title = "CRM Fishpond"
+app_publisher = "crm_fishpond developers"
+app_description = "A fish-pond CRM inside ERPNext: pools, RFM grades, lead scores, churn risk and lifecycle stages"
+app_email = "dev@crm-fishpond.invalid"
+app_license = "MIT"
+required_apps = ["erpnext"]
+
+add_to_apps_screen = [
+	{
+		"name": "crm_fishpond",
+		"logo": "/assets/crm_fishpond/images/fishpond.svg",
+		"title": "Fishpond",
+		"route": "/app/fishpond",
+	}
+]
+
+# Install / uninstall
+# -------------------
+after_install = "crm_fishpond.install.after_install"
+after_migrate = "crm_fishpond.install.after_migrate"
+before_uninstall = "crm_fishpond.install.before_uninstall"
+before_tests = "crm_fishpond.tests.utils.before_tests"
+
+# Desk
+# ----
+doctype_js = {
+	"Customer": "public/js/customer.js",
+	"Lead": "public/js/lead.js",
+}
+
+# Fixtures: module-filtered only (never an unfiltered Custom Field export)
+fixtures = [
+	{"dt": "Role", "filters": [["role_name", "in", ["Fishpond Manager", "Fishpond User"]]]},
+	{"dt": "Lifecycle Stage"},
+]
+
+# Document events on ERPNext doctypes: thin adapters in crm_fishpond.events
+# ------------------------------------------------------------------------
+doc_events = {
+	"Sales Order": {
+		"on_submit": "crm_fishpond.events.sales.on_submit",
+		"on_cancel": "crm_fishpond.events.sales.on_cancel",
+		"on_update_after_submit": "crm_fishpond.events.sales.on_update_after_submit",
+	},
+	"Sales Invoice": {
+		"on_submit": "crm_fishpond.events.sales.on_submit",
+		"on_cancel": "crm_fishpond.events.sales.on_cancel",
+		"on_update_after_submit": "crm_fishpond.events.sales.on_update_after_submit",
+	},
+	"Payment Entry": {
+		"on_submit": "crm_fishpond.events.sales.on_payment_change",
+		"on_cancel": "crm_fishpond.events.sales.on_payment_change",
+	},
+	"Journal Entry": {
+		"on_submit": "crm_fishpond.events.sales.on_payment_change",
+		"on_cancel": "crm_fishpond.events.sales.on_payment_change",
+	},
+	"Lead": {
+		"after_insert": "crm_fishpond.events.party.lead_after_insert",
+		"on_update": "crm_fishpond.events.party.lead_on_update",
+		"on_trash": "crm_fishpond.events.party.unlink_on_trash",
+	},
+	"Customer": {
+		"after_insert": "crm_fishpond.events.party.customer_after_insert",
+		"on_update": "crm_fishpond.events.party.customer_on_update",
+		"on_trash": "crm_fishpond.events.party.unlink_on_trash",
+	},
+	"Contact": {
+		"on_update": "crm_fishpond.events.party.contact_on_update",
+		"on_trash": "crm_fishpond.events.party.unlink_on_trash",
+	},
+	"Communication": {
+		"after_insert": "crm_fishpond.events.communication.after_insert",
+	},
+}
+
+# Background jobs
+# ---------------
+scheduler_events = {
+	"hourly_long": [
+		"crm_fishpond.sync.backfill.resume_stuck_runs",
+	],
+	"cron": {
+		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty"],
+	},
+}

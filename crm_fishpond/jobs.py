@@ -1,0 +1,74 @@
+"""Background jobs: one helper enqueues everything (dotted path, primitive kwargs, job_id, dedup).
+
+Profiles touched by an event are marked dirty in a per-site Redis set and one deduplicated job drains
+the set, so a burst of 1,000 orders for one customer costs a handful of jobs, not 1,000. A job that is
+already running when a profile is marked picks it up on its next loop; the cron reconciler catches the
+rare mark made between the job's last look and its exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import frappe
+
+DIRTY_KEY = "fishpond:dirty_profiles"
+RESCORE_JOB_ID = "crm_fishpond:rescore_dirty"
+BATCH = 500
+
+
+def enqueue(method: str, *, job_id: str, queue: str = "default", timeout: int = 300, **kwargs) -> None:
+	frappe.enqueue(
+		method,
+		queue=queue,
+		timeout=timeout,
+		job_id=job_id,
+		deduplicate=True,
+		enqueue_after_commit=not frappe.flags.in_test,
+		now=bool(frappe.flags.in_test and not frappe.flags.fishpond_real_queue),
+		**kwargs,
+	)
+
+
+def mark_dirty(profiles: Iterable[str | None]) -> None:
+	"""Mark profiles for an incremental refresh and make sure a job will drain the mark."""
+	names = [p for p in profiles if p]
+	if not names:
+		return
+	frappe.cache.sadd(frappe.cache.make_key(DIRTY_KEY), *names)
+	enqueue("crm_fishpond.jobs.rescore_dirty", job_id=RESCORE_JOB_ID)
+
+
+def pop_dirty(count: int = BATCH) -> list[str]:
+	members = frappe.cache.spop(frappe.cache.make_key(DIRTY_KEY), count) or []
+	return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+
+def pending_dirty() -> int:
+	return frappe.cache.scard(frappe.cache.make_key(DIRTY_KEY))
+
+
+def rescore_dirty() -> int:
+	"""Drain the dirty set in batches: refresh aggregates (and, once fitted, scores) of each batch."""
+	from crm_fishpond.sync.aggregates import refresh_profiles
+
+	done = 0
+	while batch := pop_dirty():
+		try:
+			refresh_profiles(batch)
+			if not frappe.flags.in_test:
+				frappe.db.commit()  # nosemgrep: one batch is one unit of work
+		except Exception:
+			if not frappe.flags.in_test:
+				frappe.db.rollback()
+			frappe.cache.sadd(frappe.cache.make_key(DIRTY_KEY), *batch)
+			frappe.log_error(title="Fishpond: incremental refresh failed")
+			raise
+		done += len(batch)
+	return done
+
+
+def reconcile_dirty() -> None:
+	"""Cron safety net: enqueue the drain job if marks are waiting and no job holds them."""
+	if pending_dirty():
+		enqueue("crm_fishpond.jobs.rescore_dirty", job_id=RESCORE_JOB_ID)

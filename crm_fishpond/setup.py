@@ -1,0 +1,36 @@
+"""Custom fields on ERPNext doctypes: created in code, idempotent, removed on uninstall."""
+
+import frappe
+from frappe.custom.doctype.custom_field.custom_field import create_custom_fields as _create_custom_fields
+
+
+def get_custom_fields() -> dict[str, list[dict]]:
+	profile_link = {
+		"fieldname": "fishpond_lead",
+		"label": "Fishpond Profile",
+		"fieldtype": "Link",
+		"options": "Fishpond Lead",
+		"read_only": 1,
+		"no_copy": 1,
+		"search_index": 1,
+		"translatable": 0,
+	}
+	return {
+		"Customer": [{**profile_link, "insert_after": "lead_name"}],
+		"Lead": [{**profile_link, "insert_after": "customer"}],
+	}
+
+
+def create_custom_fields() -> None:
+	_create_custom_fields(get_custom_fields(), ignore_validate=True)
+
+
+def delete_custom_fields() -> None:
+	for doctype, fields in get_custom_fields().items():
+		names = [f["fieldname"] for f in fields]
+		frappe.db.delete("Custom Field", {"dt": doctype, "fieldname": ("in", names)})
+		frappe.db.delete("Property Setter", {"doc_type": doctype, "field_name": ("in", names)})
+		for fieldname in names:
+			if frappe.db.has_column(doctype, fieldname):
+				frappe.db.sql_ddl(f"alter table `tab{doctype}` drop column `{fieldname}`")  # nosemgrep
+		frappe.clear_cache(doctype=doctype)

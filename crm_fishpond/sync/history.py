@@ -1,0 +1,185 @@
+"""Set-based reading of ERPNext's sales history and comparison with the pond's transaction rows.
+
+One reader and one diff serve both the backfill (which applies the diff) and the reconciliation
+(which reports it), so "reconciles to zero differences" means exactly "a backfill would change nothing".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import frappe
+
+from crm_fishpond.sync.transactions import COMPARED, SYNCED_DOCTYPES, build_row, changed_fields, transaction_name
+
+DATE_FIELD = {"Sales Order": "transaction_date", "Sales Invoice": "posting_date"}
+
+
+@dataclass
+class ChunkDiff:
+	inserts: list[tuple[dict, list[dict]]] = field(default_factory=list)
+	updates: dict[str, dict] = field(default_factory=dict)  # row name -> changed fields
+	item_changes: dict[str, list[dict]] = field(default_factory=dict)  # row name -> new item rows
+	unchanged: int = 0
+	details: list[dict] = field(default_factory=list)  # one per difference, for the report
+
+
+def read_headers(doctype: str, after: str = "", limit: int = 2000, names: list[str] | None = None) -> list[dict]:
+	"""Submitted or cancelled vouchers of one doctype, ordered by name, after a cursor."""
+	dt = frappe.qb.DocType(doctype)
+	is_invoice = doctype == "Sales Invoice"
+	columns = [
+		dt.name.as_("voucher_no"),
+		dt.customer,
+		dt[DATE_FIELD[doctype]].as_("posting_date"),
+		dt.docstatus,
+		dt.company,
+		dt.currency,
+		dt.conversion_rate,
+		dt.amended_from,
+		dt.grand_total,
+		dt.net_total,
+		dt.base_grand_total,
+		dt.base_net_total,
+	]
+	if is_invoice:
+		columns += [dt.is_return, dt.return_against, dt.outstanding_amount]
+	query = frappe.qb.from_(dt).select(*columns).where(dt.docstatus.isin([1, 2])).orderby(dt.name)
+	if names is not None:
+		query = query.where(dt.name.isin(names))
+	else:
+		query = query.where(dt.name > after).limit(limit)
+	rows = query.run(as_dict=True)
+	for row in rows:
+		row["voucher_type"] = doctype
+	return rows
+
+
+def read_items(doctype: str, parents: list[str]) -> dict[str, list[dict]]:
+	if not parents:
+		return {}
+	item = frappe.qb.DocType(f"{doctype} Item")
+	rows = (
+		frappe.qb.from_(item)
+		.select(item.parent, item.item_code, item.item_group, item.qty, item.base_net_amount)
+		.where(item.parent.isin(parents))
+		.where(item.parenttype == doctype)
+	).run(as_dict=True)
+	grouped: dict[str, list[dict]] = defaultdict(list)
+	for row in rows:
+		grouped[row.parent].append(row)
+	return grouped
+
+
+def profiles_by_customer(customers: list[str]) -> dict[str, str]:
+	if not customers:
+		return {}
+	lead = frappe.qb.DocType("Fishpond Lead")
+	rows = (frappe.qb.from_(lead).select(lead.customer, lead.name).where(lead.customer.isin(customers))).run()
+	return dict(rows)
+
+
+def stored_rows(names: list[str]) -> dict[str, dict]:
+	if not names:
+		return {}
+	tx = frappe.qb.DocType("Fishpond Transaction")
+	rows = (frappe.qb.from_(tx).select(tx.name, *[tx[c] for c in COMPARED]).where(tx.name.isin(names))).run(
+		as_dict=True
+	)
+	return {r.name: r for r in rows}
+
+
+def stored_items(names: list[str]) -> dict[str, list[tuple]]:
+	if not names:
+		return {}
+	ti = frappe.qb.DocType("Fishpond Transaction Item")
+	rows = (
+		frappe.qb.from_(ti)
+		.select(ti.parent, ti.item_code, ti.item_group, ti.qty, ti.base_net_amount)
+		.where(ti.parent.isin(names))
+		.orderby(ti.parent)
+		.orderby(ti.idx)
+	).run(as_dict=True)
+	grouped: dict[str, list[tuple]] = defaultdict(list)
+	for r in rows:
+		grouped[r.parent].append(_item_key(r))
+	return grouped
+
+
+def _item_key(row) -> tuple:
+	return (row.get("item_code") or None, row.get("item_group") or None, round(float(row.get("qty") or 0), 6),
+		round(float(row.get("base_net_amount") or 0), 6))
+
+
+def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
+	"""Compare expected rows for these vouchers with what the pond stores."""
+	diff = ChunkDiff()
+	if not headers:
+		return diff
+	doctype = headers[0]["voucher_type"]
+	items = read_items(doctype, [h["voucher_no"] for h in headers])
+	expected = [build_row(h, items.get(h["voucher_no"], []), profiles.get(h["customer"])) for h in headers]
+	names = [p["name"] for p, _c in expected]
+	stored = stored_rows(names)
+	stored_child = stored_items(names)
+	for parent, child in expected:
+		current = stored.get(parent["name"])
+		if not current:
+			diff.inserts.append((parent, child))
+			diff.details.append(_detail(parent, "missing", None))
+			continue
+		changed = changed_fields(current, parent)
+		child_keys = [_item_key(c) for c in child]
+		if child_keys != stored_child.get(parent["name"], []):
+			diff.item_changes[parent["name"]] = child
+			changed.setdefault("total_qty", parent["total_qty"])
+		if changed:
+			diff.updates[parent["name"]] = changed
+			diff.details.append(_detail(parent, "different", {k: (current.get(k), v) for k, v in changed.items()}))
+		else:
+			diff.unchanged += 1
+	return diff
+
+
+def _detail(parent: dict, kind: str, fields: dict | None) -> dict:
+	return {
+		"kind": kind,
+		"voucher_type": parent["voucher_type"],
+		"voucher_no": parent["voucher_no"],
+		"customer": parent["customer"],
+		"base_grand_total": parent["base_grand_total"],
+		"fields": fields,
+	}
+
+
+def iter_chunks(doctype: str, after: str = "", chunk_size: int = 2000) -> Iterator[list[dict]]:
+	while True:
+		headers = read_headers(doctype, after=after, limit=chunk_size)
+		if not headers:
+			return
+		yield headers
+		after = headers[-1]["voucher_no"]
+
+
+def extra_rows(doctype: str) -> list[dict]:
+	"""Pond rows whose voucher no longer exists in ERPNext or is a draft again (never expected)."""
+	tx = frappe.qb.DocType("Fishpond Transaction")
+	dt = frappe.qb.DocType(doctype)
+	rows = (
+		frappe.qb.from_(tx)
+		.left_join(dt)
+		.on(dt.name == tx.voucher_no)
+		.select(tx.name, tx.voucher_no, tx.customer, tx.base_grand_total)
+		.where(tx.voucher_type == doctype)
+		.where(dt.name.isnull() | (dt.docstatus == 0))
+	).run(as_dict=True)
+	return [
+		{"kind": "extra", "voucher_type": doctype, "voucher_no": r.voucher_no, "customer": r.customer,
+			"base_grand_total": r.base_grand_total, "fields": None, "row": r.name}
+		for r in rows
+	]
+
+
+__all__ = ["SYNCED_DOCTYPES", "ChunkDiff", "diff_chunk", "extra_rows", "iter_chunks", "transaction_name"]

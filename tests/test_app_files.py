@@ -1,0 +1,185 @@
+"""Checks of the app's own files that need no site: doctype JSON, links, hooks targets, fixtures."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "crm_fishpond"
+MODULE = APP / "crm_fishpond"
+REFERENCE = ROOT.parent / "shared" / "reference" / "frappe15-erpnext15-doctypes.tsv"
+# Fallback list used when ../shared/reference is absent (a checkout outside the workplace): the
+# framework doctypes the app links to, checked against the reference whenever it is present.
+KNOWN_FRAMEWORK = {
+	"Company", "Contact", "Coupon Code", "Country", "Currency", "Customer", "DocType", "Industry Type", "Item",
+	"Item Group", "Lead", "Lead Source", "Loyalty Point Entry", "Loyalty Program", "Role", "Sales Invoice",
+	"Sales Order", "Territory", "User", "Communication", "Event", "Payment Entry", "Journal Entry",
+}
+
+DOCTYPE_FILES = sorted(MODULE.glob("doctype/*/*.json"))
+
+
+def load(path: Path) -> dict:
+	return json.loads(path.read_text())
+
+
+def app_doctypes() -> dict[str, dict]:
+	return {d["name"]: d for d in (load(p) for p in DOCTYPE_FILES) if d.get("doctype") == "DocType"}
+
+
+def framework_doctypes() -> set[str]:
+	if not REFERENCE.exists():
+		return KNOWN_FRAMEWORK
+	with REFERENCE.open() as fh:
+		return {row["doctype"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def test_every_doctype_json_loads_and_sits_in_its_folder():
+	assert DOCTYPE_FILES, "no doctypes found"
+	for path in DOCTYPE_FILES:
+		doc = load(path)
+		assert doc["doctype"] == "DocType", path
+		assert doc["module"] == "CRM Fishpond", path
+		folder = doc["name"].lower().replace(" ", "_")
+		assert path.parent.name == folder and path.stem == folder, path
+		assert (path.parent / f"{folder}.py").exists(), f"{doc['name']} has no controller"
+		assert (path.parent / "__init__.py").exists(), f"{doc['name']} folder is not a package"
+
+
+def test_field_order_matches_fields_and_names_are_unique():
+	for name, doc in app_doctypes().items():
+		names = [f["fieldname"] for f in doc["fields"]]
+		assert len(names) == len(set(names)), f"{name}: duplicate fieldnames"
+		assert doc["field_order"] == names, f"{name}: field_order differs from fields"
+
+
+def test_links_point_at_existing_doctypes():
+	ours = set(app_doctypes())
+	known = framework_doctypes() | ours
+	for name, doc in app_doctypes().items():
+		fieldnames = {f["fieldname"] for f in doc["fields"]}
+		for f in doc["fields"]:
+			if f["fieldtype"] in ("Link", "Table", "Table MultiSelect"):
+				assert f.get("options") in known, f"{name}.{f['fieldname']} links to unknown {f.get('options')!r}"
+			if f["fieldtype"] in ("Table", "Table MultiSelect"):
+				assert app_doctypes()[f["options"]].get("istable"), f"{name}.{f['fieldname']}: not a child table"
+			if f["fieldtype"] == "Dynamic Link":
+				assert f.get("options") in fieldnames, f"{name}.{f['fieldname']}: dynamic link without its type field"
+
+
+def test_permissions_use_known_roles():
+	roles = {r["role_name"] for r in json.loads((APP / "fixtures" / "role.json").read_text())}
+	roles |= {"System Manager", "Accounts User", "Accounts Manager", "Sales User", "Sales Manager", "All"}
+	for name, doc in app_doctypes().items():
+		if doc.get("istable"):
+			assert not doc.get("permissions"), f"{name}: child tables carry no permissions"
+			continue
+		assert doc.get("permissions"), f"{name}: no permissions"
+		for perm in doc["permissions"]:
+			assert perm["role"] in roles, f"{name}: unknown role {perm['role']}"
+
+
+def _hooks() -> dict:
+	tree = ast.parse((APP / "hooks.py").read_text())
+	values = {}
+	for node in tree.body:
+		if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+			try:
+				values[node.targets[0].id] = ast.literal_eval(node.value)
+			except ValueError:
+				pass
+	return values
+
+
+def _dotted_paths(value) -> list[str]:
+	if isinstance(value, str):
+		return [value] if value.startswith("crm_fishpond.") else []
+	if isinstance(value, dict):
+		return [p for v in value.values() for p in _dotted_paths(v)]
+	if isinstance(value, list | tuple):
+		return [p for v in value for p in _dotted_paths(v)]
+	return []
+
+
+def _function_defined(dotted: str) -> bool:
+	module, _, func = dotted.rpartition(".")
+	path = ROOT / Path(*module.split("."))
+	source = path.with_suffix(".py") if path.with_suffix(".py").exists() else path / "__init__.py"
+	if not source.exists():
+		return False
+	tree = ast.parse(source.read_text())
+	return any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == func for n in tree.body)
+
+
+def test_every_hook_target_resolves_to_a_function_of_the_app():
+	hooks = _hooks()
+	assert hooks["required_apps"] == ["erpnext"]
+	paths = _dotted_paths({k: v for k, v in hooks.items() if k not in ("fixtures", "doctype_js", "app_include_js")})
+	assert paths, "hooks name no functions"
+	missing = [p for p in paths if not _function_defined(p)]
+	assert not missing, f"hooks.py names functions that do not exist: {missing}"
+
+
+def test_doctype_js_and_assets_exist():
+	hooks = _hooks()
+	for doctype, path in hooks.get("doctype_js", {}).items():
+		assert (APP / path).exists(), f"doctype_js for {doctype}: {path} missing"
+	for doctype in hooks.get("doc_events", {}):
+		assert doctype in framework_doctypes() | set(app_doctypes()), f"doc_events on unknown doctype {doctype}"
+
+
+def test_fixtures_are_filtered_and_files_exist():
+	hooks = _hooks()
+	for fixture in hooks["fixtures"]:
+		dt = fixture["dt"] if isinstance(fixture, dict) else fixture
+		assert dt != "Custom Field" or fixture.get("filters"), "never an unfiltered Custom Field fixture"
+		if dt not in app_doctypes():
+			assert isinstance(fixture, dict) and fixture.get("filters"), f"framework fixture {dt} must be filtered"
+		assert (APP / "fixtures" / f"{dt.lower().replace(' ', '_')}.json").exists(), f"fixture file for {dt}"
+
+
+def test_default_lifecycle_stages_are_the_five():
+	stages = json.loads((APP / "fixtures" / "lifecycle_stage.json").read_text())
+	assert [s["stage_key"] for s in sorted(stages, key=lambda s: s["sequence"])] == [
+		"acquisition", "conversion", "growth", "retention", "churn",
+	]
+
+
+def test_patches_resolve():
+	for line in (APP / "patches.txt").read_text().splitlines():
+		line = line.strip()
+		if not line or line.startswith(("#", "[")):
+			continue
+		path = ROOT / Path(*line.split(".")).with_suffix(".py")
+		assert path.exists(), f"patch {line} missing"
+		assert "def execute" in path.read_text(), f"patch {line} has no execute()"
+
+
+def test_module_is_declared():
+	assert (APP / "modules.txt").read_text().split() == ["CRM", "Fishpond"]
+	assert (MODULE / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("path", sorted(APP.glob("engine/*.py")), ids=lambda p: p.name)
+def test_engine_never_imports_frappe(path):
+	tree = ast.parse(path.read_text())
+	for node in ast.walk(tree):
+		if isinstance(node, ast.Import):
+			assert not any(a.name.split(".")[0] == "frappe" for a in node.names), path
+		if isinstance(node, ast.ImportFrom):
+			assert (node.module or "").split(".")[0] != "frappe", path
+
+
+def test_workspace_links_exist():
+	ws = load(MODULE / "workspace" / "fishpond" / "fishpond.json")
+	ours = set(app_doctypes())
+	for link in ws["links"]:
+		if link["type"] == "Link" and link["link_type"] == "DocType":
+			assert link["link_to"] in ours | framework_doctypes(), link["link_to"]
+	for shortcut in ws["shortcuts"]:
+		assert shortcut["link_to"] in ours, shortcut["link_to"]
