@@ -53,6 +53,7 @@ DEFAULT_EVENT_POINTS = {
 	"webinar": 6.0,
 	"form_submit": 8.0,
 	"demo_request": 15.0,
+	"trial_signup": 15.0,
 }
 DEFAULT_EVENT_CAPS = {
 	"page_view": 5.0,
@@ -63,6 +64,7 @@ DEFAULT_EVENT_CAPS = {
 	"webinar": 12.0,
 	"form_submit": 16.0,
 	"demo_request": 30.0,
+	"trial_signup": 30.0,
 }
 
 _SLUG = re.compile(r"[^0-9a-z]+")
