@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import frappe
+from redis import Redis
 
 DIRTY_KEY = "fishpond:dirty_profiles"
 RESCORE_JOB_ID = "crm_fishpond:rescore_dirty"
@@ -35,17 +36,23 @@ def mark_dirty(profiles: Iterable[str | None]) -> None:
 	names = [p for p in profiles if p]
 	if not names:
 		return
-	frappe.cache.sadd(frappe.cache.make_key(DIRTY_KEY), *names)
+	Redis.sadd(frappe.cache, _dirty_key(), *names)
 	enqueue("crm_fishpond.jobs.rescore_dirty", job_id=RESCORE_JOB_ID)
 
 
+def _dirty_key() -> str:
+	# RedisWrapper's own set helpers pop one member at a time; the plain Redis calls on the
+	# site-prefixed key pop a whole batch in one round trip.
+	return frappe.cache.make_key(DIRTY_KEY)
+
+
 def pop_dirty(count: int = BATCH) -> list[str]:
-	members = frappe.cache.spop(frappe.cache.make_key(DIRTY_KEY), count) or []
+	members = Redis.spop(frappe.cache, _dirty_key(), count) or []
 	return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
 
 def pending_dirty() -> int:
-	return frappe.cache.scard(frappe.cache.make_key(DIRTY_KEY))
+	return Redis.scard(frappe.cache, _dirty_key())
 
 
 def rescore_dirty() -> int:
@@ -61,7 +68,7 @@ def rescore_dirty() -> int:
 		except Exception:
 			if not frappe.flags.in_test:
 				frappe.db.rollback()
-			frappe.cache.sadd(frappe.cache.make_key(DIRTY_KEY), *batch)
+			Redis.sadd(frappe.cache, _dirty_key(), *batch)
 			frappe.log_error(title="Fishpond: incremental refresh failed")
 			raise
 		done += len(batch)

@@ -51,6 +51,8 @@ def _count_total() -> int:
 def run_backfill(run: str, chunk_size: int | None = None) -> dict:
 	"""Process the run from its cursor to the end. Safe to call again after a crash."""
 	status = frappe.db.get_value("Fishpond Run", run, "status")
+	if status is None:  # the run was deleted (e.g. the app was reinstalled) before its job ran
+		return {"status": "Missing"}
 	if status in ("Completed", "Cancelled"):
 		return {"status": status}
 	chunk_size = chunk_size or frappe.db.get_single_value("Fishpond Settings", "backfill_batch_size") or 2000

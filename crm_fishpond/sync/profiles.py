@@ -38,10 +38,12 @@ def _insert_profile(values: dict) -> str:
 	"""Insert a profile; on a unique-key race return the profile that won."""
 	doc = frappe.get_doc({"doctype": "Fishpond Lead", **values})
 	doc.flags.ignore_permissions = True
+	savepoint = "fishpond_profile"
+	frappe.db.savepoint(savepoint)
 	try:
-		with frappe.db.savepoint("fishpond_profile"):
-			doc.insert(ignore_permissions=True)
+		doc.insert(ignore_permissions=True)
 	except frappe.DuplicateEntryError:
+		frappe.db.rollback(save_point=savepoint)
 		existing = profile_for(values.get("customer"), values.get("lead"))
 		if not existing:
 			raise

@@ -1,0 +1,97 @@
+"""Integration: backfill of history made while sync was off, resume after a crash, idempotent re-run."""
+
+from unittest.mock import patch
+
+import frappe
+
+from crm_fishpond.sync import backfill, runs
+from crm_fishpond.sync.reconcile import reconcile
+from crm_fishpond.tests import factories as f
+from crm_fishpond.tests.utils import FishpondTestCase
+
+
+class TestBackfill(FishpondTestCase):
+	def setUp(self):
+		frappe.db.delete("Fishpond Run", {"run_type": "Backfill"})
+		frappe.db.set_single_value("Fishpond Settings", "last_backfill", None)
+
+	def make_history_while_sync_is_off(self, customers=3, invoices_each=2):
+		settings = frappe.get_single("Fishpond Settings")
+		settings.sync_sales_invoices = 0
+		settings.sync_sales_orders = 0
+		settings.create_profile_for_customers = 0
+		settings.save()
+		names = []
+		try:
+			for c in range(customers):
+				cust = f.customer(f"_FP Backfill Customer {c}")
+				for i in range(invoices_each):
+					names.append(f.sales_invoice(cust, rate=10 * (i + 1)).name)
+				f.sales_order(cust, rate=33)
+		finally:
+			settings.reload()
+			settings.sync_sales_invoices = 1
+			settings.sync_sales_orders = 1
+			settings.create_profile_for_customers = 1
+			settings.save()
+		return names
+
+	def test_backfill_reconciles_and_second_run_changes_nothing(self):
+		invoices = self.make_history_while_sync_is_off()
+		self.assertGreater(reconcile()["differences"], 0)
+		run = runs.create_run("Backfill")
+		result = backfill.run_backfill(run, chunk_size=2)
+		self.assertEqual(result["status"], "Completed")
+		self.assertGreaterEqual(result["inserted"], len(invoices))
+		self.assertEqual(reconcile()["differences"], 0)
+		for name in invoices:
+			self.assertTrue(frappe.db.exists("Fishpond Transaction", f"SI-{name}"))
+		cust = frappe.db.get_value("Sales Invoice", invoices[0], "customer")
+		self.assertEqual(frappe.db.count("Fishpond Lead", {"customer": cust}), 1)
+		run_doc = frappe.get_doc("Fishpond Run", run)
+		self.assertEqual(run_doc.status, "Completed")
+		self.assertEqual(run_doc.progress, 100)
+
+		second = backfill.run_backfill(runs.create_run("Backfill"), chunk_size=2)
+		self.assertEqual((second["inserted"], second["updated"]), (0, 0))
+
+	def test_resume_after_crash_mid_run(self):
+		self.make_history_while_sync_is_off(customers=4, invoices_each=2)
+		run = runs.create_run("Backfill")
+		real_apply = backfill.apply_chunk
+		calls = {"n": 0}
+
+		def crash_on_third_chunk(headers):
+			calls["n"] += 1
+			if calls["n"] == 3:
+				raise RuntimeError("worker killed")
+			return real_apply(headers)
+
+		with patch.object(backfill, "apply_chunk", side_effect=crash_on_third_chunk):
+			with self.assertRaises(RuntimeError):
+				backfill.run_backfill(run, chunk_size=2)
+		doc = frappe.get_doc("Fishpond Run", run)
+		self.assertEqual(doc.status, "Failed")
+		self.assertTrue(runs.get_cursor(run).get("after"))
+		processed_before = doc.processed
+
+		# the resume carries on from the cursor and reaches the same end state
+		result = backfill.run_backfill(run, chunk_size=2)
+		self.assertEqual(result["status"], "Completed")
+		self.assertGreater(result["processed"], processed_before)
+		self.assertEqual(reconcile()["differences"], 0)
+
+	def test_stale_run_is_resumed_by_the_scheduler(self):
+		run = runs.create_run("Backfill")
+		frappe.db.set_value("Fishpond Run", run, {"status": "Running",
+			"heartbeat": frappe.utils.add_to_date(frappe.utils.now_datetime(), hours=-2)})
+		with patch.object(backfill, "enqueue_run") as enqueue:
+			resumed = backfill.resume_stuck_runs()
+		self.assertIn(run, resumed)
+		enqueue.assert_called_with(run)
+
+	def test_only_one_active_backfill(self):
+		with patch.object(backfill, "enqueue_run"):
+			first = backfill.start_backfill()
+			second = backfill.start_backfill()
+		self.assertEqual(first, second)
