@@ -1,7 +1,9 @@
 app_name = "crm_fishpond"
 app_title = "CRM Fishpond"
 app_publisher = "crm_fishpond developers"
-app_description = "A fish-pond CRM inside ERPNext: pools, RFM grades, lead scores, churn risk and lifecycle stages"
+app_description = (
+	"A fish-pond CRM inside ERPNext: pools, RFM grades, lead scores, churn risk and lifecycle stages"
+)
 app_email = "dev@crm-fishpond.invalid"
 app_license = "MIT"
 required_apps = ["erpnext"]

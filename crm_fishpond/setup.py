@@ -33,4 +33,5 @@ def delete_custom_fields() -> None:
 		for fieldname in names:
 			if frappe.db.has_column(doctype, fieldname):
 				frappe.db.sql_ddl(f"alter table `tab{doctype}` drop column `{fieldname}`")  # nosemgrep
+		frappe.cache.hdel("table_columns", f"tab{doctype}")
 		frappe.clear_cache(doctype=doctype)

@@ -16,9 +16,29 @@ REFERENCE = ROOT.parent / "shared" / "reference" / "frappe15-erpnext15-doctypes.
 # Fallback list used when ../shared/reference is absent (a checkout outside the workplace): the
 # framework doctypes the app links to, checked against the reference whenever it is present.
 KNOWN_FRAMEWORK = {
-	"Company", "Contact", "Coupon Code", "Country", "Currency", "Customer", "DocType", "Industry Type", "Item",
-	"Item Group", "Lead", "Lead Source", "Loyalty Point Entry", "Loyalty Program", "Role", "Sales Invoice",
-	"Sales Order", "Territory", "User", "Communication", "Event", "Payment Entry", "Journal Entry",
+	"Company",
+	"Contact",
+	"Coupon Code",
+	"Country",
+	"Currency",
+	"Customer",
+	"DocType",
+	"Industry Type",
+	"Item",
+	"Item Group",
+	"Lead",
+	"Lead Source",
+	"Loyalty Point Entry",
+	"Loyalty Program",
+	"Role",
+	"Sales Invoice",
+	"Sales Order",
+	"Territory",
+	"User",
+	"Communication",
+	"Event",
+	"Payment Entry",
+	"Journal Entry",
 }
 
 DOCTYPE_FILES = sorted(MODULE.glob("doctype/*/*.json"))
@@ -65,11 +85,17 @@ def test_links_point_at_existing_doctypes():
 		fieldnames = {f["fieldname"] for f in doc["fields"]}
 		for f in doc["fields"]:
 			if f["fieldtype"] in ("Link", "Table", "Table MultiSelect"):
-				assert f.get("options") in known, f"{name}.{f['fieldname']} links to unknown {f.get('options')!r}"
+				assert f.get("options") in known, (
+					f"{name}.{f['fieldname']} links to unknown {f.get('options')!r}"
+				)
 			if f["fieldtype"] in ("Table", "Table MultiSelect"):
-				assert app_doctypes()[f["options"]].get("istable"), f"{name}.{f['fieldname']}: not a child table"
+				assert app_doctypes()[f["options"]].get("istable"), (
+					f"{name}.{f['fieldname']}: not a child table"
+				)
 			if f["fieldtype"] == "Dynamic Link":
-				assert f.get("options") in fieldnames, f"{name}.{f['fieldname']}: dynamic link without its type field"
+				assert f.get("options") in fieldnames, (
+					f"{name}.{f['fieldname']}: dynamic link without its type field"
+				)
 
 
 def test_permissions_use_known_roles():
@@ -119,7 +145,9 @@ def _function_defined(dotted: str) -> bool:
 def test_every_hook_target_resolves_to_a_function_of_the_app():
 	hooks = _hooks()
 	assert hooks["required_apps"] == ["erpnext"]
-	paths = _dotted_paths({k: v for k, v in hooks.items() if k not in ("fixtures", "doctype_js", "app_include_js")})
+	paths = _dotted_paths(
+		{k: v for k, v in hooks.items() if k not in ("fixtures", "doctype_js", "app_include_js")}
+	)
 	assert paths, "hooks name no functions"
 	missing = [p for p in paths if not _function_defined(p)]
 	assert not missing, f"hooks.py names functions that do not exist: {missing}"
@@ -130,7 +158,9 @@ def test_doctype_js_and_assets_exist():
 	for doctype, path in hooks.get("doctype_js", {}).items():
 		assert (APP / path).exists(), f"doctype_js for {doctype}: {path} missing"
 	for doctype in hooks.get("doc_events", {}):
-		assert doctype in framework_doctypes() | set(app_doctypes()), f"doc_events on unknown doctype {doctype}"
+		assert doctype in framework_doctypes() | set(app_doctypes()), (
+			f"doc_events on unknown doctype {doctype}"
+		)
 
 
 def test_fixtures_are_filtered_and_files_exist():
@@ -139,14 +169,20 @@ def test_fixtures_are_filtered_and_files_exist():
 		dt = fixture["dt"] if isinstance(fixture, dict) else fixture
 		assert dt != "Custom Field" or fixture.get("filters"), "never an unfiltered Custom Field fixture"
 		if dt not in app_doctypes():
-			assert isinstance(fixture, dict) and fixture.get("filters"), f"framework fixture {dt} must be filtered"
+			assert isinstance(fixture, dict) and fixture.get("filters"), (
+				f"framework fixture {dt} must be filtered"
+			)
 		assert (APP / "fixtures" / f"{dt.lower().replace(' ', '_')}.json").exists(), f"fixture file for {dt}"
 
 
 def test_default_lifecycle_stages_are_the_five():
 	stages = json.loads((APP / "fixtures" / "lifecycle_stage.json").read_text())
 	assert [s["stage_key"] for s in sorted(stages, key=lambda s: s["sequence"])] == [
-		"acquisition", "conversion", "growth", "retention", "churn",
+		"acquisition",
+		"conversion",
+		"growth",
+		"retention",
+		"churn",
 	]
 
 

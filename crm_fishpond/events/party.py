@@ -5,8 +5,18 @@ import frappe
 from crm_fishpond.sync import profiles as P
 
 # Identity fields refreshed on the profile when the ERPNext record changes
-LEAD_IDENTITY = ("lead_name", "company_name", "job_title", "email_id", "phone", "mobile_no", "source",
-	"territory", "country", "industry")
+LEAD_IDENTITY = (
+	"lead_name",
+	"company_name",
+	"job_title",
+	"email_id",
+	"phone",
+	"mobile_no",
+	"source",
+	"territory",
+	"country",
+	"industry",
+)
 CUSTOMER_IDENTITY = ("email_id", "mobile_no", "territory", "industry")
 LOST_LEAD_STATUSES = ("Lost Quotation", "Do Not Contact")
 
@@ -52,8 +62,9 @@ def contact_on_update(doc, method=None):
 	"""A Contact linked to a Customer or Lead becomes the profile's contact if it has none."""
 	for link in doc.get("links") or []:
 		for profile in P.profiles_for_reference(link.link_doctype, link.link_name):
-			current = frappe.db.get_value("Fishpond Lead", profile, ["contact", "email_id", "mobile_no", "phone"],
-				as_dict=True)
+			current = frappe.db.get_value(
+				"Fishpond Lead", profile, ["contact", "email_id", "mobile_no", "phone"], as_dict=True
+			)
 			updates = {}
 			if not current.contact:
 				updates["contact"] = doc.name

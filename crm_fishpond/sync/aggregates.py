@@ -12,8 +12,14 @@ import frappe
 from frappe.query_builder import functions as fn
 from frappe.utils import flt, getdate
 
-AGGREGATE_FIELDS = ("first_purchase", "last_purchase", "purchase_days", "total_purchase",
-	"first_interaction", "last_interaction")
+AGGREGATE_FIELDS = (
+	"first_purchase",
+	"last_purchase",
+	"purchase_days",
+	"total_purchase",
+	"first_interaction",
+	"last_interaction",
+)
 
 
 def purchase_aggregates(profiles: list[str]) -> dict[str, dict]:
@@ -62,7 +68,9 @@ def refresh_profiles(profiles: list[str]) -> int:
 		return 0
 	lead = frappe.qb.DocType("Fishpond Lead")
 	stored = (
-		frappe.qb.from_(lead).select(lead.name, *[lead[f] for f in AGGREGATE_FIELDS]).where(lead.name.isin(profiles))
+		frappe.qb.from_(lead)
+		.select(lead.name, *[lead[f] for f in AGGREGATE_FIELDS])
+		.where(lead.name.isin(profiles))
 	).run(as_dict=True)
 	purchases = purchase_aggregates(profiles)
 	interactions = interaction_aggregates(profiles)

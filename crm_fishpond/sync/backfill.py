@@ -40,8 +40,13 @@ def start_backfill(triggered_by: str | None = None, reason: str | None = None) -
 
 
 def enqueue_run(run: str) -> None:
-	jobs.enqueue("crm_fishpond.sync.backfill.run_backfill", job_id=_job_id(run), queue="long", timeout=6 * 3600,
-		run=run)
+	jobs.enqueue(
+		"crm_fishpond.sync.backfill.run_backfill",
+		job_id=_job_id(run),
+		queue="long",
+		timeout=6 * 3600,
+		run=run,
+	)
 
 
 def _count_total() -> int:
@@ -57,8 +62,9 @@ def run_backfill(run: str, chunk_size: int | None = None) -> dict:
 		return {"status": status}
 	chunk_size = chunk_size or frappe.db.get_single_value("Fishpond Settings", "backfill_batch_size") or 2000
 	cursor = runs.get_cursor(run) or {"doctype": SYNCED_DOCTYPES[0], "after": ""}
-	counts = frappe.db.get_value("Fishpond Run", run, ["processed", "inserted", "updated", "unchanged", "total"],
-		as_dict=True)
+	counts = frappe.db.get_value(
+		"Fishpond Run", run, ["processed", "inserted", "updated", "unchanged", "total"], as_dict=True
+	)
 	total = counts.total or _count_total()
 	if not frappe.db.get_value("Fishpond Run", run, "started_at"):
 		runs.save_progress(run, started_at=now_datetime())
@@ -77,26 +83,49 @@ def run_backfill(run: str, chunk_size: int | None = None) -> dict:
 				counts.unchanged = (counts.unchanged or 0) + outcome["unchanged"]
 				cursor = {"doctype": doctype, "after": headers[-1]["voucher_no"]}
 				progress = min(99.0, 100.0 * counts.processed / total) if total else 99.0
-				runs.save_progress(run, cursor, processed=counts.processed, inserted=counts.inserted,
-					updated=counts.updated, unchanged=counts.unchanged, progress=progress)
+				runs.save_progress(
+					run,
+					cursor,
+					processed=counts.processed,
+					inserted=counts.inserted,
+					updated=counts.updated,
+					unchanged=counts.unchanged,
+					progress=progress,
+				)
 				runs.publish(run, progress, _("{0} of {1} vouchers").format(counts.processed, total))
 				_commit()
 			cursor = {"doctype": doctype, "after": "\uffff"}
 		refresh_all_profiles()
 		elapsed = time.monotonic() - started
-		runs.save_progress(run, status="Completed", progress=100, finished_at=now_datetime(),
-			timings=frappe.as_json({"seconds": round(elapsed, 3),
-				"documents_per_second": round(counts.processed / elapsed, 1) if elapsed else None}))
+		runs.save_progress(
+			run,
+			status="Completed",
+			progress=100,
+			finished_at=now_datetime(),
+			timings=frappe.as_json(
+				{
+					"seconds": round(elapsed, 3),
+					"documents_per_second": round(counts.processed / elapsed, 1) if elapsed else None,
+				}
+			),
+		)
 		frappe.db.set_single_value("Fishpond Settings", "last_backfill", run)
 		_commit()
 	except Exception:
 		_rollback()
-		runs.save_progress(run, status="Failed", errors=(frappe.db.get_value("Fishpond Run", run, "errors") or 0) + 1)
+		runs.save_progress(
+			run, status="Failed", errors=(frappe.db.get_value("Fishpond Run", run, "errors") or 0) + 1
+		)
 		runs.append_log(run, frappe.get_traceback()[-4000:])
 		_commit()
-		frappe.log_error(title=_("Fishpond backfill failed"), reference_doctype="Fishpond Run", reference_name=run)
+		frappe.log_error(
+			title=_("Fishpond backfill failed"), reference_doctype="Fishpond Run", reference_name=run
+		)
 		raise
-	return {"status": "Completed", **{k: counts.get(k) for k in ("processed", "inserted", "updated", "unchanged")}}
+	return {
+		"status": "Completed",
+		**{k: counts.get(k) for k in ("processed", "inserted", "updated", "unchanged")},
+	}
 
 
 def apply_chunk(headers: list[dict]) -> dict:
@@ -114,8 +143,14 @@ def apply_chunk(headers: list[dict]) -> dict:
 def refresh_all_profiles(batch: int = 2000) -> int:
 	"""Recompute the aggregates of every profile that has a transaction, in batches."""
 	tx = frappe.qb.DocType("Fishpond Transaction")
-	profiles = [r[0] for r in frappe.qb.from_(tx).select(tx.fishpond_lead).distinct().where(
-		tx.fishpond_lead.isnotnull()).run()]
+	profiles = [
+		r[0]
+		for r in frappe.qb.from_(tx)
+		.select(tx.fishpond_lead)
+		.distinct()
+		.where(tx.fishpond_lead.isnotnull())
+		.run()
+	]
 	written = 0
 	for i in range(0, len(profiles), batch):
 		written += refresh_profiles(profiles[i : i + batch])

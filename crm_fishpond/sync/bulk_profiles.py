@@ -9,10 +9,32 @@ from frappe.utils import now_datetime
 from crm_fishpond.sync.profiles import customer_values, default_pool
 
 SERIES = "FPL-.YYYY.-"
-CUSTOMER_FIELDS = ("name", "customer_name", "customer_type", "lead_name", "email_id", "mobile_no", "territory",
-	"industry", "customer_primary_contact", "account_manager")
-INSERTED_FIELDS = ("lead_name", "company_name", "email_id", "mobile_no", "territory", "industry", "contact",
-	"lead_owner", "claimed_on", "status", "fishpond", "customer")
+CUSTOMER_FIELDS = (
+	"name",
+	"customer_name",
+	"customer_type",
+	"lead_name",
+	"email_id",
+	"mobile_no",
+	"territory",
+	"industry",
+	"customer_primary_contact",
+	"account_manager",
+)
+INSERTED_FIELDS = (
+	"lead_name",
+	"company_name",
+	"email_id",
+	"mobile_no",
+	"territory",
+	"industry",
+	"contact",
+	"lead_owner",
+	"claimed_on",
+	"status",
+	"fishpond",
+	"customer",
+)
 
 
 def reserve_names(count: int, series: str = SERIES) -> list[str]:
@@ -34,14 +56,16 @@ def ensure_profiles_for_customers(customers: list[str]) -> dict[str, str]:
 	if not customers:
 		return {}
 	lead = frappe.qb.DocType("Fishpond Lead")
-	found = dict((frappe.qb.from_(lead).select(lead.customer, lead.name).where(lead.customer.isin(customers))).run())
+	found = dict(
+		(frappe.qb.from_(lead).select(lead.customer, lead.name).where(lead.customer.isin(customers))).run()
+	)
 	missing = [c for c in customers if c not in found]
 	if not missing:
 		return found
 	cust = frappe.qb.DocType("Customer")
-	records = (frappe.qb.from_(cust).select(*[cust[f] for f in CUSTOMER_FIELDS]).where(cust.name.isin(missing))).run(
-		as_dict=True
-	)
+	records = (
+		frappe.qb.from_(cust).select(*[cust[f] for f in CUSTOMER_FIELDS]).where(cust.name.isin(missing))
+	).run(as_dict=True)
 	# Customers made from a Lead join that Lead's profile when it has no customer yet
 	lead_names = [r.lead_name for r in records if r.lead_name]
 	lead_profiles = {}
@@ -77,13 +101,24 @@ def ensure_profiles_for_customers(customers: list[str]) -> dict[str, str]:
 			found[record.name] = name
 		frappe.db.bulk_insert(
 			"Fishpond Lead",
-			["name", "creation", "modified", "owner", "modified_by", "docstatus", "naming_series", *INSERTED_FIELDS],
+			[
+				"name",
+				"creation",
+				"modified",
+				"owner",
+				"modified_by",
+				"docstatus",
+				"naming_series",
+				*INSERTED_FIELDS,
+			],
 			rows,
 			chunk_size=1000,
 		)
 	if frappe.db.has_column("Customer", "fishpond_lead"):
 		frappe.db.bulk_update(
-			"Customer", {c: {"fishpond_lead": found[c]} for c in missing if c in found}, chunk_size=500,
+			"Customer",
+			{c: {"fishpond_lead": found[c]} for c in missing if c in found},
+			chunk_size=500,
 			update_modified=False,
 		)
 	return found

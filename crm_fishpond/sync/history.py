@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 import frappe
 
-from crm_fishpond.sync.transactions import COMPARED, SYNCED_DOCTYPES, build_row, changed_fields, transaction_name
+from crm_fishpond.sync.transactions import (
+	COMPARED,
+	SYNCED_DOCTYPES,
+	build_row,
+	changed_fields,
+	transaction_name,
+)
 
 DATE_FIELD = {"Sales Order": "transaction_date", "Sales Invoice": "posting_date"}
 
@@ -26,7 +32,9 @@ class ChunkDiff:
 	details: list[dict] = field(default_factory=list)  # one per difference, for the report
 
 
-def read_headers(doctype: str, after: str = "", limit: int = 2000, names: list[str] | None = None) -> list[dict]:
+def read_headers(
+	doctype: str, after: str = "", limit: int = 2000, names: list[str] | None = None
+) -> list[dict]:
 	"""Submitted or cancelled vouchers of one doctype, ordered by name, after a cursor."""
 	dt = frappe.qb.DocType(doctype)
 	is_invoice = doctype == "Sales Invoice"
@@ -109,8 +117,12 @@ def stored_items(names: list[str]) -> dict[str, list[tuple]]:
 
 
 def _item_key(row) -> tuple:
-	return (row.get("item_code") or None, row.get("item_group") or None, round(float(row.get("qty") or 0), 6),
-		round(float(row.get("base_net_amount") or 0), 6))
+	return (
+		row.get("item_code") or None,
+		row.get("item_group") or None,
+		round(float(row.get("qty") or 0), 6),
+		round(float(row.get("base_net_amount") or 0), 6),
+	)
 
 
 def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
@@ -137,7 +149,9 @@ def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
 			changed.setdefault("total_qty", parent["total_qty"])
 		if changed:
 			diff.updates[parent["name"]] = changed
-			diff.details.append(_detail(parent, "different", {k: (current.get(k), v) for k, v in changed.items()}))
+			diff.details.append(
+				_detail(parent, "different", {k: (current.get(k), v) for k, v in changed.items()})
+			)
 		else:
 			diff.unchanged += 1
 	return diff
@@ -176,8 +190,15 @@ def extra_rows(doctype: str) -> list[dict]:
 		.where(dt.name.isnull() | (dt.docstatus == 0))
 	).run(as_dict=True)
 	return [
-		{"kind": "extra", "voucher_type": doctype, "voucher_no": r.voucher_no, "customer": r.customer,
-			"base_grand_total": r.base_grand_total, "fields": None, "row": r.name}
+		{
+			"kind": "extra",
+			"voucher_type": doctype,
+			"voucher_no": r.voucher_no,
+			"customer": r.customer,
+			"base_grand_total": r.base_grand_total,
+			"fields": None,
+			"row": r.name,
+		}
 		for r in rows
 	]
 

@@ -28,8 +28,9 @@ def voucher_differences(chunk_size: int = 5000) -> list[dict]:
 
 def customer_totals() -> list[dict]:
 	"""Per customer and voucher type: count and company-currency total, ERPNext vs pond (submitted only)."""
-	totals: dict[tuple, dict] = defaultdict(lambda: {"erp_count": 0, "erp_total": 0.0, "pond_count": 0,
-		"pond_total": 0.0})
+	totals: dict[tuple, dict] = defaultdict(
+		lambda: {"erp_count": 0, "erp_total": 0.0, "pond_count": 0, "pond_total": 0.0}
+	)
 	for doctype in SYNCED_DOCTYPES:
 		dt = frappe.qb.DocType(doctype)
 		for customer, count, total in (
@@ -51,9 +52,13 @@ def customer_totals() -> list[dict]:
 		row["pond_count"], row["pond_total"] = count, float(total or 0)
 	out = []
 	for (customer, doctype), row in sorted(totals.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
-		row.update(customer=customer, voucher_type=doctype,
+		row.update(
+			customer=customer,
+			voucher_type=doctype,
 			difference=round(row["erp_total"] - row["pond_total"], 6),
-			matches=row["erp_count"] == row["pond_count"] and abs(row["erp_total"] - row["pond_total"]) < 0.005)
+			matches=row["erp_count"] == row["pond_count"]
+			and abs(row["erp_total"] - row["pond_total"]) < 0.005,
+		)
 		out.append(row)
 	return out
 

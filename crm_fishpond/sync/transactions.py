@@ -75,7 +75,12 @@ def header_from_doc(doc) -> dict:
 
 def items_from_doc(doc) -> list[dict]:
 	return [
-		{"item_code": d.item_code, "item_group": d.item_group, "qty": d.qty, "base_net_amount": d.base_net_amount}
+		{
+			"item_code": d.item_code,
+			"item_group": d.item_group,
+			"qty": d.qty,
+			"base_net_amount": d.base_net_amount,
+		}
 		for d in doc.get("items") or []
 	]
 
@@ -89,7 +94,9 @@ def build_row(header: dict, items: list[dict], profile: str | None) -> tuple[dic
 		summary[key][1] += flt(item.get("base_net_amount"))
 	child = [
 		{"item_code": code, "item_group": group, "qty": flt(qty, 6), "base_net_amount": flt(amount, 6)}
-		for (code, group), (qty, amount) in sorted(summary.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
+		for (code, group), (qty, amount) in sorted(
+			summary.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")
+		)
 	]
 	codes = sorted({c["item_code"] for c in child if c["item_code"]})
 	groups = sorted({c["item_group"] for c in child if c["item_group"]})
@@ -139,22 +146,64 @@ def insert_rows(rows: list[tuple[dict, list[dict]]]) -> None:
 	if not rows:
 		return
 	now, user = now_datetime(), frappe.session.user
-	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "synced_on", *COMPARED,
-		"voucher_type", "voucher_no"]
+	fields = [
+		"name",
+		"creation",
+		"modified",
+		"owner",
+		"modified_by",
+		"docstatus",
+		"synced_on",
+		*COMPARED,
+		"voucher_type",
+		"voucher_no",
+	]
 	values = []
 	child_values = []
 	for parent, child in rows:
-		values.append([parent["name"], now, now, user, user, 0, now] + [parent.get(k) for k in COMPARED]
-			+ [parent["voucher_type"], parent["voucher_no"]])
+		values.append(
+			[parent["name"], now, now, user, user, 0, now]
+			+ [parent.get(k) for k in COMPARED]
+			+ [parent["voucher_type"], parent["voucher_no"]]
+		)
 		for idx, item in enumerate(child, start=1):
-			child_values.append([frappe.generate_hash(length=12), now, now, user, user, 0, parent["name"],
-				"Fishpond Transaction", "items", idx, item["item_code"], item["item_group"], item["qty"],
-				item["base_net_amount"]])
+			child_values.append(
+				[
+					frappe.generate_hash(length=12),
+					now,
+					now,
+					user,
+					user,
+					0,
+					parent["name"],
+					"Fishpond Transaction",
+					"items",
+					idx,
+					item["item_code"],
+					item["item_group"],
+					item["qty"],
+					item["base_net_amount"],
+				]
+			)
 	frappe.db.bulk_insert("Fishpond Transaction", fields, values, chunk_size=2000)
 	frappe.db.bulk_insert(
 		"Fishpond Transaction Item",
-		["name", "creation", "modified", "owner", "modified_by", "docstatus", "parent", "parenttype",
-			"parentfield", "idx", "item_code", "item_group", "qty", "base_net_amount"],
+		[
+			"name",
+			"creation",
+			"modified",
+			"owner",
+			"modified_by",
+			"docstatus",
+			"parent",
+			"parenttype",
+			"parentfield",
+			"idx",
+			"item_code",
+			"item_group",
+			"qty",
+			"base_net_amount",
+		],
 		child_values,
 		chunk_size=5000,
 	)
@@ -165,10 +214,41 @@ def replace_items(name: str, child: list[dict]) -> None:
 	now, user = now_datetime(), frappe.session.user
 	frappe.db.bulk_insert(
 		"Fishpond Transaction Item",
-		["name", "creation", "modified", "owner", "modified_by", "docstatus", "parent", "parenttype",
-			"parentfield", "idx", "item_code", "item_group", "qty", "base_net_amount"],
-		[[frappe.generate_hash(length=12), now, now, user, user, 0, name, "Fishpond Transaction", "items", idx,
-			c["item_code"], c["item_group"], c["qty"], c["base_net_amount"]] for idx, c in enumerate(child, 1)],
+		[
+			"name",
+			"creation",
+			"modified",
+			"owner",
+			"modified_by",
+			"docstatus",
+			"parent",
+			"parenttype",
+			"parentfield",
+			"idx",
+			"item_code",
+			"item_group",
+			"qty",
+			"base_net_amount",
+		],
+		[
+			[
+				frappe.generate_hash(length=12),
+				now,
+				now,
+				user,
+				user,
+				0,
+				name,
+				"Fishpond Transaction",
+				"items",
+				idx,
+				c["item_code"],
+				c["item_group"],
+				c["qty"],
+				c["base_net_amount"],
+			]
+			for idx, c in enumerate(child, 1)
+		],
 	)
 
 

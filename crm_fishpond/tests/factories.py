@@ -62,7 +62,9 @@ def customer(name: str, currency: str | None = None, **values) -> str:
 def ensure_exchange_rate(currency: str, rate: float) -> None:
 	if currency == company_currency():
 		return
-	if not frappe.db.exists("Currency Exchange", {"from_currency": currency, "to_currency": company_currency()}):
+	if not frappe.db.exists(
+		"Currency Exchange", {"from_currency": currency, "to_currency": company_currency()}
+	):
 		frappe.get_doc(
 			{
 				"doctype": "Currency Exchange",
@@ -77,8 +79,16 @@ def ensure_exchange_rate(currency: str, rate: float) -> None:
 	frappe.db.set_value("Currency", currency, "enabled", 1)
 
 
-def sales_invoice(cust: str, rate: float = 100, qty: float = 1, currency: str | None = None,
-		conversion_rate: float = 1, posting_date: str | None = None, submit: bool = True, item_code: str | None = None):
+def sales_invoice(
+	cust: str,
+	rate: float = 100,
+	qty: float = 1,
+	currency: str | None = None,
+	conversion_rate: float = 1,
+	posting_date: str | None = None,
+	submit: bool = True,
+	item_code: str | None = None,
+):
 	currency = currency or company_currency()
 	ensure_exchange_rate(currency, conversion_rate)
 	doc = frappe.get_doc(
@@ -101,8 +111,15 @@ def sales_invoice(cust: str, rate: float = 100, qty: float = 1, currency: str | 
 	return doc
 
 
-def sales_order(cust: str, rate: float = 100, qty: float = 1, currency: str | None = None,
-		conversion_rate: float = 1, transaction_date: str | None = None, submit: bool = True):
+def sales_order(
+	cust: str,
+	rate: float = 100,
+	qty: float = 1,
+	currency: str | None = None,
+	conversion_rate: float = 1,
+	transaction_date: str | None = None,
+	submit: bool = True,
+):
 	currency = currency or company_currency()
 	ensure_exchange_rate(currency, conversion_rate)
 	date = transaction_date or nowdate()
@@ -115,7 +132,9 @@ def sales_order(cust: str, rate: float = 100, qty: float = 1, currency: str | No
 			"conversion_rate": conversion_rate,
 			"transaction_date": date,
 			"delivery_date": add_days(date, 7),
-			"items": [{"item_code": make_item(), "qty": qty, "rate": rate, "delivery_date": add_days(date, 7)}],
+			"items": [
+				{"item_code": make_item(), "qty": qty, "rate": rate, "delivery_date": add_days(date, 7)}
+			],
 		}
 	)
 	doc.insert(ignore_permissions=True)
@@ -152,4 +171,8 @@ def lead(first_name: str, **values) -> str:
 	existing = frappe.db.get_value("Lead", {"first_name": first_name})
 	if existing:
 		return existing
-	return frappe.get_doc({"doctype": "Lead", "first_name": first_name, **values}).insert(ignore_permissions=True).name
+	return (
+		frappe.get_doc({"doctype": "Lead", "first_name": first_name, **values})
+		.insert(ignore_permissions=True)
+		.name
+	)

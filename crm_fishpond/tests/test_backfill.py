@@ -83,8 +83,14 @@ class TestBackfill(FishpondTestCase):
 
 	def test_stale_run_is_resumed_by_the_scheduler(self):
 		run = runs.create_run("Backfill")
-		frappe.db.set_value("Fishpond Run", run, {"status": "Running",
-			"heartbeat": frappe.utils.add_to_date(frappe.utils.now_datetime(), hours=-2)})
+		frappe.db.set_value(
+			"Fishpond Run",
+			run,
+			{
+				"status": "Running",
+				"heartbeat": frappe.utils.add_to_date(frappe.utils.now_datetime(), hours=-2),
+			},
+		)
 		with patch.object(backfill, "enqueue_run") as enqueue:
 			resumed = backfill.resume_stuck_runs()
 		self.assertIn(run, resumed)

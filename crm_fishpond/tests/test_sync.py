@@ -15,8 +15,11 @@ def row(voucher):
 
 
 def rows_for(customer):
-	return frappe.get_all("Fishpond Transaction", filters={"customer": customer},
-		fields=["name", "voucher_type", "voucher_no", "docstatus_state", "base_grand_total", "is_return"])
+	return frappe.get_all(
+		"Fishpond Transaction",
+		filters={"customer": customer},
+		fields=["name", "voucher_type", "voucher_no", "docstatus_state", "base_grand_total", "is_return"],
+	)
 
 
 class TestSalesSync(FishpondTestCase):
@@ -90,7 +93,9 @@ class TestSalesSync(FishpondTestCase):
 		self.assertEqual(tx.return_against, si.name)
 		self.assertLess(flt(tx.base_grand_total), 0)
 		profile = frappe.db.get_value("Fishpond Lead", {"customer": cust})
-		self.assertAlmostEqual(flt(frappe.db.get_value("Fishpond Lead", profile, "total_purchase")), 0, places=2)
+		self.assertAlmostEqual(
+			flt(frappe.db.get_value("Fishpond Lead", profile, "total_purchase")), 0, places=2
+		)
 		self.assertReconciled()
 
 	def test_two_currencies_store_company_currency_amounts(self):
@@ -175,8 +180,11 @@ class TestPartySync(FishpondTestCase):
 				"reference_name": lead,
 			}
 		).insert(ignore_permissions=True)
-		interactions = frappe.get_all("Fishpond Interaction", filters={"reference_name": comm.name},
-			fields=["fishpond_lead", "interaction_type", "direction"])
+		interactions = frappe.get_all(
+			"Fishpond Interaction",
+			filters={"reference_name": comm.name},
+			fields=["fishpond_lead", "interaction_type", "direction"],
+		)
 		self.assertEqual(len(interactions), 1)
 		self.assertEqual(interactions[0].fishpond_lead, profile)
 		self.assertEqual(interactions[0].interaction_type, "Email")

@@ -11,6 +11,7 @@ except ImportError:  # Frappe 15
 
 __all__ = ["FishpondTestCase", "before_tests", "make_item"]
 
+
 def before_tests():
 	"""ERPNext's test set-up (setup wizard, _Test Company), then the pond's defaults."""
 	from erpnext.setup.utils import before_tests as erpnext_before_tests

@@ -16,11 +16,21 @@ class Fishpond(Document):
 
 	def on_trash(self):
 		if frappe.db.exists("Fishpond Lead", {"fishpond": self.name}):
-			frappe.throw(_("Pool {0} still holds leads: move them to another pool first.").format(frappe.bold(self.name)))
+			frappe.throw(
+				_("Pool {0} still holds leads: move them to another pool first.").format(
+					frappe.bold(self.name)
+				)
+			)
 
 	def validate_caps(self):
-		for field in ("max_claimed_per_user", "max_claims_per_day", "claim_cooldown_days", "recycle_no_followup_days",
-			"recycle_no_order_days", "recycle_warn_days"):
+		for field in (
+			"max_claimed_per_user",
+			"max_claims_per_day",
+			"claim_cooldown_days",
+			"recycle_no_followup_days",
+			"recycle_no_order_days",
+			"recycle_warn_days",
+		):
 			if (self.get(field) or 0) < 0:
 				frappe.throw(_("{0} cannot be negative.").format(_(self.meta.get_label(field))))
 

@@ -12,7 +12,9 @@ class TestFishpond(FishpondTestCase):
 
 	def test_negative_caps_and_duplicate_members_are_refused(self):
 		with self.assertRaises(frappe.ValidationError):
-			frappe.get_doc({"doctype": "Fishpond", "pool_name": "_FP Pool C", "max_claimed_per_user": -1}).insert()
+			frappe.get_doc(
+				{"doctype": "Fishpond", "pool_name": "_FP Pool C", "max_claimed_per_user": -1}
+			).insert()
 		with self.assertRaises(frappe.ValidationError):
 			frappe.get_doc(
 				{

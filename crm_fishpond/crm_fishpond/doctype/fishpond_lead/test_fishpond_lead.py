@@ -31,7 +31,9 @@ class TestFishpondLead(FishpondTestCase):
 		profile.save(ignore_permissions=True)
 		self.assertEqual(len(profile.stage_history), 1)
 		entry = profile.stage_history[0]
-		self.assertEqual((entry.from_stage, entry.to_stage, entry.reason), (None, "Conversion", "Asked for a quote"))
+		self.assertEqual(
+			(entry.from_stage, entry.to_stage, entry.reason), (None, "Conversion", "Asked for a quote")
+		)
 		self.assertTrue(profile.stage_since)
 		profile.lifecycle_stage = "Growth"
 		profile.save(ignore_permissions=True)

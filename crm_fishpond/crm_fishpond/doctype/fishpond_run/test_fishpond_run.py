@@ -10,8 +10,9 @@ class TestFishpondRun(FishpondTestCase):
 		fresh = runs.create_run("Reconcile")
 		stale = runs.create_run("Reconcile")
 		frappe.db.set_value("Fishpond Run", fresh, {"status": "Running", "heartbeat": now_datetime()})
-		frappe.db.set_value("Fishpond Run", stale, {"status": "Running",
-			"heartbeat": add_to_date(now_datetime(), hours=-1)})
+		frappe.db.set_value(
+			"Fishpond Run", stale, {"status": "Running", "heartbeat": add_to_date(now_datetime(), hours=-1)}
+		)
 		found = runs.stale_runs("Reconcile")
 		self.assertIn(stale, found)
 		self.assertNotIn(fresh, found)

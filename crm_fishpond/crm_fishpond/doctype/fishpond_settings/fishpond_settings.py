@@ -17,7 +17,9 @@ class FishpondSettings(Document):
 	def validate_weights(self):
 		total = (self.weight_fit or 0) + (self.weight_engagement or 0) + (self.weight_value or 0)
 		if total != 100:
-			frappe.throw(_("Fit, engagement and value weights must add up to 100 (they add up to {0}).").format(total))
+			frappe.throw(
+				_("Fit, engagement and value weights must add up to 100 (they add up to {0}).").format(total)
+			)
 		if (self.engagement_half_life_days or 0) <= 0:
 			frappe.throw(_("Engagement half-life must be more than 0 days."))
 

@@ -16,7 +16,9 @@ class FishpondTag(Document):
 		try:
 			condition = json.loads(self.condition)
 		except ValueError as e:
-			frappe.throw(_("The condition of tag {0} is not valid JSON: {1}").format(frappe.bold(self.name), str(e)))
+			frappe.throw(
+				_("The condition of tag {0} is not valid JSON: {1}").format(frappe.bold(self.name), str(e))
+			)
 		return condition
 
 	def validate_condition(self):
@@ -27,5 +29,7 @@ class FishpondTag(Document):
 		try:
 			TagRule.from_dict({"tag": self.tag_name, "condition": condition})
 		except EngineConfigError as e:
-			frappe.throw(_("The condition of tag {0} is invalid: {1}").format(frappe.bold(self.tag_name), str(e)))
+			frappe.throw(
+				_("The condition of tag {0} is invalid: {1}").format(frappe.bold(self.tag_name), str(e))
+			)
 		self.condition = json.dumps(condition, indent=1)

@@ -6,8 +6,14 @@ from crm_fishpond.tests.utils import FishpondTestCase
 
 
 def tag(name, condition, tag_type="Rule"):
-	return frappe.get_doc({"doctype": "Fishpond Tag", "tag_name": name, "tag_type": tag_type,
-		"condition": condition if isinstance(condition, str) else json.dumps(condition)})
+	return frappe.get_doc(
+		{
+			"doctype": "Fishpond Tag",
+			"tag_name": name,
+			"tag_type": tag_type,
+			"condition": condition if isinstance(condition, str) else json.dumps(condition),
+		}
+	)
 
 
 class TestFishpondTag(FishpondTestCase):
@@ -23,5 +29,7 @@ class TestFishpondTag(FishpondTestCase):
 		self.assertIn("~~", str(ctx.exception))
 
 	def test_manual_tag_needs_no_condition(self):
-		doc = frappe.get_doc({"doctype": "Fishpond Tag", "tag_name": "_FP VIP", "tag_type": "Manual"}).insert()
+		doc = frappe.get_doc(
+			{"doctype": "Fishpond Tag", "tag_name": "_FP VIP", "tag_type": "Manual"}
+		).insert()
 		self.assertEqual(doc.tag_type, "Manual")

@@ -13,5 +13,8 @@ class LifecycleStage(Document):
 			try:
 				self.entry_condition = json.dumps(json.loads(self.entry_condition), indent=1)
 			except ValueError as e:
-				frappe.throw(_("The entry rule of stage {0} is not valid JSON: {1}").format(
-					frappe.bold(self.stage_name), str(e)))
+				frappe.throw(
+					_("The entry rule of stage {0} is not valid JSON: {1}").format(
+						frappe.bold(self.stage_name), str(e)
+					)
+				)

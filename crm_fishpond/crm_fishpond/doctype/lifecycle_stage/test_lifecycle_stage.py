@@ -5,7 +5,9 @@ from crm_fishpond.tests.utils import FishpondTestCase
 
 class TestLifecycleStage(FishpondTestCase):
 	def test_the_five_default_stages_are_installed_in_order(self):
-		stages = frappe.get_all("Lifecycle Stage", fields=["stage_key"], order_by="sequence asc", pluck="stage_key")
+		stages = frappe.get_all(
+			"Lifecycle Stage", fields=["stage_key"], order_by="sequence asc", pluck="stage_key"
+		)
 		for key in ("acquisition", "conversion", "growth", "retention", "churn"):
 			self.assertIn(key, stages)
 		self.assertEqual([s for s in stages if s in ("acquisition", "churn")], ["acquisition", "churn"])
