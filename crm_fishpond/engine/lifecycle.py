@@ -15,7 +15,7 @@ Default rules, in order (thresholds from :func:`default_rules`)::
 
 	churn           any stage   orders >= 1, days_since_last >= 180, p_alive < 0.3
 	churn_no_model  any stage   orders >= 1, days_since_last >= 365, p_alive not set (no churn model)
-	win_back        churn       days_since_last < 180 (bought again)                      -> growth
+	win_back        churn       orders >= 1, days_since_last < 180 (bought again)          -> growth
 	retention       acquisition, conversion, growth
 	                            orders >= 3, or orders >= 2 and days_since_last <= 90
 	growth          acquisition, conversion   orders >= 1 (first paid order)
@@ -149,7 +149,7 @@ def default_rules(
 		),
 		TransitionRule(
 			growth,
-			{"field": "days_since_last", "op": "<", "value": churn_days},
+			{"all": [bought, {"field": "days_since_last", "op": "<", "value": churn_days}]},
 			"win-back: bought again on {last_purchase} after churning",
 			(churn,),
 			"win_back",
