@@ -476,7 +476,11 @@ def _value_parts(metrics: pd.DataFrame, config: ValueConfig) -> dict[str, np.nda
 		table = np.array(
 			[config.grade_points.get(normalise_answer(u), 0.0) for u in uniques] + [0.0], dtype=float
 		)
-		out["grade"] = table[np.where(codes >= 0, codes, len(uniques))]
+		grade = table[np.where(codes >= 0, codes, len(uniques))]
+		if "orders" in cols:  # rfm grades non-buyers "low": a grade is only worth something after a purchase
+			orders = pd.to_numeric(metrics["orders"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+			grade = np.where(orders > 0, grade, 0.0)
+		out["grade"] = grade
 	if config.clv_weight > 0 and "clv" in cols:
 		clv = pd.to_numeric(metrics["clv"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 		positive = np.isfinite(clv) & (clv > 0)
@@ -502,7 +506,8 @@ def lead_score(
 
 	Fit fields are read from ``profiles`` (or ``metrics`` when not in profiles); a missing field
 	scores its factor's ``default``. Value reads ``r_score``, ``f_score``, ``m_score``,
-	``value_grade`` and ``clv`` from ``metrics`` (indexed by profile).
+	``value_grade`` (counted only when ``orders > 0``) and ``clv`` from ``metrics`` (indexed by
+	profile).
 	"""
 	config = config or ScoreConfig()
 	require_columns(profiles, ("profile",), "profiles")
