@@ -152,15 +152,12 @@ class FitFactor:
 				f"{path} ({fld!r}) needs 'points' (answer -> points) or 'ranges' (numeric ranges)",
 				field=cu.join(path, "points"),
 			)
-		factor = cls(
-			field=fld, points=points, ranges=tuple(ranges), weight=weight, default=default, name=name
-		)
-		if factor.best_points <= 0:
+		if max([default, *points.values(), *(r.points for r in ranges)]) <= 0:
 			raise EngineConfigError(
 				f"{path} ({fld!r}) gives no points to any answer; give at least one a positive value",
 				field=cu.join(path, "points"),
 			)
-		return factor
+		return cls(field=fld, points=points, ranges=tuple(ranges), weight=weight, default=default, name=name)
 
 	def to_dict(self) -> dict:
 		d: dict[str, Any] = {

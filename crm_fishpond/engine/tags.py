@@ -352,6 +352,9 @@ def column_kind(series: pd.Series) -> str:
 def _kinds(columns: Any) -> dict[str, str]:
 	"""Map of column -> kind from a DataFrame, a mapping of column -> dtype/kind, or plain names."""
 	if isinstance(columns, pd.DataFrame):
+		if columns.empty:  # an empty frame's dtypes say nothing (an empty list becomes float64)
+			names = [str(c) for c in columns.columns] + [str(columns.index.name)] * bool(columns.index.name)
+			return dict.fromkeys(names, ANY)
 		kinds = {str(c): column_kind(columns[c]) for c in columns.columns}
 		if columns.index.name and columns.index.name not in kinds:
 			kinds[str(columns.index.name)] = column_kind(columns.index.to_series())
