@@ -78,7 +78,9 @@ CJK_LEGAL_FORMS = (
 	"股份有限公司", "有限责任公司", "有限責任公司", "有限公司", "集团公司", "集團公司", "公司",
 	"株式会社", "有限会社", "合同会社", "合資会社", "（株）", "(株)", "㈱",
 )  # fmt: skip
-_LEGAL_RE = re.compile(r"(?:\s+(?:" + "|".join(sorted(set(LEGAL_FORMS), key=len, reverse=True)) + r"))+\s*$")
+_LEGAL_RE = re.compile(
+	r"(?:(?:^|\s+)(?:" + "|".join(sorted(set(LEGAL_FORMS), key=len, reverse=True)) + r"))+\s*$"
+)
 _LEGAL_LEAD_RE = re.compile(r"^(?:the|pt|cv)\s+")
 _CJK_RE = re.compile("(?:" + "|".join(re.escape(s) for s in CJK_LEGAL_FORMS) + ")+$")
 _CJK_LEAD_RE = re.compile("^(?:株式会社|有限会社|合同会社|（株）|\\(株\\)|㈱)")
@@ -238,7 +240,8 @@ def normalise_company(names: pd.Series) -> pd.Series:
 		u = u.str.replace(_CJK_RE, "", regex=True).str.replace(_CJK_LEAD_RE, "", regex=True)
 		u = u.str.replace(_STRIP_PUNCT, " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
 		u = u.str.replace(_LEGAL_RE, "", regex=True).str.replace(_LEGAL_LEAD_RE, "", regex=True).str.strip()
-	u = u.where(u.str.len() >= 2, None).astype(object).to_numpy(dtype=object)
+	long_enough = u.str.len().ge(2).fillna(False).to_numpy(dtype=bool)
+	u = np.where(long_enough, u.to_numpy(dtype=object, na_value=None), None)
 	out = np.where(codes >= 0, u[np.maximum(codes, 0)], None)
 	return pd.Series(out, index=names.index, dtype=object)
 
@@ -449,6 +452,7 @@ def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfi
 	if got.empty:
 		return _frame(np.empty(0, object), np.empty(0, object), np.empty(0), np.empty(0, object))
 	i, j = got["i"].to_numpy(dtype=np.int64), got["j"].to_numpy(dtype=np.int64)
+	i, j = np.where(ids[j] < ids[i], j, i), np.where(ids[j] < ids[i], i, j)  # reason reads a ~ b
 	csim, psim = got["sim"].to_numpy(dtype=float), got["psim"].to_numpy(dtype=float)
 	named = ~np.isnan(psim)
 	conf = np.where(

@@ -1,0 +1,330 @@
+"""duplicate_candidates / duplicate_clusters and the e-mail, phone and company normalisers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crm_fishpond.engine.dedupe import (
+	DedupeConfig,
+	duplicate_candidates,
+	duplicate_clusters,
+	normalise_company,
+	normalise_emails,
+	phone_e164,
+)
+from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
+
+
+def test_normalise_emails():
+	emails = pd.Series(
+		[
+			" John.Smith+crm@GMail.com ",
+			"johnsmith@googlemail.com",
+			"j.smith+x@example.com",
+			"INFO@acme.com",
+			"not-an-email",
+			"a@b",
+			None,
+			"",
+			np.nan,
+		]
+	)
+	assert normalise_emails(emails).tolist() == [
+		"johnsmith@gmail.com",
+		"johnsmith@gmail.com",
+		"j.smith+x@example.com",
+		None,  # role mailbox
+		None,
+		None,
+		None,
+		None,
+		None,
+	]
+	cfg = DedupeConfig(gmail_normalise=False, strip_plus_tags=True, ignore_mailboxes=())
+	assert normalise_emails(emails, cfg).tolist()[:4] == [
+		"john.smith@gmail.com",
+		"johnsmith@googlemail.com",
+		"j.smith@example.com",
+		"info@acme.com",
+	]
+
+
+@pytest.mark.parametrize(
+	("raw", "expected"),
+	[
+		("Acme GmbH", "acme"),
+		("ACME G.m.b.H.", "acme"),
+		("Acme Inc.", "acme"),
+		("Acme, Inc", "acme"),
+		("The Acme Company Limited", "acme"),
+		("Acme Co., Ltd.", "acme"),
+		("Acme Pty Ltd", "acme"),
+		("Acme Private Limited", "acme"),
+		("Acme S.A.R.L.", "acme"),
+		("Acme Kabushiki Kaisha", "acme"),
+		("ＡＣＭＥ　ＧｍｂＨ", "acme"),  # full-width
+		("PT Maju Jaya Tbk", "maju jaya"),
+		("Johnson & Johnson", "johnson and johnson"),
+		("上海华为科技有限公司", "上海华为科技"),
+		("北京字节跳动股份有限公司", "北京字节跳动"),
+		("株式会社トヨタ", "トヨタ"),
+		("トヨタ株式会社", "トヨタ"),
+		("Ltd", None),  # nothing left
+		("  ", None),
+		(None, None),
+	],
+)
+def test_normalise_company(raw, expected):
+	assert normalise_company(pd.Series([raw], dtype=object)).iloc[0] == expected
+
+
+def test_phone_e164_formats_and_regions():
+	phones = pd.Series(
+		[
+			"+49 151 12345678",
+			"0151-12345678",
+			"(0151) 1234 5678",
+			"138 0013 8000",
+			"+86 138 0013 8000",
+			"123",
+			None,
+			"+1 (212) 555-0199 ext. 7",
+			"+1-800-FLOWERS",
+		]
+	)
+	countries = pd.Series(["DE", "de", "DE", "CN", None, "US", "US", None, "Narnia"])
+	full = phone_e164(phones, countries, DedupeConfig(phone_prefilter=False)).tolist()
+	assert full == [
+		"+4915112345678",
+		"+4915112345678",
+		"+4915112345678",
+		"+8613800138000",
+		"+8613800138000",
+		None,  # too short: invalid
+		None,
+		"+12125550199",
+		"+18003569377",
+	]
+	# a national number without a country needs default_region
+	assert phone_e164(pd.Series(["138 0013 8000"]), None, DedupeConfig(phone_prefilter=False)).tolist() == [
+		None
+	]
+	assert phone_e164(
+		pd.Series(["138 0013 8000"]), None, DedupeConfig(phone_prefilter=False, default_region="cn")
+	).tolist() == ["+8613800138000"]
+
+
+def test_phone_prefilter_finds_the_same_matches():
+	# short national numbers (Niue: 4 digits) written with a long international prefix, extensions,
+	# vanity letters and plain duplicates
+	phones = pd.Series(
+		[
+			"4002",
+			"011 683 4002",
+			"+683 4002",
+			"0049 151 12345678",
+			"0151 12345678",
+			"+49 151 87654321",
+			"+1 800 356 9377 x 12",
+			"1-800-FLOWERS",
+			"+44 20 7946 0958",
+			None,
+		]
+	)
+	countries = pd.Series(["NU", "US", None, "FR", "DE", "DE", None, "US", "GB", "GB"])
+	full = phone_e164(phones, countries, DedupeConfig(phone_prefilter=False))
+	quick = phone_e164(phones, countries, DedupeConfig(phone_prefilter=True))
+	shared = full.duplicated(keep=False) & full.notna()
+	assert shared.tolist() == [True, True, True, True, True, False, True, True, False, False]
+	assert (quick[shared] == full[shared]).all()
+	# numbers that cannot match another one are not parsed at all
+	assert quick[~shared].isna().all()
+
+
+def profiles(**cols):
+	n = len(next(iter(cols.values())))
+	return pd.DataFrame({"profile": [f"p{i}" for i in range(n)], **cols})
+
+
+def test_hand_checked_pairs():
+	p = pd.DataFrame(
+		{
+			"profile": ["p2", "p1", "p3", "p4", "p5", "p6", "p7", "p8", "p9"],
+			"email": [
+				"johnsmith+crm@googlemail.com",
+				"John.Smith@Gmail.com",
+				None,
+				"info@acme.de",
+				"info@acme.de",
+				None,
+				None,
+				None,
+				None,
+			],
+			"phone": ["0151-12345678", "+49 151 12345678", None, None, None, None, None, None, None],
+			"country": ["DE", "DE", None, None, None, None, None, None, None],
+			"company_name": [
+				"ACME G.m.b.H.",
+				"Acme GmbH",
+				"Acme GmbH",
+				"Acme GmbH",
+				"Acme GmbH",
+				"Globex Ltd",
+				"Globex Limited",
+				"Initech LLC",
+				"Initech L.L.C.",
+			],
+			"person_name": [
+				"JOHN SMITH",
+				"John Smith",
+				"Mary Major",
+				None,
+				None,
+				"Hank Scorpio",
+				"Hank Scorpio",
+				None,
+				None,
+			],
+			"territory": ["Europe"] * 7 + ["Europe", "Asia"],
+		}
+	)
+	out = duplicate_candidates(p)
+	assert list(out.columns) == ["profile_a", "profile_b", "confidence", "reason"]
+	pairs = {(a, b): (c, r) for a, b, c, r in out.itertuples(index=False)}
+	assert set(pairs) == {("p1", "p2"), ("p4", "p5"), ("p6", "p7")}
+	conf, reason = pairs[("p1", "p2")]
+	# email 0.95, phone 0.9, company 0.75 (same company, same person) combine as 1 - 0.05 * 0.1 * 0.25
+	assert conf == pytest.approx(round(1 - 0.05 * 0.1 * 0.25, 3))
+	assert reason == (
+		"same email johnsmith@gmail.com; same phone +4915112345678; "
+		"similar company 'acme' ~ 'acme' (100) in Europe, person 'John Smith' ~ 'JOHN SMITH' (100)"
+	)
+	# p4/p5: role mailbox ignored; company records without person names -> company-only confidence
+	assert pairs[("p4", "p5")] == (0.5, "similar company 'acme' ~ 'acme' (100) in Europe, no person names")
+	assert pairs[("p6", "p7")][0] == 0.75
+	# p3 (Mary Major) is a colleague, not a duplicate; Initech is in two territories
+	assert out["confidence"].is_monotonic_decreasing
+
+
+def test_pairs_are_ordered_unique_and_never_self():
+	p = profiles(
+		email=["a@x.com"] * 4 + ["b@x.com"],
+		phone=["+4915112345678"] * 5,
+		company_name=["Foo"] * 5,
+		person_name=["Al"] * 5,
+	)
+	out = duplicate_candidates(p)
+	assert (out["profile_a"] < out["profile_b"]).all()
+	assert not out.duplicated(["profile_a", "profile_b"]).any()
+	assert len(out) == 10  # every pair of five profiles once
+
+
+def test_big_shared_values_are_skipped_and_thresholds_apply():
+	p = profiles(email=["shared@x.com"] * 60, phone=[None] * 60)
+	assert duplicate_candidates(p).empty  # 60 > max_group_size: a shared mailbox, not 1770 duplicates
+	assert len(duplicate_candidates(p, DedupeConfig(max_group_size=60))) == 60 * 59 // 2
+	p = profiles(
+		company_name=["Acme Industrial Supplies", "Acme Industrial Suplies"], person_name=[None, None]
+	)
+	assert len(duplicate_candidates(p)) == 1
+	assert duplicate_candidates(p, DedupeConfig(company_threshold=99)).empty
+	assert duplicate_candidates(p, DedupeConfig(min_confidence=0.6)).empty
+	assert duplicate_candidates(p, DedupeConfig(company=False)).empty
+
+
+def test_territories():
+	p = profiles(
+		company_name=["Acme", "Acme", "Acme"], territory=["Europe", "Asia", None], person_name=[None] * 3
+	)
+	assert duplicate_candidates(p).empty
+	anywhere = duplicate_candidates(p, DedupeConfig(same_territory=False))
+	assert len(anywhere) == 3 and "in " not in anywhere["reason"].iloc[0]
+
+
+def test_big_companies_use_the_cdist_path():
+	# 400 contacts at one company: colleagues are not pairs, the two typed-twice people are
+	names = [f"Person {i:04d} Surname{i}" for i in range(400)]
+	names[399] = "person 0007 surname7"
+	names[398] = "PERSON 0011 SURNAME11"
+	p = profiles(company_name=["Big Corp Inc"] * 200 + ["Big Corp Incorporated"] * 200, person_name=names)
+	out = duplicate_candidates(p, DedupeConfig(person_threshold=97))
+	assert set(zip(out["profile_a"], out["profile_b"], strict=True)) == {("p399", "p7"), ("p11", "p398")}
+
+
+def test_empty_single_and_missing_columns():
+	assert duplicate_candidates(pd.DataFrame({"profile": pd.Series(dtype=object)})).empty
+	assert duplicate_candidates(
+		profiles(email=["a@x.com"], phone=["+4915112345678"], company_name=["Acme"])
+	).empty
+	assert duplicate_candidates(profiles(other=[1, 2])).empty
+	with pytest.raises(EngineInputError, match="more than once"):
+		duplicate_candidates(pd.DataFrame({"profile": ["a", "a"]}))
+	with pytest.raises(EngineInputError, match="missing column"):
+		duplicate_candidates(pd.DataFrame({"email": ["a@x.com"]}))
+
+
+def test_clusters():
+	pairs = pd.DataFrame(
+		{
+			"profile_a": ["a", "b", "x", "m"],
+			"profile_b": ["b", "c", "y", "n"],
+			"confidence": [0.9, 0.9, 0.5, 0.2],
+		}
+	)
+	c = duplicate_clusters(pairs)
+	assert c.to_dict("list") == {
+		"profile": ["a", "b", "c", "m", "n", "x", "y"],
+		"cluster": ["a", "a", "a", "m", "m", "x", "x"],
+		"cluster_size": [3, 3, 3, 2, 2, 2, 2],
+	}
+	assert list(duplicate_clusters(pairs, min_confidence=0.6)["profile"]) == ["a", "b", "c"]
+	assert duplicate_clusters(pairs.iloc[:0]).empty
+
+
+@pytest.mark.parametrize(
+	("d", "field"),
+	[
+		({"email_confidence": 1.5}, "email_confidence"),
+		({"company_threshold": 0}, "company_threshold"),
+		({"default_region": "Narnia"}, "default_region"),
+		({"block_chars": 0}, "block_chars"),
+		({"max_group_size": 1}, "max_group_size"),
+		({"workers": 0}, "workers"),
+		({"phone": "yes"}, "phone"),
+		({"ignore_mailboxes": "info"}, "ignore_mailboxes"),
+		({"fuzzy": True}, "fuzzy"),
+	],
+)
+def test_bad_configs_name_the_field(d, field):
+	with pytest.raises(EngineConfigError) as err:
+		DedupeConfig.from_dict(d)
+	assert err.value.field == field
+
+
+def test_config_round_trip():
+	cfg = DedupeConfig.from_dict({"default_region": "gb", "ignore_mailboxes": ["Info"], "phone": 0})
+	assert cfg.default_region == "GB" and cfg.ignore_mailboxes == ("info",) and cfg.phone is False
+	assert DedupeConfig.from_dict(cfg.to_dict()) == cfg
+
+
+_email = st.sampled_from(["a@x.com", "A@x.com", "b@y.org", "bad", None, "c.d@gmail.com", "cd@gmail.com"])
+_company = st.sampled_from(
+	["Acme GmbH", "Acme Inc", "Globex", "Globex Ltd", None, "上海华为有限公司", "上海华为"]
+)
+_person = st.sampled_from(["Ann Lee", "ANN LEE", "Bob Stone", None])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_email, _company, _person, st.sampled_from(["E", "A", None])), max_size=25))
+def test_pair_invariants(rows):
+	p = pd.DataFrame(rows, columns=["email", "company_name", "person_name", "territory"])
+	p.insert(0, "profile", [f"p{i:02d}" for i in range(len(p))])
+	out = duplicate_candidates(p)
+	assert (out["profile_a"] < out["profile_b"]).all()
+	assert not out.duplicated(["profile_a", "profile_b"]).any()
+	assert out["confidence"].between(0, 1).all() and not out.isna().any().any()
+	assert (out["reason"].str.len() > 0).all()
+	clusters = duplicate_clusters(out)
+	assert set(clusters["profile"]) == set(out["profile_a"]) | set(out["profile_b"])
