@@ -186,9 +186,9 @@ def _aggregate(codes: np.ndarray, period: np.ndarray, amount: np.ndarray, n_prof
 	nonpositive = amount <= 0
 	if nonpositive.any():
 		# net the (profile, period) pairs that hold a credit note or a zero amount
-		suspect = np.unique(key[nonpositive])
+		suspect = pd.unique(key[nonpositive])
 		touched = np.flatnonzero(pd.Series(key, copy=False).isin(suspect).to_numpy())
-		pair_keys, inverse = np.unique(key[touched], return_inverse=True)
+		inverse, pair_keys = pd.factorize(key[touched])
 		net = np.bincount(inverse, weights=amount[touched], minlength=len(pair_keys))
 		not_purchase = net[inverse] <= 0
 		if not_purchase.any():
@@ -371,7 +371,10 @@ def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | No
 	"""
 	n = len(values)
 	try:
-		joined = "\x00".join(values.tolist() + ["\x00" * 7])
+		strings = values.tolist()
+		strings.append("\x00" * 7)  # with the last separator: 8 NULs pad the final 8-byte read
+		joined = "\x00".join(strings)
+		del strings
 	except TypeError:  # a non-str value (None, NaN, a number)
 		return None
 	buffer = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
@@ -397,10 +400,12 @@ def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | No
 	def word(k: int, rows: np.ndarray | None = None) -> np.ndarray:
 		"""Bytes 8k..8k+7 of each string as a little-endian uint64, zero past the string's end."""
 		begin = starts if rows is None else starts[rows]
-		w = words_view[begin + 8 * k] if k else words_view[begin]
-		if 8 * k + 8 > min_length:  # some strings end inside (or before) this word
-			masks = _BYTE_MASKS[np.clip(by_length - 8 * k, 0, 8)]
-			w &= masks[lengths if rows is None else lengths[rows]]
+		if 8 * k + 8 <= min_length:  # every string covers these 8 bytes
+			return words_view[begin + 8 * k] if k else words_view[begin]
+		# some strings end inside (or before) this word: keep the read in the buffer, mask the rest
+		w = words_view[np.minimum(begin + 8 * k, size)] if k else words_view[begin]
+		masks = _BYTE_MASKS[np.clip(by_length - 8 * k, 0, 8)]
+		w &= masks[lengths if rows is None else lengths[rows]]
 		return w
 
 	if n_words == 1:

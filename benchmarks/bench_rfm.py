@@ -1,0 +1,272 @@
+"""Benchmark: rfm_summary against lifetimes and DuckDB on the same in-memory transactions.
+
+    python benchmarks/bench_rfm.py                       # 10,000,000 transactions, 1,000,000 profiles
+    python benchmarks/bench_rfm.py --transactions 1000000 --profiles 100000
+
+Generates a seeded synthetic transaction log (numpy): profile names ``FPL-0000001``..., skewed
+activity (Pareto weights), timestamps spread over three years in random order, gamma-distributed
+amounts and 3% credit notes (negative amounts). By default every row holds its own ``str`` object,
+as a database driver returns them (``--shared-strings`` reuses one object per profile instead).
+
+Then it times, in this one process:
+
+a) ``crm_fishpond.engine.rfm.rfm_summary(df, as_of)``;
+b) lifetimes' ``summary_data_from_transaction_data(df, "profile", "date", "amount", observation_period_end=as_of)``
+   (lifetimes is in the ``bench`` extra; if it is installed without a working autograd its
+   ``utils.py`` is loaded straight from the file). lifetimes runs once, ours and DuckDB take the best
+   of ``--repeat`` runs;
+c) DuckDB computing the same aggregates with SQL straight from the same DataFrame, returning a pandas
+   frame as we do.
+
+It checks that DuckDB's figures equal ours, and prints times, peak RSS growth during each step and
+the two ratios: lifetimes/ours (target >= 3) and ours/DuckDB (target <= 1.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crm_fishpond.engine.rfm import rfm_summary
+
+AS_OF = pd.Timestamp("2024-01-01")
+
+
+def generate(n_transactions: int, n_profiles: int, seed: int, shared_strings: bool) -> pd.DataFrame:
+	rng = np.random.default_rng(seed)
+	width = max(7, len(str(n_profiles)))
+	weights = rng.pareto(1.5, n_profiles) + 1.0
+	weights /= weights.sum()
+	who = rng.choice(n_profiles, size=n_transactions, p=weights)
+	if shared_strings:
+		names = np.array([f"FPL-{i:0{width}d}" for i in range(n_profiles)], dtype=object)
+		profile = names[who]
+	else:
+		profile = np.array([f"FPL-{i:0{width}d}" for i in who.tolist()], dtype=object)
+	start = np.datetime64("2021-01-01T00:00:00", "ns")
+	seconds = rng.integers(0, 3 * 365 * 86_400, size=n_transactions)
+	dates = start + seconds.astype("timedelta64[s]").astype("timedelta64[ns]")
+	amount = np.round(rng.gamma(2.0, 60.0, size=n_transactions) + 1.0, 2)
+	credit = rng.random(n_transactions) < 0.03
+	amount[credit] = -np.round(amount[credit] * rng.uniform(0.1, 1.0, size=int(credit.sum())), 2)
+	return pd.DataFrame({"profile": profile, "date": dates, "amount": amount})
+
+
+class PeakRSS:
+	"""Samples this process's RSS in a thread; ``peak - start`` is the growth during the block."""
+
+	def __init__(self, interval: float = 0.005):
+		import psutil
+
+		self._process = psutil.Process()
+		self._interval = interval
+		self.start = self.peak = 0
+
+	def __enter__(self) -> PeakRSS:
+		gc.collect()
+		self.start = self.peak = self._process.memory_info().rss
+		self._stop = threading.Event()
+		self._thread = threading.Thread(target=self._run, daemon=True)
+		self._thread.start()
+		return self
+
+	def _run(self) -> None:
+		while not self._stop.is_set():
+			self.peak = max(self.peak, self._process.memory_info().rss)
+			time.sleep(self._interval)
+
+	def __exit__(self, *exc) -> None:
+		self._stop.set()
+		self._thread.join()
+		self.peak = max(self.peak, self._process.memory_info().rss)
+
+	@property
+	def growth_mib(self) -> float:
+		return (self.peak - self.start) / 2**20
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
+	"""Best wall time of ``repeat`` runs, the largest RSS growth (MiB) and the last result."""
+	best, growth, result = float("inf"), 0.0, None
+	for _ in range(repeat):
+		result = None
+		gc.collect()
+		with PeakRSS() as rss:
+			t0 = time.perf_counter()
+			result = fn()
+			elapsed = time.perf_counter() - t0
+		best, growth = min(best, elapsed), max(growth, rss.growth_mib)
+	return best, growth, result
+
+
+def load_lifetimes_summary() -> Callable | None:
+	"""lifetimes' summary_data_from_transaction_data, or None when lifetimes is not installed."""
+	try:
+		from lifetimes.utils import summary_data_from_transaction_data
+
+		return summary_data_from_transaction_data
+	except ImportError:
+		pass
+	spec = importlib.util.find_spec("lifetimes")
+	if spec is None or not spec.submodule_search_locations:
+		return None
+	# lifetimes is installed but its package import failed (autograd): load utils.py on its own; it
+	# needs only numpy, pandas and dill (dill only for pickling fitters, which we never do)
+	sys.modules.setdefault("dill", types.ModuleType("dill"))
+	path = Path(next(iter(spec.submodule_search_locations))) / "utils.py"
+	module_spec = importlib.util.spec_from_file_location("_lifetimes_utils", path)
+	module = importlib.util.module_from_spec(module_spec)
+	module_spec.loader.exec_module(module)
+	return module.summary_data_from_transaction_data
+
+
+DUCKDB_SQL = """
+WITH periods AS (
+	SELECT profile, CAST(date AS DATE) AS day, sum(amount) AS net
+	FROM tx
+	WHERE CAST(date AS DATE) <= $as_of
+	GROUP BY profile, day
+),
+per_profile AS (
+	SELECT
+		profile,
+		count(*) FILTER (WHERE net > 0) AS orders,
+		min(day) FILTER (WHERE net > 0) AS first_day,
+		max(day) FILTER (WHERE net > 0) AS last_day,
+		sum(net) AS total_amount,
+		sum(net) FILTER (WHERE net > 0) AS purchase_amount,
+		arg_min(net, day) FILTER (WHERE net > 0) AS first_amount
+	FROM periods
+	GROUP BY profile
+)
+SELECT
+	profile,
+	greatest(orders - 1, 0) AS frequency,
+	coalesce(CAST(last_day - first_day AS DOUBLE), 0) AS recency,
+	coalesce(CAST($as_of - first_day AS DOUBLE), 0) AS T,
+	CASE WHEN orders > 1 THEN (purchase_amount - first_amount) / (orders - 1) ELSE 0 END AS monetary_value,
+	CAST(first_day AS TIMESTAMP) AS first_purchase,
+	CAST(last_day AS TIMESTAMP) AS last_purchase,
+	orders,
+	total_amount,
+	coalesce(CAST($as_of - last_day AS DOUBLE), 0) AS days_since_last
+FROM per_profile
+"""
+
+
+def duckdb_summary(con, as_of: pd.Timestamp) -> pd.DataFrame:
+	return con.execute(DUCKDB_SQL, {"as_of": as_of.date()}).df()
+
+
+def check_same(ours: pd.DataFrame, duck: pd.DataFrame) -> str:
+	duck = duck.set_index("profile").sort_index()
+	ours = ours.sort_index()
+	if len(duck) != len(ours) or not (duck.index == ours.index).all():
+		return "DIFFERENT profiles"
+	for column in ("frequency", "recency", "T", "orders", "days_since_last"):
+		if not np.array_equal(ours[column].to_numpy(float), duck[column].to_numpy(float)):
+			return f"DIFFERENT {column}"
+	for column in ("monetary_value", "total_amount"):
+		if not np.allclose(ours[column].to_numpy(float), duck[column].to_numpy(float), rtol=1e-9, atol=1e-6):
+			return f"DIFFERENT {column}"
+	buyers = ours["orders"].to_numpy() > 0
+	for column in ("first_purchase", "last_purchase"):
+		a = ours[column].to_numpy("datetime64[ns]")[buyers]
+		b = duck[column].to_numpy().astype("datetime64[ns]")[buyers]
+		if not np.array_equal(a, b):
+			return f"DIFFERENT {column}"
+	return "identical"
+
+
+def main() -> None:
+	parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+	parser.add_argument("--transactions", type=int, default=10_000_000)
+	parser.add_argument("--profiles", type=int, default=1_000_000)
+	parser.add_argument("--seed", type=int, default=42)
+	parser.add_argument("--repeat", type=int, default=3, help="runs of ours and DuckDB (best is kept)")
+	parser.add_argument(
+		"--lifetimes-rows",
+		type=int,
+		default=None,
+		help="time lifetimes (and ours again) on the first N rows only; 0 skips lifetimes",
+	)
+	parser.add_argument("--shared-strings", action="store_true", help="one str object per profile")
+	parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
+	args = parser.parse_args()
+
+	import duckdb
+	import psutil
+
+	print(
+		f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, duckdb {duckdb.__version__}"
+	)
+	print(f"cpus {os.cpu_count()}, memory {psutil.virtual_memory().total / 2**30:.0f} GiB")
+	t0 = time.perf_counter()
+	df = generate(args.transactions, args.profiles, args.seed, args.shared_strings)
+	layout = "one str object per profile" if args.shared_strings else "one str object per row"
+	print(
+		f"data: {len(df):,} transactions, {df['profile'].nunique():,} profiles, profile dtype {df['profile'].dtype} "
+		f"({layout}), {int((df['amount'] < 0).sum()):,} credit notes; generated in {time.perf_counter() - t0:.1f} s"
+	)
+
+	ours_s, ours_mib, ours = timed(lambda: rfm_summary(df, AS_OF), args.repeat)
+	print(f"(a) ours      rfm_summary                    {ours_s:8.2f} s   peak RSS +{ours_mib:,.0f} MiB")
+
+	con = duckdb.connect()
+	if args.threads:
+		con.execute(f"SET threads = {int(args.threads)}")
+	con.register("tx", df)
+	threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+	duck_s, duck_mib, duck = timed(lambda: duckdb_summary(con, AS_OF), args.repeat)
+	print(
+		f"(c) duckdb    same aggregates, {threads} thread(s)     {duck_s:8.2f} s   peak RSS +{duck_mib:,.0f} MiB"
+	)
+	print(f"    duckdb result vs ours: {check_same(ours, duck)}")
+	del duck, ours
+	con.close()
+
+	life_s, ours_same_s = None, ours_s
+	rows = len(df) if args.lifetimes_rows is None else args.lifetimes_rows
+	summary_fn = load_lifetimes_summary() if rows else None
+	if rows and summary_fn is None:
+		print("(b) lifetimes not installed: pip install -e '.[bench]' (or pip install lifetimes)")
+	elif rows:
+		subset = df if rows >= len(df) else df.iloc[:rows].copy()
+		life_s, life_mib, _ = timed(
+			lambda: summary_fn(
+				subset, "profile", "date", monetary_value_col="amount", observation_period_end=AS_OF
+			),
+			1,
+		)
+		label = "full data" if subset is df else f"first {rows:,} rows"
+		print(
+			f"(b) lifetimes summary_data_from_transaction_data {life_s:8.2f} s   peak RSS +{life_mib:,.0f} MiB  ({label})"
+		)
+		if subset is not df:
+			ours_same_s, _, _ = timed(lambda: rfm_summary(subset, AS_OF), args.repeat)
+			print(f"    ours on the same {rows:,} rows            {ours_same_s:8.2f} s")
+
+	print()
+	if life_s is not None:
+		ratio = life_s / ours_same_s
+		print(f"lifetimes / ours = {ratio:5.2f}   (target >= 3)    {'OK' if ratio >= 3 else 'MISSED'}")
+	ratio = ours_s / duck_s
+	print(f"ours / duckdb    = {ratio:5.2f}   (target <= 1.5)  {'OK' if ratio <= 1.5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+	main()
