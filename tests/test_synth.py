@@ -7,7 +7,12 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from crm_fishpond.engine.schema import EVENT_COLUMNS, INTERACTION_COLUMNS, PROFILE_COLUMNS, TRANSACTION_COLUMNS
+from crm_fishpond.engine.schema import (
+	EVENT_COLUMNS,
+	INTERACTION_COLUMNS,
+	PROFILE_COLUMNS,
+	TRANSACTION_COLUMNS,
+)
 from crm_fishpond.engine.synth import DEFAULT_AS_OF, EVENT_TYPES, INTERACTION_TYPES, generate_pond
 
 
@@ -17,7 +22,12 @@ def pond():
 
 
 def frames(p):
-	return {"profiles": p.profiles, "transactions": p.transactions, "interactions": p.interactions, "events": p.events}
+	return {
+		"profiles": p.profiles,
+		"transactions": p.transactions,
+		"interactions": p.interactions,
+		"events": p.events,
+	}
 
 
 def test_same_seed_gives_equal_frames(pond):
@@ -89,7 +99,9 @@ def test_activity_types_and_decay(pond):
 	# decay: the last 90 days hold more activity than the 90 days a year earlier
 	t = pond.events["time"]
 	recent = (t > DEFAULT_AS_OF - pd.Timedelta(days=90)).sum()
-	year_ago = ((t > DEFAULT_AS_OF - pd.Timedelta(days=455)) & (t <= DEFAULT_AS_OF - pd.Timedelta(days=365))).sum()
+	year_ago = (
+		(t > DEFAULT_AS_OF - pd.Timedelta(days=455)) & (t <= DEFAULT_AS_OF - pd.Timedelta(days=365))
+	).sum()
 	assert recent > year_ago
 
 

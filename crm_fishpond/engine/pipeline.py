@@ -1,13 +1,72 @@
-"""Run every engine computation over a pond (placeholder: filled in when the modules land)."""
+"""Run every engine computation over a pond: :func:`run_pond`.
+
+Order of the steps (each one's wall time lands in ``PondResult.timings``)::
+
+	validate     the four frames have their columns; profile ids are unique
+	rfm          rfm_summary over all profiles, RFM cut points (fitted or reused), scores and grade
+	btyd         BG/NBD + Gamma-Gamma (fitted on the buyers or reused): p_alive, churn risk, CLV
+	activity     interactions + events: counts, recency and decayed engagement points
+	score        lead score 0-100 (fit + engagement + value) and its per-factor columns
+	category     potential / intention / deal / loyal
+	stages       lifecycle stage transitions (from the profiles' current ``stage``)
+	tags         admin tag rules over profile fields + every metric
+	dedupe       duplicate candidate pairs
+	finish       one metrics frame, missing values completed
+
+A **full run** fits the models (RFM cut points, BG/NBD and Gamma-Gamma parameters) on the pond and
+returns them in :class:`FittedModels`; the site stores them (:meth:`FittedModels.to_dict`). An
+**incremental run** passes ``models=`` and rescoring a few profiles then gives exactly the rows the
+full run gave them when their data did not change: nothing is refitted, and the CLV percentile of the
+lead score's value part is taken against ``models.clv_reference`` (the positive CLVs of the last full
+run, by profile) instead of against the few profiles at hand.
+
+Rules (category, stages, tags) see the metrics as the modules produce them, where missing means
+"never happened" (e.g. ``days_since_interaction`` is NaN for a profile nobody has contacted, so
+``days_since_interaction < 7`` does not hold for them). The returned ``metrics`` are complete instead:
+no NaN in any numeric column (see :data:`FILL_VALUES`); dates stay ``NaT`` when the event never
+happened.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
+from . import btyd
+from .activity import activity_summary
+from .category import categorise
+from .config import EngineConfig
+from .dedupe import PAIR_COLUMNS, duplicate_candidates
+from .errors import EngineConfigError, EngineInputError
+from .lifecycle import assign_stages
+from .rfm import RFMThresholds, fit_rfm_thresholds, rfm_summary, score_rfm
+from .schema import EVENT_COLUMNS, INTERACTION_COLUMNS, PROFILE_COLUMNS, TRANSACTION_COLUMNS, require_columns
+from .scoring import lead_score
+from .tags import evaluate_tags
 
-def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+T = TypeVar("T")
+
+STEPS = ("validate", "rfm", "btyd", "activity", "score", "category", "stages", "tags", "dedupe", "finish")
+
+NO_MODEL = "no model"
+"""``churn_band`` of buyers when the pond could not fit BG/NBD (nobody bought twice yet)."""
+
+FILL_VALUES: dict[str, Any] = {
+	# like rfm's days_since_last (0 without purchase): 0 when the profile was never contacted
+	"days_since_interaction": 0.0,
+}
+"""How the returned ``metrics`` complete missing numeric values: the columns named here take these
+values, every other numeric column 0; booleans False, text "". The raw modules' conventions are
+documented in docs/engine.md ("Missing values")."""
+
+
+def _empty(columns: Iterable[str]) -> pd.DataFrame:
 	return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
@@ -16,6 +75,438 @@ class PondInputs:
 	"""The four input frames of a pond (columns: docs/engine.md and :mod:`.schema`)."""
 
 	profiles: pd.DataFrame
-	transactions: pd.DataFrame = field(default_factory=lambda: _empty(("profile", "date", "amount")))
-	interactions: pd.DataFrame = field(default_factory=lambda: _empty(("profile", "time", "type")))
-	events: pd.DataFrame = field(default_factory=lambda: _empty(("profile", "time", "type")))
+	transactions: pd.DataFrame = field(default_factory=lambda: _empty(TRANSACTION_COLUMNS))
+	interactions: pd.DataFrame = field(default_factory=lambda: _empty(INTERACTION_COLUMNS))
+	events: pd.DataFrame = field(default_factory=lambda: _empty(EVENT_COLUMNS))
+
+	def subset(self, profiles: Iterable[Any]) -> PondInputs:
+		"""The same pond restricted to some profiles (e.g. the ones an incremental run rescores)."""
+		wanted = pd.Index(list(profiles) if not isinstance(profiles, pd.Index) else profiles)
+
+		def keep(frame: pd.DataFrame) -> pd.DataFrame:
+			return frame[frame["profile"].isin(wanted)].reset_index(drop=True)
+
+		return PondInputs(
+			profiles=keep(self.profiles),
+			transactions=keep(self.transactions),
+			interactions=keep(self.interactions),
+			events=keep(self.events),
+		)
+
+
+@dataclass(frozen=True)
+class FittedModels:
+	"""What a full run learned and an incremental run reuses.
+
+	``rfm``: the RFM cut points. ``bgnbd`` / ``gamma_gamma``: the fitted parameters, or None when the
+	pond had too few buyers to fit them (then no churn/CLV columns are computed). ``fitted_on``: the
+	``as_of`` of the fit; ``n``: the number of profiles with a purchase it saw. ``clv_reference``:
+	positive CLV by profile at fit time, the scale of the lead score's CLV percentile (not part of
+	:meth:`to_dict`: a site rebuilds it from the stored CLVs with :meth:`with_clv_reference`).
+	"""
+
+	rfm: RFMThresholds
+	bgnbd: Any | None
+	gamma_gamma: Any | None
+	fitted_on: pd.Timestamp
+	n: int
+	clv_reference: pd.Series | None = field(default=None, compare=False, repr=False)
+
+	def with_clv_reference(self, clv: pd.Series | Mapping[str, float] | None) -> FittedModels:
+		"""A copy whose CLV percentile scale is ``clv`` (profile -> CLV; zero and missing ignored)."""
+		return FittedModels(
+			self.rfm, self.bgnbd, self.gamma_gamma, self.fitted_on, self.n, _clv_reference(clv)
+		)
+
+	def to_dict(self) -> dict[str, Any]:
+		"""JSON-able parameters (without ``clv_reference``)."""
+		return {
+			"rfm": self.rfm.to_dict(),
+			"bgnbd": None if self.bgnbd is None else _params_dict(self.bgnbd),
+			"gamma_gamma": None if self.gamma_gamma is None else _params_dict(self.gamma_gamma),
+			"fitted_on": self.fitted_on.isoformat(),
+			"n": int(self.n),
+		}
+
+	@classmethod
+	def from_dict(cls, d: Mapping[str, Any]) -> FittedModels:
+		if not isinstance(d, Mapping):
+			raise EngineConfigError(f"models must be a mapping, got {type(d).__name__}", field="models")
+		for key in ("rfm", "fitted_on"):
+			if key not in d:
+				raise EngineConfigError(f"models lack {key!r}", field=f"models.{key}")
+		try:
+			fitted_on = pd.Timestamp(d["fitted_on"])
+		except (TypeError, ValueError):
+			raise EngineConfigError(
+				f"models.fitted_on is not a date: {d['fitted_on']!r}", field="models.fitted_on"
+			) from None
+		return cls(
+			rfm=_nested("models.rfm", RFMThresholds.from_dict, d["rfm"]),
+			bgnbd=None
+			if d.get("bgnbd") is None
+			else _nested("models.bgnbd", btyd.BGNBDParams.from_dict, d["bgnbd"]),
+			gamma_gamma=None
+			if d.get("gamma_gamma") is None
+			else _nested("models.gamma_gamma", btyd.GammaGammaParams.from_dict, d["gamma_gamma"]),
+			fitted_on=fitted_on,
+			n=int(d.get("n", 0)),
+		)
+
+
+@dataclass
+class PondResult:
+	"""Everything :func:`run_pond` computed.
+
+	``metrics``: one row per profile (index ``profile``, in the order of ``inputs.profiles``) with
+	every computed column and no NaN in numeric columns. ``tags``: long frame ``profile, tag,
+	reason``. ``duplicates``: ``profile_a, profile_b, confidence, reason``. ``models``: the fitted (or
+	reused) models. ``timings``: seconds per step (:data:`STEPS`) and ``total``.
+	"""
+
+	metrics: pd.DataFrame
+	tags: pd.DataFrame
+	duplicates: pd.DataFrame
+	models: FittedModels
+	timings: dict[str, float]
+	config: EngineConfig
+	as_of: pd.Timestamp
+	refitted: bool = True
+
+
+def run_pond(
+	inputs: PondInputs,
+	config: EngineConfig | Mapping[str, Any] | None = None,
+	as_of: Any = None,
+	models: FittedModels | Mapping[str, Any] | None = None,
+	*,
+	dedupe: bool = True,
+) -> PondResult:
+	"""Compute every metric, tag and duplicate candidate of a pond as of ``as_of`` (default: today).
+
+	``config`` is an :class:`EngineConfig` or its dict form. Without ``models`` the RFM cut points
+	and the BG/NBD and Gamma-Gamma models are fitted on this pond; with ``models`` (a
+	:class:`FittedModels` or its dict form) they are reused, which is what an incremental rescore of a
+	few profiles wants. ``dedupe=False`` skips duplicate detection (it compares profiles with each
+	other, so it belongs in full runs).
+	"""
+	timings: dict[str, float] = {}
+	started = time.perf_counter()
+	config = _as_config(config)
+	as_of = _as_of(as_of)
+	if models is not None and not isinstance(models, FittedModels):
+		models = FittedModels.from_dict(models)
+
+	with _timed(timings, "validate"):
+		profiles, ids = _validated(inputs)
+		index = pd.Index(ids, dtype=object, name="profile")
+
+	with _timed(timings, "rfm"):
+		summary = rfm_summary(inputs.transactions, as_of, profiles=index)
+		refit = models is None
+		thresholds = (
+			fit_rfm_thresholds(summary, config.rfm, fitted_on=as_of.isoformat()) if refit else models.rfm
+		)
+		scores = score_rfm(summary, thresholds, config.rfm)
+
+	with _timed(timings, "btyd"):
+		if refit:
+			bg, gg = _fit_btyd(summary, config, as_of)
+		else:
+			bg, gg = models.bgnbd, models.gamma_gamma
+		churn = _churn(summary, bg, gg, config)
+
+	with _timed(timings, "activity"):
+		activity = activity_summary(
+			inputs.interactions, inputs.events, as_of, config.engagement, profiles=index
+		)
+
+	working = pd.concat([summary, scores, churn, activity], axis=1)
+	if "stage" in profiles.columns:
+		working["stage"] = profiles["stage"].to_numpy()
+
+	with _timed(timings, "score"):
+		reference = _clv_reference(churn["clv"]) if refit and "clv" in churn else None
+		if not refit:
+			reference = models.clv_reference
+		score = _lead_score(profiles, inputs, working, config, as_of, None if refit else reference)
+		working = working.join(score)
+
+	with _timed(timings, "category"):
+		working = working.join(categorise(working, config.category))
+
+	with _timed(timings, "stages"):
+		stages = assign_stages(working, config.stages)
+		working = working.drop(columns=["stage"], errors="ignore").join(stages)
+
+	with _timed(timings, "tags"):
+		if config.tags:
+			attributes = profiles.drop(
+				columns=[c for c in profiles.columns if c in working.columns], errors="ignore"
+			)
+			tags = evaluate_tags(attributes.join(working), config.tags)
+		else:
+			tags = _empty(("profile", "tag", "reason"))
+
+	with _timed(timings, "dedupe"):
+		duplicates = (
+			duplicate_candidates(profiles.reset_index(), config.dedupe) if dedupe else _empty(PAIR_COLUMNS)
+		)
+
+	with _timed(timings, "finish"):
+		metrics = complete(_without_model(working))
+		if refit:
+			fitted = FittedModels(thresholds, bg, gg, as_of, int((summary["orders"] > 0).sum()), reference)
+		else:
+			fitted = models
+	timings["total"] = time.perf_counter() - started
+	return PondResult(metrics, tags, duplicates, fitted, timings, config, as_of, refitted=refit)
+
+
+# --------------------------------------------------------------------------------------------------
+# steps
+
+
+def _as_config(config: EngineConfig | Mapping[str, Any] | None) -> EngineConfig:
+	if config is None:
+		return EngineConfig()
+	if isinstance(config, EngineConfig):
+		return config
+	if isinstance(config, Mapping):
+		return EngineConfig.from_dict(config)
+	raise EngineConfigError(f"config must be an EngineConfig or a dict, got {type(config).__name__}")
+
+
+def _as_of(as_of: Any) -> pd.Timestamp:
+	if as_of is None:
+		return pd.Timestamp.now().normalize()
+	try:
+		ts = pd.Timestamp(as_of)
+	except (TypeError, ValueError):
+		raise EngineInputError(f"as_of must be a date or datetime, got {as_of!r}") from None
+	if ts is pd.NaT:
+		raise EngineInputError("as_of is missing (NaT)")
+	return ts.tz_localize(None) if ts.tzinfo else ts
+
+
+def _validated(inputs: PondInputs) -> tuple[pd.DataFrame, np.ndarray]:
+	if not isinstance(inputs, PondInputs):
+		raise EngineInputError(f"inputs must be PondInputs, got {type(inputs).__name__}")
+	require_columns(inputs.profiles, PROFILE_COLUMNS, "profiles")
+	require_columns(inputs.transactions, TRANSACTION_COLUMNS, "transactions")
+	require_columns(inputs.interactions, INTERACTION_COLUMNS, "interactions")
+	require_columns(inputs.events, EVENT_COLUMNS, "events")
+	raw = inputs.profiles["profile"]
+	if raw.isna().any():
+		raise EngineInputError("profiles has rows without a profile id")
+	ids = raw.astype(str).to_numpy(dtype=object)
+	index = pd.Index(ids, dtype=object, name="profile")
+	if index.has_duplicates:
+		dup = index[index.duplicated()][0]
+		raise EngineInputError(f"profiles lists profile {dup!r} more than once")
+	profiles = inputs.profiles.drop(columns=["profile"]).set_axis(index)
+	return profiles, ids
+
+
+def _fit_btyd(
+	summary: pd.DataFrame, config: EngineConfig, as_of: pd.Timestamp
+) -> tuple[Any | None, Any | None]:
+	"""BG/NBD on the buyers and Gamma-Gamma on the repeat buyers; None where the data cannot
+	identify a model (nobody bought twice, fewer than two repeat buyers with a positive spend)."""
+	buyers = summary[summary["orders"].to_numpy() > 0]
+	stamp = as_of.isoformat()
+	penalizer = config.churn.penalizer
+	if buyers.empty:
+		return None, None
+	try:
+		bg = btyd.fit_bgnbd(
+			buyers["frequency"], buyers["recency"], buyers["T"], penalizer=penalizer, fitted_on=stamp
+		)
+	except EngineInputError:
+		return None, None
+	try:
+		gg = btyd.fit_gamma_gamma(
+			buyers["frequency"], buyers["monetary_value"], penalizer=penalizer, fitted_on=stamp
+		)
+	except EngineInputError:
+		gg = None
+	return bg, gg
+
+
+def _churn(summary: pd.DataFrame, bg: Any | None, gg: Any | None, config: EngineConfig) -> pd.DataFrame:
+	"""The churn/CLV columns; none at all without a BG/NBD model, so that rules see them as not set
+	(lifecycle's ``churn_no_model``) and the lead score leaves CLV out of its value part."""
+	if bg is None:
+		return pd.DataFrame(index=summary.index)
+	return btyd.churn_frame(summary, bg, gg, config.churn)
+
+
+def _without_model(working: pd.DataFrame) -> pd.DataFrame:
+	"""Add the churn columns a run without a BG/NBD model lacks: 0, band ``no model`` for buyers."""
+	missing = [c for c in btyd.CHURN_COLUMNS if c not in working.columns]
+	if not missing:
+		return working
+	extra = pd.DataFrame(0.0, index=working.index, columns=missing)
+	if "churn_band" in missing:
+		band = np.where(working["orders"].to_numpy() > 0, NO_MODEL, btyd.NO_PURCHASE)
+		extra["churn_band"] = band.astype(object)
+	return pd.concat([working, extra], axis=1)
+
+
+def _clv_reference(clv: pd.Series | Mapping[str, float] | None) -> pd.Series | None:
+	if clv is None:
+		return None
+	s = pd.Series(clv, dtype=float) if not isinstance(clv, pd.Series) else clv.astype(float)
+	s = s[np.isfinite(s.to_numpy()) & (s.to_numpy() > 0)]
+	s.index = pd.Index(s.index.astype(str), dtype=object, name="profile")
+	return s
+
+
+def _lead_score(
+	profiles: pd.DataFrame,
+	inputs: PondInputs,
+	working: pd.DataFrame,
+	config: EngineConfig,
+	as_of: pd.Timestamp,
+	reference: pd.Series | None,
+) -> pd.DataFrame:
+	"""The lead score; with a CLV ``reference`` the CLV percentile is taken against it.
+
+	:func:`~.scoring.lead_score` ranks each CLV among the frame it is given. To rank a few profiles
+	against the whole pond, the reference CLVs of every *other* profile join the frame as value-only
+	rows (no fit answers, no activity) and are dropped from the result again.
+	"""
+	frame = profiles.reset_index()
+	metrics = working
+	if reference is not None and len(reference) and "clv" in working.columns:
+		others = reference[~reference.index.isin(working.index)]
+		if len(others):
+			phantom_ids = pd.Index(others.index, dtype=object, name="profile")
+			frame = pd.concat([frame, pd.DataFrame({"profile": phantom_ids})], ignore_index=True)
+			metrics = pd.concat([working, pd.DataFrame({"clv": others.to_numpy()}, index=phantom_ids)])
+	scored = lead_score(frame, inputs.interactions, inputs.events, metrics, config.score, as_of)
+	return scored.iloc[: len(working)] if len(scored) != len(working) else scored
+
+
+# --------------------------------------------------------------------------------------------------
+# completing and diffing
+
+
+def complete(metrics: pd.DataFrame) -> pd.DataFrame:
+	"""``metrics`` with no missing values in numeric, boolean or text columns (dates keep ``NaT``).
+
+	Numeric NaN takes :data:`FILL_VALUES` for the columns named there, else 0; nullable integers
+	and booleans become plain numpy dtypes; text columns take "". Columns without missing values are
+	passed through untouched (no copy).
+	"""
+	out = metrics.copy(deep=False)
+	for name in metrics.columns:
+		col = metrics[name]
+		dtype = col.dtype
+		if pd.api.types.is_datetime64_any_dtype(dtype):
+			continue
+		if isinstance(dtype, np.dtype) and dtype.kind in "biu":  # numpy bool/int: never missing
+			continue
+		if isinstance(dtype, np.dtype) and dtype.kind == "f":
+			values = col.to_numpy()
+			missing = np.isnan(values)
+			if missing.any():
+				out[name] = np.where(missing, float(FILL_VALUES.get(name, 0.0)), values)
+			continue
+		if pd.api.types.is_bool_dtype(dtype):  # nullable boolean
+			out[name] = col.to_numpy(dtype=bool, na_value=False)
+		elif pd.api.types.is_integer_dtype(dtype):  # nullable integer
+			out[name] = col.to_numpy(dtype=np.int64, na_value=int(FILL_VALUES.get(name, 0)))
+		elif pd.api.types.is_numeric_dtype(dtype):  # nullable float
+			out[name] = col.to_numpy(dtype=float, na_value=float(FILL_VALUES.get(name, 0.0)))
+		elif col.hasnans:  # text (object or string dtype)
+			out[name] = col.fillna("")
+	return out
+
+
+def diff_results(
+	old_metrics: pd.DataFrame | None,
+	new_metrics: pd.DataFrame,
+	columns: Iterable[str] | None = None,
+	*,
+	rtol: float = 1e-9,
+	atol: float = 1e-9,
+) -> pd.DataFrame:
+	"""The rows of ``new_metrics`` whose ``columns`` differ from ``old_metrics`` (or are new).
+
+	Both frames are indexed by profile. Numbers compare with a tolerance (``rtol``, ``atol``) so
+	float noise does not cause writes; NaN equals NaN and ``NaT`` equals ``NaT``; text, dates and
+	booleans compare exactly. A column missing from ``old_metrics`` counts as changed. Profiles only
+	in ``old_metrics`` are not returned (deleting them is the caller's business). The result has the
+	selected columns of ``new_metrics``, in its order.
+	"""
+	columns = list(new_metrics.columns if columns is None else columns)
+	unknown = [c for c in columns if c not in new_metrics.columns]
+	if unknown:
+		raise EngineInputError(f"new_metrics lacks column(s): {', '.join(unknown)}")
+	new = new_metrics[columns]
+	if old_metrics is None or len(old_metrics) == 0:
+		return new.copy()
+	old = old_metrics.reindex(new.index)
+	known = old.index.isin(old_metrics.index)
+	changed = ~known
+	for c in columns:
+		if c not in old.columns:
+			changed[:] = True
+			break
+		changed |= _differs(old[c], new[c], rtol, atol)
+	return new[changed]
+
+
+def _differs(old: pd.Series, new: pd.Series, rtol: float, atol: float) -> np.ndarray:
+	old_na = old.isna().to_numpy()
+	new_na = new.isna().to_numpy()
+	both_numeric = (
+		pd.api.types.is_numeric_dtype(old.dtype)
+		and pd.api.types.is_numeric_dtype(new.dtype)
+		and not pd.api.types.is_bool_dtype(new.dtype)
+	)
+	if both_numeric:
+		a = old.to_numpy(dtype=float, na_value=np.nan)
+		b = new.to_numpy(dtype=float, na_value=np.nan)
+		with np.errstate(invalid="ignore"):
+			same = np.isclose(a, b, rtol=rtol, atol=atol)
+	else:
+		a = old.to_numpy(dtype=object)
+		b = new.to_numpy(dtype=object)
+		same = np.zeros(len(a), dtype=bool)
+		both = ~old_na & ~new_na
+		same[both] = a[both] == b[both]
+	same |= old_na & new_na
+	return ~same
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str):
+	start = time.perf_counter()
+	try:
+		yield
+	finally:
+		timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
+
+
+def _params_dict(params: Any) -> dict[str, Any]:
+	if hasattr(params, "to_dict"):
+		return params.to_dict()
+	import dataclasses
+
+	return {
+		k: (float(v) if isinstance(v, float | np.floating) else v)
+		for k, v in dataclasses.asdict(params).items()
+	}
+
+
+def _nested(path: str, build: Callable[[Any], T], value: Any) -> T:
+	try:
+		return build(value)
+	except EngineConfigError as e:
+		raise EngineConfigError(f"{path}: {e}", field=f"{path}.{e.field}" if e.field else path) from e

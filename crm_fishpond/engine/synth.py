@@ -524,7 +524,7 @@ def _transactions(
 	q = people.quality[cust]
 	rate0 = rng.gamma(0.75, 1.0, n_cust) * np.exp(0.35 * q)
 	rate0 = np.minimum(rate0, np.quantile(rate0, 0.99))
-	dropout = rng.beta(0.7, 3.0, n_cust)
+	dropout = rng.beta(0.6, 5.0, n_cust)
 	lifetime = rng.geometric(np.clip(dropout, 1e-6, 1.0)) - 1  # repeat purchases before dropping out
 	window = (as_of_ns - first_ns[cust]) / _DAY_NS  # days in which repeats can happen
 	needed = n_purchases - n_cust
