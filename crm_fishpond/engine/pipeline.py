@@ -229,7 +229,9 @@ def run_pond(
 		reference = _clv_reference(churn["clv"]) if refit and "clv" in churn else None
 		if not refit:
 			reference = models.clv_reference
-		score = _lead_score(profiles, inputs, working, config, as_of, None if refit else reference)
+		# without a churn model the lead score's value part leaves CLV out instead of scoring it 0
+		scored_on = working if bg is not None else working.drop(columns=list(btyd.CHURN_COLUMNS))
+		score = _lead_score(profiles, inputs, scored_on, config, as_of, None if refit else reference)
 		working = working.join(score)
 
 	with _timed(timings, "category"):
@@ -334,23 +336,22 @@ def _fit_btyd(
 
 
 def _churn(summary: pd.DataFrame, bg: Any | None, gg: Any | None, config: EngineConfig) -> pd.DataFrame:
-	"""The churn/CLV columns; none at all without a BG/NBD model, so that rules see them as not set
-	(lifecycle's ``churn_no_model``) and the lead score leaves CLV out of its value part."""
+	"""The churn/CLV columns. Without a BG/NBD model they are all missing, so rules see them as not
+	set (lifecycle's ``churn_no_model``); :func:`_without_model` completes them for the output."""
 	if bg is None:
-		return pd.DataFrame(index=summary.index)
+		frame = pd.DataFrame(np.nan, index=summary.index, columns=list(btyd.CHURN_COLUMNS))
+		return frame.astype({"churn_band": object})
 	return btyd.churn_frame(summary, bg, gg, config.churn)
 
 
 def _without_model(working: pd.DataFrame) -> pd.DataFrame:
-	"""Add the churn columns a run without a BG/NBD model lacks: 0, band ``no model`` for buyers."""
-	missing = [c for c in btyd.CHURN_COLUMNS if c not in working.columns]
-	if not missing:
+	"""Output values of the churn columns of a run without a BG/NBD model: numbers 0 (by
+	:func:`complete`), ``churn_band`` ``no model`` for buyers and ``no purchase`` for the others."""
+	band = working["churn_band"]
+	if not band.isna().any():
 		return working
-	extra = pd.DataFrame(0.0, index=working.index, columns=missing)
-	if "churn_band" in missing:
-		band = np.where(working["orders"].to_numpy() > 0, NO_MODEL, btyd.NO_PURCHASE)
-		extra["churn_band"] = band.astype(object)
-	return pd.concat([working, extra], axis=1)
+	filled = np.where(working["orders"].to_numpy() > 0, NO_MODEL, btyd.NO_PURCHASE).astype(object)
+	return working.assign(churn_band=band.astype(object).where(band.notna(), filled))
 
 
 def _clv_reference(clv: pd.Series | Mapping[str, float] | None) -> pd.Series | None:

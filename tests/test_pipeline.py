@@ -1,0 +1,373 @@
+"""run_pond end to end on small synthetic ponds, EngineConfig, FittedModels and diff_results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_fishpond.engine.btyd import CHURN_COLUMNS
+from crm_fishpond.engine.config import EngineConfig, example_tag_rules
+from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
+from crm_fishpond.engine.pipeline import (
+	NO_MODEL,
+	STEPS,
+	FittedModels,
+	PondInputs,
+	complete,
+	diff_results,
+	run_pond,
+)
+from crm_fishpond.engine.rfm import SCORE_COLUMNS, SUMMARY_COLUMNS
+from crm_fishpond.engine.synth import DEFAULT_AS_OF, generate_pond
+
+AS_OF = DEFAULT_AS_OF
+CONFIG = EngineConfig(tags=tuple(example_tag_rules()))
+
+EXPECTED = (
+	*SUMMARY_COLUMNS,
+	*SCORE_COLUMNS,
+	*CHURN_COLUMNS,
+	"interactions",
+	"last_interaction",
+	"days_since_interaction",
+	"interactions_30d",
+	"events",
+	"last_event",
+	"events_30d",
+	"engagement_points",
+	"lead_score",
+	"score_fit",
+	"score_engagement",
+	"score_value",
+	"category",
+	"category_reason",
+	"stage",
+	"previous_stage",
+	"stage_changed",
+	"stage_reason",
+)
+
+
+@pytest.fixture(scope="module")
+def pond() -> PondInputs:
+	return generate_pond(n_profiles=1500, n_transactions=15_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def result(pond):
+	return run_pond(pond, CONFIG, as_of=AS_OF)
+
+
+def numeric_values(frame: pd.DataFrame) -> np.ndarray:
+	return frame.select_dtypes("number").to_numpy(dtype=float)
+
+
+# --------------------------------------------------------------------------------------------------
+# the full run
+
+
+def test_one_complete_row_per_profile(pond, result):
+	m = result.metrics
+	assert list(m.index) == list(pond.profiles["profile"])
+	assert m.index.name == "profile"
+	missing = [c for c in EXPECTED if c not in m.columns]
+	assert not missing
+	assert not np.isnan(numeric_values(m)).any()
+	text = m.select_dtypes(exclude=["number", "datetime", "bool"])
+	assert not text.isna().any().any()
+	assert np.isfinite(numeric_values(m)).all()
+
+
+def test_never_purchased_profiles_get_complete_rows(pond, result):
+	m = result.metrics
+	never = ~pond.profiles["profile"].isin(pond.transactions["profile"]).to_numpy()
+	assert never.sum() > 100
+	rows = m[never]
+	assert (rows["orders"] == 0).all() and (rows["total_amount"] == 0).all()
+	assert (rows[["clv", "p_alive", "expected_purchases", "r_score"]] == 0).all().all()
+	assert (rows["churn_band"] == "no purchase").all()
+	assert rows["first_purchase"].isna().all()  # dates stay NaT: no date to invent
+	assert set(rows["category"]) <= {"potential", "intention"}
+	assert not np.isnan(numeric_values(rows)).any()
+
+
+def test_every_step_is_timed_and_models_are_fitted(result, pond):
+	assert set(STEPS) <= set(result.timings) and "total" in result.timings
+	assert all(v >= 0 for v in result.timings.values())
+	models = result.models
+	assert models.bgnbd is not None and models.gamma_gamma is not None
+	assert models.n == int((result.metrics["orders"] > 0).sum())
+	assert models.fitted_on == AS_OF
+	assert result.refitted
+
+
+def test_tags_and_duplicates(result, pond):
+	tags = result.tags
+	assert list(tags.columns) == ["profile", "tag", "reason"]
+	assert set(tags["tag"]) <= {r.tag for r in CONFIG.tags}
+	assert tags["profile"].isin(result.metrics.index).all()
+	assert not tags.duplicated(["profile", "tag"]).any()
+	vip = tags.loc[tags["tag"] == "VIP", "profile"]
+	assert (result.metrics.loc[vip, "value_grade"] == "high").all()
+	dups = result.duplicates
+	assert list(dups.columns) == ["profile_a", "profile_b", "confidence", "reason"]
+	assert len(dups) > 0  # the synthetic pond holds near-duplicates
+	assert (dups["profile_a"] < dups["profile_b"]).all()
+
+
+def test_rules_see_missing_values_as_not_set(pond):
+	"""A tag on days_since_interaction must not catch never-contacted profiles (0 in the output)."""
+	rule = {"tag": "recent", "condition": {"field": "days_since_interaction", "op": "<", "value": 7}}
+	r = run_pond(pond, {"tags": [rule]}, as_of=AS_OF, dedupe=False)
+	never = r.metrics["interactions"] == 0
+	assert never.any()
+	assert (r.metrics.loc[never, "days_since_interaction"] == 0).all()
+	tagged = set(r.tags["profile"])
+	assert not tagged & set(r.metrics.index[never])
+
+
+# --------------------------------------------------------------------------------------------------
+# reuse and incremental runs
+
+
+def test_reusing_the_models_gives_identical_results(pond, result):
+	again = run_pond(pond, CONFIG, as_of=AS_OF, models=result.models)
+	pd.testing.assert_frame_equal(again.metrics, result.metrics)
+	pd.testing.assert_frame_equal(again.tags, result.tags)
+	assert not again.refitted
+	assert again.models is result.models
+
+
+def test_incremental_run_on_a_subset_equals_the_full_rows(pond, result):
+	rng = np.random.default_rng(5)
+	ids = rng.choice(result.metrics.index.to_numpy(), size=60, replace=False)
+	sub = pond.subset(ids)
+	inc = run_pond(sub, CONFIG, as_of=AS_OF, models=result.models, dedupe=False)
+	expected = result.metrics.loc[inc.metrics.index]
+	pd.testing.assert_frame_equal(inc.metrics, expected)
+	full_tags = (
+		result.tags[result.tags["profile"].isin(ids)].sort_values(["profile", "tag"]).reset_index(drop=True)
+	)
+	inc_tags = inc.tags.sort_values(["profile", "tag"]).reset_index(drop=True)
+	pd.testing.assert_frame_equal(inc_tags, full_tags)
+
+
+def test_models_round_trip_through_json(pond, result):
+	data = json.loads(json.dumps(result.models.to_dict()))
+	models = FittedModels.from_dict(data)
+	assert models == result.models  # clv_reference is not compared (and not serialised)
+	assert models.clv_reference is None
+	# rebuilt from the stored CLVs the reference gives the same incremental rows
+	ids = result.metrics.index[:25]
+	models = models.with_clv_reference(result.metrics["clv"])
+	inc = run_pond(pond.subset(ids), CONFIG, as_of=AS_OF, models=models, dedupe=False)
+	pd.testing.assert_frame_equal(inc.metrics, result.metrics.loc[ids])
+	# the dict form is accepted directly too
+	again = run_pond(pond.subset(ids), CONFIG, as_of=AS_OF, models=data, dedupe=False)
+	assert (again.metrics["clv"] == result.metrics.loc[ids, "clv"]).all()
+
+
+def test_bad_models_dict_names_the_field():
+	with pytest.raises(EngineConfigError) as e:
+		FittedModels.from_dict({"rfm": {"method": "quantile"}, "fitted_on": "2025-01-01"})
+	assert e.value.field.startswith("models.rfm")
+	with pytest.raises(EngineConfigError) as e:
+		FittedModels.from_dict({"fitted_on": "2025-01-01"})
+	assert e.value.field == "models.rfm"
+
+
+# --------------------------------------------------------------------------------------------------
+# small and degenerate ponds
+
+
+def test_pond_without_any_activity_or_purchase():
+	profiles = pd.DataFrame({"profile": ["a", "b", "c"]})
+	r = run_pond(PondInputs(profiles), None, as_of="2025-01-31")
+	m = r.metrics
+	assert len(m) == 3 and set(EXPECTED) <= set(m.columns)
+	assert not np.isnan(numeric_values(m)).any()
+	assert (m["category"] == "potential").all()
+	assert (m["stage"] == "acquisition").all()
+	assert r.models.bgnbd is None and r.models.gamma_gamma is None
+	assert r.tags.empty and r.duplicates.empty
+
+
+def test_pond_where_nobody_bought_twice_has_no_churn_model():
+	profiles = pd.DataFrame({"profile": ["a", "b", "c", "d"], "stage": ["growth", None, "", "growth"]})
+	tx = pd.DataFrame(
+		{
+			"profile": ["a", "b", "d"],
+			"date": pd.to_datetime(["2023-01-10", "2024-12-01", "2024-12-20"]),
+			"amount": [100.0, 50.0, 20.0],
+		}
+	)
+	r = run_pond(PondInputs(profiles, tx), None, as_of="2025-01-31")
+	m = r.metrics
+	assert r.models.bgnbd is None
+	assert set(CHURN_COLUMNS) <= set(m.columns)
+	assert m.loc["a", "churn_band"] == NO_MODEL and m.loc["c", "churn_band"] == "no purchase"
+	assert (m[["p_alive", "clv"]] == 0).all().all()
+	# without a model the lifecycle falls back to its days-only churn rule
+	assert m.loc["a", "stage"] == "churn"
+	assert "no churn model" in m.loc["a", "stage_reason"]
+	assert m.loc["d", "stage"] == "growth" and not m.loc["d", "stage_changed"]
+
+
+def test_input_errors_name_the_frame():
+	profiles = pd.DataFrame({"profile": ["a", "a"]})
+	with pytest.raises(EngineInputError, match="more than once"):
+		run_pond(PondInputs(profiles))
+	with pytest.raises(EngineInputError, match="transactions is missing column"):
+		run_pond(PondInputs(pd.DataFrame({"profile": ["a"]}), pd.DataFrame({"profile": ["a"]})))
+	with pytest.raises(EngineInputError, match="profiles is missing"):
+		run_pond(PondInputs(pd.DataFrame({"id": ["a"]})))
+	with pytest.raises(EngineInputError, match="as_of"):
+		run_pond(PondInputs(pd.DataFrame({"profile": ["a"]})), as_of="not a date")
+
+
+def test_dedupe_can_be_skipped(pond):
+	r = run_pond(pond.subset(pond.profiles["profile"][:50]), None, as_of=AS_OF, dedupe=False)
+	assert r.duplicates.empty and list(r.duplicates.columns) == [
+		"profile_a",
+		"profile_b",
+		"confidence",
+		"reason",
+	]
+
+
+# --------------------------------------------------------------------------------------------------
+# complete and diff_results
+
+
+def test_complete_fills_every_kind_of_missing_value():
+	frame = pd.DataFrame(
+		{
+			"x": [1.0, np.nan],
+			"days_since_interaction": [np.nan, 3.0],
+			"n": pd.array([1, None], dtype="Int64"),
+			"flag": pd.array([True, None], dtype="boolean"),
+			"label": ["a", None],
+			"when": pd.to_datetime(["2024-01-01", None]),
+		},
+		index=pd.Index(["p", "q"], name="profile"),
+	)
+	out = complete(frame)
+	assert out["x"].tolist() == [1.0, 0.0]
+	assert out["days_since_interaction"].tolist() == [0.0, 3.0]
+	assert out["n"].tolist() == [1, 0] and out["n"].dtype == np.int64
+	assert out["flag"].tolist() == [True, False] and out["flag"].dtype == bool
+	assert out["label"].tolist() == ["a", ""]
+	assert pd.isna(out.loc["q", "when"])
+
+
+def test_diff_results_returns_only_changed_rows(result):
+	old = result.metrics
+	new = old.copy()
+	cols = ["lead_score", "stage", "category", "last_purchase", "clv"]
+	assert diff_results(old, new, cols).empty
+	new.loc[new.index[3], "lead_score"] += 1.0
+	new.loc[new.index[5], "stage"] = "churn" if new.loc[new.index[5], "stage"] != "churn" else "growth"
+	new.loc[new.index[7], "clv"] += 1e-12  # float noise is not a change
+	new.loc[new.index[9], "last_purchase"] = pd.Timestamp("2020-01-01")
+	changed = diff_results(old, new, cols)
+	assert list(changed.index) == [new.index[3], new.index[5], new.index[9]]
+	assert list(changed.columns) == cols
+	# a column the old frame lacks changes every row; profiles new to the pond are returned
+	assert len(diff_results(old.drop(columns=["clv"]), new, cols)) == len(new)
+	assert diff_results(old.iloc[1:], new, cols).index[0] == new.index[0]
+	assert len(diff_results(None, new, cols)) == len(new)
+	# unchanged columns elsewhere in the frame do not matter
+	assert diff_results(old, new, ["orders"]).empty
+	with pytest.raises(EngineInputError, match="lacks column"):
+		diff_results(old, new, ["nope"])
+
+
+def test_diff_results_treats_missing_as_equal():
+	idx = pd.Index(["a", "b"], name="profile")
+	old = pd.DataFrame({"d": pd.to_datetime([None, "2024-01-01"]), "t": [None, "x"]}, index=idx)
+	new = pd.DataFrame({"d": pd.to_datetime([None, "2024-01-02"]), "t": [None, "x"]}, index=idx)
+	assert list(diff_results(old, new).index) == ["b"]
+
+
+# --------------------------------------------------------------------------------------------------
+# EngineConfig
+
+
+def test_config_round_trips_through_json():
+	config = EngineConfig.from_dict(
+		{
+			"rfm": {
+				"bins": 4,
+				"grade_high_min": 10,
+				"grade_mid_min": 7,
+				"segment_map": {"all": "[1-4][1-4]"},
+			},
+			"churn": {"horizon_days": 30},
+			"engagement": {"half_life_days": 14},
+			"score": {"weights": {"fit": 20, "engagement": 50, "value": 30}},
+			"tags": [r.to_dict() for r in example_tag_rules()],
+			"dedupe": {"company": False},
+		}
+	)
+	data = json.loads(json.dumps(config.to_dict()))
+	assert EngineConfig.from_dict(data) == config
+	assert config.score.engagement.half_life_days == 14  # one engagement setting for both users
+	assert EngineConfig.from_dict(EngineConfig().to_dict()) == EngineConfig()
+	assert EngineConfig.from_dict(None) == EngineConfig() == EngineConfig.from_dict({})
+
+
+@pytest.mark.parametrize(
+	("data", "field"),
+	[
+		({"score": {"weights": {"fit": 50, "engagement": 40, "value": 30}}}, "score.weights"),
+		({"score": {"weights": {"fit": "x", "engagement": 40, "value": 30}}}, "score.weights.fit"),
+		(
+			{"score": {"fit_factors": [{"field": "budget", "points": {"a": -1}}]}},
+			"score.fit_factors[0].points.a",
+		),
+		({"score": {"engagement": {}}}, "score.engagement"),
+		({"rfm": {"bins": 12}}, "rfm.bins"),
+		({"churn": {"high_risk": 2}}, "churn.high_risk"),
+		({"engagement": {"half_life_days": 0}}, "engagement.half_life_days"),
+		({"category": {"deal_min_orders": 0}}, "category.deal_min_orders"),
+		({"stages": {"stages": ["a", "b"], "initial_stage": "c", "rules": []}}, "stages.initial_stage"),
+		({"dedupe": {"email_confidence": 3}}, "dedupe.email_confidence"),
+		(
+			{"tags": [{"tag": "x", "condition": {"field": "orders", "op": "~", "value": 1}}]},
+			"tags[0].condition.op",
+		),
+		({"tags": [{"condition": {"field": "orders", "op": ">", "value": 1}}]}, "tags[0].tag"),
+		({"tags": "VIP"}, "tags"),
+		({"scores": {}}, "scores"),
+		({"rfm": "quantile"}, "rfm"),
+	],
+)
+def test_config_errors_name_the_field_path(data, field):
+	with pytest.raises(EngineConfigError) as e:
+		EngineConfig.from_dict(data)
+	assert e.value.field == field, str(e.value)
+	assert field.split(".")[0].split("[")[0] in str(e.value)
+
+
+def test_config_rejects_wrong_objects_and_repeated_rules():
+	with pytest.raises(EngineConfigError) as e:
+		EngineConfig(score={"weights": {}})  # type: ignore[arg-type]
+	assert e.value.field == "score"
+	rule = example_tag_rules()[0].to_dict()
+	with pytest.raises(EngineConfigError) as e:
+		EngineConfig.from_dict({"tags": [rule, rule]})
+	assert e.value.field == "tags[1]"
+
+
+def test_config_dict_is_accepted_by_run_pond(pond):
+	sub = pond.subset(pond.profiles["profile"][:200])
+	r = run_pond(
+		sub, {"score": {"weights": {"fit": 0, "engagement": 100, "value": 0}}}, as_of=AS_OF, dedupe=False
+	)
+	assert (r.metrics["score_fit"] == 0).all() and (r.metrics["score_value"] == 0).all()
+	with pytest.raises(EngineConfigError) as e:
+		run_pond(sub, {"rfm": {"method": "magic"}}, as_of=AS_OF)
+	assert e.value.field == "rfm.method"
