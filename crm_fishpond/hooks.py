@@ -35,6 +35,7 @@ doctype_js = {
 fixtures = [
 	{"dt": "Role", "filters": [["role_name", "in", ["Fishpond Manager", "Fishpond User"]]]},
 	{"dt": "Lifecycle Stage"},
+	{"dt": "Notification", "filters": [["name", "in", ["Became at risk"]]]},
 ]
 
 # Document events on ERPNext doctypes: thin adapters in crm_fishpond.events
@@ -44,11 +45,13 @@ doc_events = {
 		"on_submit": "crm_fishpond.events.sales.on_submit",
 		"on_cancel": "crm_fishpond.events.sales.on_cancel",
 		"on_update_after_submit": "crm_fishpond.events.sales.on_update_after_submit",
+		"on_trash": "crm_fishpond.events.sales.on_trash",
 	},
 	"Sales Invoice": {
 		"on_submit": "crm_fishpond.events.sales.on_submit",
 		"on_cancel": "crm_fishpond.events.sales.on_cancel",
 		"on_update_after_submit": "crm_fishpond.events.sales.on_update_after_submit",
+		"on_trash": "crm_fishpond.events.sales.on_trash",
 	},
 	"Payment Entry": {
 		"on_submit": "crm_fishpond.events.sales.on_payment_change",
@@ -74,6 +77,7 @@ doc_events = {
 	},
 	"Communication": {
 		"after_insert": "crm_fishpond.events.communication.after_insert",
+		"on_trash": "crm_fishpond.events.communication.on_trash",
 	},
 }
 
@@ -85,5 +89,6 @@ scheduler_events = {
 	],
 	"cron": {
 		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty"],
+		"*/10 * * * *": ["crm_fishpond.scoring.runner.schedule_rescore"],
 	},
 }

@@ -58,3 +58,14 @@ def after_insert(doc, method=None):
 		interaction.flags.from_communication = True
 		interaction.insert(ignore_permissions=True)
 	jobs.mark_dirty(profiles)
+
+
+def on_trash(doc, method=None):
+	"""Deleting a Communication keeps its interactions (they are the pond's history) minus the link."""
+	names = frappe.get_all(
+		"Fishpond Interaction",
+		filters={"reference_doctype": "Communication", "reference_name": doc.name},
+		pluck="name",
+	)
+	for name in names:
+		frappe.db.set_value("Fishpond Interaction", name, {"reference_doctype": None, "reference_name": None})

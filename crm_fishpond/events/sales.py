@@ -36,6 +36,19 @@ def on_update_after_submit(doc, method=None):
 	_sync(doc)
 
 
+def on_trash(doc, method=None):
+	"""A cancelled voucher being deleted takes its pond row with it, so deleting works as in ERPNext."""
+	from crm_fishpond.sync.transactions import transaction_name
+
+	name = transaction_name(doc.doctype, doc.name)
+	profile = frappe.db.get_value("Fishpond Transaction", name, "fishpond_lead")
+	if profile is None and not frappe.db.exists("Fishpond Transaction", name):
+		return
+	frappe.db.delete("Fishpond Transaction Item", {"parent": name, "parenttype": "Fishpond Transaction"})
+	frappe.db.delete("Fishpond Transaction", name)
+	jobs.mark_dirty([profile])
+
+
 def on_payment_change(doc, method=None):
 	"""Payment Entry / Journal Entry submit or cancel: refresh the outstanding amount of paid invoices."""
 	if not _enabled("Sales Invoice"):

@@ -109,7 +109,6 @@ def run_backfill(run: str, chunk_size: int | None = None) -> dict:
 				}
 			),
 		)
-		frappe.db.set_single_value("Fishpond Settings", "last_backfill", run)
 		_commit()
 	except Exception:
 		_rollback()

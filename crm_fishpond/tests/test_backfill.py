@@ -13,7 +13,6 @@ from crm_fishpond.tests.utils import FishpondTestCase
 class TestBackfill(FishpondTestCase):
 	def setUp(self):
 		frappe.db.delete("Fishpond Run", {"run_type": "Backfill"})
-		frappe.db.set_single_value("Fishpond Settings", "last_backfill", None)
 
 	def make_history_while_sync_is_off(self, customers=3, invoices_each=2):
 		settings = frappe.get_single("Fishpond Settings")

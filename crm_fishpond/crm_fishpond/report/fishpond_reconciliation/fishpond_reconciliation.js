@@ -1,0 +1,25 @@
+frappe.query_reports["Fishpond Reconciliation"] = {
+	filters: [
+		{
+			fieldname: "view",
+			label: __("View"),
+			fieldtype: "Select",
+			options: ["Per Voucher", "Per Customer"],
+			default: "Per Voucher",
+		},
+		{ fieldname: "customer", label: __("Customer"), fieldtype: "Link", options: "Customer" },
+		{
+			fieldname: "show_matching",
+			label: __("Show Matching Customers"),
+			fieldtype: "Check",
+			depends_on: "eval:doc.view=='Per Customer'",
+		},
+	],
+	onload(report) {
+		report.page.add_inner_button(__("Run Backfill"), () => {
+			frappe.call({ method: "crm_fishpond.api.sync.start_backfill", type: "POST" }).then((r) => {
+				frappe.set_route("Form", "Fishpond Run", r.message);
+			});
+		});
+	},
+};
