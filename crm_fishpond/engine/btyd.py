@@ -28,12 +28,14 @@ Gamma-Gamma's ``gammaln`` terms depend only on x and are evaluated per distinct 
 Numerical care: log-space throughout (``gammaln``, ``logaddexp``, ``expit``); the conditional
 expectation uses the Euler transform of the Gauss hypergeometric function, whose parameters do
 not grow with x, and falls back to Gauss-Jacobi quadrature of the defining integral wherever
-the closed form is ill-conditioned (a close to 1, a + b + x - 1 <= 0) or not finite. No NaN
-or infinity leaves this module for valid inputs.
+the closed form is not finite; near its pole (a + b + x - 1 near or below 0) it uses Gauss'
+contiguous relation, and next to a = 1, where the prefactor c / (a - 1) cancels, it interpolates
+the closed form across a = 1. No NaN or infinity leaves this module for valid inputs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import linalg, optimize, special
 
 from . import _configutil as cu
 from .errors import EngineConfigError, EngineInputError
@@ -69,6 +71,7 @@ _PERIODS_PER_MONTH = {"D": 30.0, "W": 4.345}
 _DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
 _LOG_BOUND = 25.0  # parameters live in [e^-25, e^25]; beyond that the data cannot identify them
 _QUAD_NODES = 64
+_A_NEAR_ONE = 1e-3  # |a - 1| below this: interpolate the closed form (see _expected_if_alive)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,30 +447,63 @@ def _expected_purchases(
 
 
 def _expected_if_alive(params: BGNBDParams, t: np.ndarray, x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
-	"""E[purchases in the next t | alive at T, x]: the closed form, or quadrature where it is unsafe.
+	"""E[purchases in the next t | alive at T, x]: the closed form, guarded where it is unsafe.
 
 	With z = t / (alpha + T + t) and c = a + b + x - 1, FHL's bracket
 	``1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; c; z)`` equals, by Euler's transform,
 	``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z)``, whose first two parameters do not grow with x.
+
+	* ``a`` within 1e-3 of 1 (the prefactor c / (a - 1) cancels against the bracket): cubic
+	  interpolation through a = 1 + {-2, -1, 1, 2} * 1e-3, where the closed form is still exact to
+	  ~1e-12 (E is smooth in a; the interpolation error is ~1e-10 relative).
+	* ``c <= 1e-3`` (x = 0 and a + b <= 1: the hypergeometric function has a pole at c = 0):
+	  c 2F1(.; c; z) through Gauss' contiguous relation in terms of 2F1(.; c + 1; z) and
+	  2F1(.; c + 2; z), which has no pole.
+	* a non-finite or negative result (never seen in testing): Gauss-Jacobi quadrature of the
+	  defining integral.
 	"""
+	a = params.a
+	if abs(a - 1) < _A_NEAR_ONE:
+		# cubic Lagrange interpolation through a = 1 + {-2, -1, 1, 2} * 1e-3
+		knots = 1 + _A_NEAR_ONE * np.array([-2.0, -1.0, 1.0, 2.0])
+		out = np.zeros(len(x))
+		for i, knot in enumerate(knots):
+			others = np.delete(knots, i)
+			weight = float(np.prod((a - others) / (knot - others)))
+			out += weight * _closed_form(dataclasses.replace(params, a=float(knot)), t, x, big_t)
+		return np.maximum(out, 0.0)
+	return _closed_form(params, t, x, big_t)
+
+
+def _closed_form(params: BGNBDParams, t: np.ndarray, x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
 	r, alpha, a, b = params.r, params.alpha, params.a, params.b
 	out = np.zeros(len(x))
 	positive = t > 0
 	if not positive.any():
 		return out
 	c = a + b + x - 1
-	safe = positive & (c > 1e-3) & (abs(a - 1) > 1e-4)
-	if safe.any():
-		ts, xs, bts, cs = t[safe], x[safe], big_t[safe], c[safe]
-		log_one_minus_z = -np.log1p(ts / (alpha + bts))
-		z = -np.expm1(log_one_minus_z)
-		with np.errstate(all="ignore"):
-			hyp = special.hyp2f1(a + b - 1 - r, a - 1, cs, z)
-			bracket = -np.expm1((a - 1) * log_one_minus_z + np.log(hyp))
-			value = cs / (a - 1) * bracket
-		out[safe] = value
-	# quadrature where the closed form is unsafe or came out non-finite/negative
-	redo = positive & (~safe | ~np.isfinite(out) | (out < 0))
+	log_one_minus_z = -np.log1p(t / (alpha + big_t))
+	z = -np.expm1(log_one_minus_z)
+	with np.errstate(all="ignore"):
+		safe = positive & (c > 1e-3)
+		if safe.any():
+			cs, lz = c[safe], log_one_minus_z[safe]
+			hyp = special.hyp2f1(a + b - 1 - r, a - 1, cs, z[safe])
+			out[safe] = cs / (a - 1) * -np.expm1((a - 1) * lz + np.log(hyp))
+		near_pole = positive & ~safe
+		if near_pole.any():
+			# c F(A, B; c; z) through Gauss' contiguous relation (DLMF 15.5.18, c -> c + 1), free of
+			# the pole at c = 0: [(c+1)(c - (2c+1-A-B) z) F(c+1) + (c+1-A)(c+1-B) z F(c+2)] / ((c+1)(1-z))
+			cs, zs, lz = c[near_pole], z[near_pole], log_one_minus_z[near_pole]
+			big_a, big_b = a + b - 1 - r, a - 1
+			shifted = (
+				(cs + 1) * (cs - (2 * cs + 1 - big_a - big_b) * zs) * special.hyp2f1(big_a, big_b, cs + 1, zs)
+			)
+			shifted += (cs + 1 - big_a) * (cs + 1 - big_b) * zs * special.hyp2f1(big_a, big_b, cs + 2, zs)
+			c_hyp = shifted / (cs + 1)
+			out[near_pole] = (cs - np.exp((a - 2) * lz) * c_hyp) / (a - 1)
+	# quadrature wherever the closed forms came out non-finite or negative (not seen in testing)
+	redo = positive & (~np.isfinite(out) | (out < 0))
 	if redo.any():
 		out[redo] = _expected_if_alive_quadrature(params, t[redo], x[redo], big_t[redo])
 	return np.maximum(out, 0.0)
@@ -485,13 +521,33 @@ def _expected_if_alive_quadrature(
 	out = np.empty(len(x))
 	for value in np.unique(x):  # a handful of distinct frequencies, not a loop over profiles
 		rows = x == value
-		nodes, weights = special.roots_jacobi(_QUAD_NODES, b + value - 1, a - 1)
-		p = (nodes + 1) / 2
-		weights = weights / weights.sum()
+		p, weights = _beta_quadrature(a, b + value, _QUAD_NODES)
 		scaled = t[rows, None] / (alpha + big_t[rows, None])
 		g = -np.expm1(-(r + value) * np.log1p(p[None, :] * scaled)) / p[None, :]
 		out[rows] = g @ weights
 	return out
+
+
+def _beta_quadrature(a: float, b: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+	"""Gauss quadrature for the Beta(a, b) distribution: nodes in (0, 1), weights summing to 1.
+
+	Golub-Welsch on the Jacobi matrix of the Jacobi polynomials with weight
+	(1 - u)^(b - 1) (1 + u)^(a - 1), u = 2p - 1. Unlike :func:`scipy.special.roots_jacobi` it
+	never forms the weight function's total mass, which overflows for large b (b + x).
+	"""
+	alpha, beta = b - 1.0, a - 1.0
+	if abs(alpha + beta + 1) < 1e-9:  # removable 0/0 in the k = 1 coefficient
+		beta += 2e-9
+	k = np.arange(n, dtype=np.float64)
+	s = 2 * k + alpha + beta
+	diagonal = np.empty(n)
+	diagonal[0] = (beta - alpha) / (alpha + beta + 2)
+	diagonal[1:] = (beta**2 - alpha**2) / (s[1:] * (s[1:] + 2))
+	k1, s1 = k[1:], s[1:]
+	off = np.sqrt(4 * k1 * (k1 + alpha) * (k1 + beta) * (k1 + alpha + beta) / (s1**2 * (s1 + 1) * (s1 - 1)))
+	nodes, vectors = linalg.eigh_tridiagonal(diagonal, off)
+	weights = vectors[0] ** 2
+	return np.clip((nodes + 1) / 2, 1e-300, 1.0), weights / weights.sum()
 
 
 # ---------------------------------------------------------------------------------------------
