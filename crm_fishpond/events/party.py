@@ -31,6 +31,8 @@ def lead_after_insert(doc, method=None):
 
 
 def lead_on_update(doc, method=None):
+	if doc.flags.in_insert:
+		return  # after_insert already created the profile from these values
 	profile = P.profile_for(lead=doc.name)
 	if not profile:
 		return
@@ -48,6 +50,8 @@ def customer_after_insert(doc, method=None):
 
 
 def customer_on_update(doc, method=None):
+	if doc.flags.in_insert:
+		return
 	profile = P.profile_for(customer=doc.name)
 	if not profile:
 		return

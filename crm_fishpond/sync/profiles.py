@@ -100,10 +100,13 @@ def customer_values(customer) -> dict:
 
 def ensure_profile_for_lead(lead) -> str:
 	"""The profile of an ERPNext Lead (a Document or a name), created in the default pool if missing."""
+	name = lead if isinstance(lead, str) else lead.name
+	profile = profile_for(lead=name)
+	if profile:
+		return profile
 	if isinstance(lead, str):
 		lead = frappe.get_doc("Lead", lead)
-	profile = profile_for(lead=lead.name)
-	if not profile and lead.get("customer"):
+	if lead.get("customer"):
 		profile = profile_for(customer=lead.customer)
 		if profile:
 			frappe.db.set_value("Fishpond Lead", profile, "lead", lead.name)
@@ -115,10 +118,13 @@ def ensure_profile_for_lead(lead) -> str:
 
 def ensure_profile_for_customer(customer) -> str:
 	"""The profile of a Customer: its own, else its Lead's (one unified view), else a new one."""
+	name = customer if isinstance(customer, str) else customer.name
+	profile = profile_for(customer=name)
+	if profile:
+		return profile  # the common case (every order of a known customer): one indexed read, no writes
 	if isinstance(customer, str):
 		customer = frappe.get_doc("Customer", customer)
-	profile = profile_for(customer=customer.name)
-	if not profile and customer.get("lead_name"):
+	if customer.get("lead_name"):
 		profile = profile_for(lead=customer.lead_name)
 		if not profile and frappe.db.exists("Lead", customer.lead_name):
 			profile = ensure_profile_for_lead(customer.lead_name)
