@@ -236,7 +236,8 @@ def _prepare(
 		time = time.dt.tz_localize(None)
 	time = time.to_numpy(dtype="datetime64[ns]")
 	profile = frame["profile"].to_numpy(dtype=object)
-	keep = ~np.isnat(time) & (time <= np.datetime64(as_of, "ns")) & pd.notna(profile)
+	# rows without a profile drop out when profiles are located in the index (see _profile_index)
+	keep = ~np.isnat(time) & (time <= np.datetime64(as_of, "ns"))
 	# normalise the few distinct type values, not every row
 	codes, uniques = pd.factorize(frame["type"], use_na_sentinel=True)
 	slug = np.array([type_slug(u) for u in uniques], dtype=object)
@@ -280,15 +281,37 @@ def engagement_by_type(
 	index = _profile_index(acts, index)
 	columns: dict[str, np.ndarray] = {}
 	for act in acts:
-		pcode = index.get_indexer(act.profile)
-		inside = pcode >= 0
-		pts = _decayed(act, as_of, config.half_life_days, config)[inside]
-		pcode, tcode = pcode[inside], act.type_code[inside]
+		pcode, tcode, _time, pts = _located(act, index, as_of, config)
+		_counts, capped = _type_matrices(act, pcode, tcode, pts, len(index), config)
 		for j, t in enumerate(act.types):
-			sel = tcode == j
-			sums = np.bincount(pcode[sel], weights=pts[sel], minlength=len(index))
-			columns[points_column(act.kind, t)] = np.minimum(sums, config.cap(act.kind, t))
+			columns[points_column(act.kind, t)] = capped[:, j]
 	return pd.DataFrame(columns, index=index)
+
+
+def _located(
+	act: _Activity, index: pd.Index, as_of: pd.Timestamp, config: EngagementConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+	"""Rows of ``act`` whose profile is in ``index``: (profile position, type code, time, points)."""
+	pcode = index.get_indexer(act.profile)
+	inside = pcode >= 0
+	if inside.all():
+		return pcode, act.type_code, act.time, _decayed(act, as_of, config.half_life_days, config)
+	sub = _Activity(
+		act.kind, act.profile[inside], act.time[inside], act.type_code[inside], act.types, act.weight[inside]
+	)
+	return pcode[inside], sub.type_code, sub.time, _decayed(sub, as_of, config.half_life_days, config)
+
+
+def _type_matrices(
+	act: _Activity, pcode: np.ndarray, tcode: np.ndarray, pts: np.ndarray, n: int, config: EngagementConfig
+) -> tuple[np.ndarray, np.ndarray]:
+	"""(count, capped points) per profile x type, as (n, n_types) arrays from one bincount each."""
+	nt = len(act.types)
+	key = pcode.astype(np.int64) * nt + tcode
+	counts = np.bincount(key, minlength=n * nt).reshape(n, nt)
+	sums = np.bincount(key, weights=pts, minlength=n * nt).reshape(n, nt)
+	caps = np.array([config.cap(act.kind, t) for t in act.types], dtype=float)
+	return counts, np.minimum(sums, caps)
 
 
 def _profile_index(acts: list[_Activity], index: pd.Index | None) -> pd.Index:
@@ -298,7 +321,7 @@ def _profile_index(acts: list[_Activity], index: pd.Index | None) -> pd.Index:
 			raise EngineInputError("profiles must be unique; found duplicates in the profile index")
 		return idx
 	ids = np.concatenate([a.profile for a in acts]) if acts else np.empty(0, dtype=object)
-	return pd.Index(pd.unique(ids), dtype=object, name="profile").sort_values()
+	return pd.Index(pd.unique(ids), dtype=object, name="profile").dropna().sort_values()
 
 
 def activity_summary(
@@ -330,9 +353,7 @@ def activity_summary(
 	points = np.zeros(n, dtype=float)
 	for act in acts:
 		plural = act.kind + "s"
-		pcode = index.get_indexer(act.profile)
-		inside = pcode >= 0
-		pcode, time, tcode = pcode[inside], act.time[inside], act.type_code[inside]
+		pcode, tcode, time, pts = _located(act, index, as_of, config)
 		out[plural] = np.bincount(pcode, minlength=n).astype(np.int64)
 		last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
 		np.maximum.at(last, pcode, time.view(np.int64))
@@ -348,12 +369,10 @@ def activity_summary(
 			)
 			out["days_since_interaction"] = np.where(missing, np.nan, elapsed.astype(np.int64).astype(float))
 		out[f"{plural}_30d"] = np.bincount(pcode[time > recent_from], minlength=n).astype(np.int64)
-		pts = _decayed(act, as_of, config.half_life_days, config)[inside]
+		counts, capped = _type_matrices(act, pcode, tcode, pts, n, config)
 		for j, t in enumerate(act.types):
-			sel = tcode == j
-			type_counts[points_column(act.kind, t)] = np.bincount(pcode[sel], minlength=n).astype(np.int64)
-			sums = np.bincount(pcode[sel], weights=pts[sel], minlength=n)
-			points += np.minimum(sums, config.cap(act.kind, t))
+			type_counts[points_column(act.kind, t)] = counts[:, j].astype(np.int64)
+		points += capped.sum(axis=1)
 	frame = pd.DataFrame(
 		{
 			"interactions": out["interactions"],

@@ -7,26 +7,32 @@ Signals (each can be switched off in :class:`DedupeConfig`):
 * **phone**: the same E.164 number, parsed with ``phonenumbers`` in the profile's ``country``
   (ISO alpha-2) or ``default_region``; numbers that do not parse or are not valid are ignored.
 * **company**: company names normalised (case, punctuation, legal forms such as Ltd, GmbH, Inc.,
-  S.A.R.L., 有限公司, 株式会社) and compared with rapidfuzz ``token_sort_ratio`` inside blocks of the
-  same first ``block_chars`` characters (and, by default, the same territory). Two people at a
-  similar company are a candidate only when their person names are similar too (colleagues are not
-  duplicates); two company records without person names are a weaker candidate.
+  S.A.R.L., 有限公司, 株式会社) and compared with rapidfuzz (``token_sort_ratio``) against their
+  ``company_window`` nearest neighbours in sorted order (by default within the same territory). Two
+  people at a similar company are a candidate only when their person names are similar too
+  (colleagues are not duplicates); two company records without person names are a weaker candidate.
 
 An e-mail or phone value shared by more than ``max_group_size`` profiles (a switchboard, a shared or
 placeholder mailbox) produces no pairs. Several signals on one pair combine as
 ``1 - prod(1 - confidence)``; the reason lists each.
 
-Scale: everything is vectorised except ``phonenumbers`` (a pure-Python parser), which runs once per
-distinct (number, region) and, with ``phone_prefilter``, only for numbers that could equal another
-one: two numbers can only share an E.164 form if their last seven digits agree (see
-:func:`_phone_candidates`).
+Scale. Text normalisation runs once per *distinct* value (pandas' ``.str`` methods loop over values
+in Python too, only slower, unless pyarrow strings are installed). ``phonenumbers`` is a pure-Python
+parser: it runs once per distinct (number, region), results are cached across calls, and with
+``phone_prefilter`` only numbers that could equal another one are parsed (two numbers can only share
+an E.164 form if their last seven digits agree, see :func:`_phone_candidates`). Fuzzy company
+matching uses a sorted neighbourhood instead of prefix blocks: prefix blocks cost the square of the
+block size and real names pile up on common prefixes ("sha", "int", "glo"), while a window of
+``company_window`` neighbours in two orders (token-sorted name, and the same reversed, which catches
+typos near the start) costs ``2 * window`` comparisons per distinct name.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -78,12 +84,10 @@ CJK_LEGAL_FORMS = (
 	"股份有限公司", "有限责任公司", "有限責任公司", "有限公司", "集团公司", "集團公司", "公司",
 	"株式会社", "有限会社", "合同会社", "合資会社", "（株）", "(株)", "㈱",
 )  # fmt: skip
-_LEGAL_RE = re.compile(
-	r"(?:(?:^|\s+)(?:" + "|".join(sorted(set(LEGAL_FORMS), key=len, reverse=True)) + r"))+\s*$"
-)
-_LEGAL_LEAD_RE = re.compile(r"^(?:the|pt|cv)\s+")
-_CJK_RE = re.compile("(?:" + "|".join(re.escape(s) for s in CJK_LEGAL_FORMS) + ")+$")
-_CJK_LEAD_RE = re.compile("^(?:株式会社|有限会社|合同会社|（株）|\\(株\\)|㈱)")
+_LEGAL_SET = frozenset(LEGAL_FORMS)
+_LEGAL_LEAD = frozenset(("the", "pt", "cv"))
+_CJK_LEAD = ("株式会社", "有限会社", "合同会社", "（株）", "(株)", "㈱")
+_STRIP_PUNCT = re.compile(r"[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ class DedupeConfig:
 	company_confidence: float = 0.75
 	company_only_confidence: float = 0.5
 	same_territory: bool = True
-	block_chars: int = 3
+	company_window: int = 20
 	max_group_size: int = 50
 	min_confidence: float = 0.0
 	workers: int = 1
@@ -126,7 +130,7 @@ class DedupeConfig:
 		"company_confidence",
 		"company_only_confidence",
 		"same_territory",
-		"block_chars",
+		"company_window",
 		"max_group_size",
 		"min_confidence",
 		"workers",
@@ -155,8 +159,8 @@ class DedupeConfig:
 			object.__setattr__(self, k, cu.number(getattr(self, k), k, minimum=1.0, maximum=100.0))
 		object.__setattr__(
 			self,
-			"block_chars",
-			cu.number(self.block_chars, "block_chars", minimum=1, maximum=20, integer=True),
+			"company_window",
+			cu.number(self.company_window, "company_window", minimum=1, maximum=1000, integer=True),
 		)
 		object.__setattr__(
 			self, "max_group_size", cu.number(self.max_group_size, "max_group_size", minimum=2, integer=True)
@@ -197,56 +201,98 @@ class DedupeConfig:
 # normalisation
 
 
-def _text(series: pd.Series) -> pd.Series:
-	"""Object Series of stripped text with missing/empty as None (vectorised)."""
-	s = series.astype("string").str.strip()
-	return s.astype(object).where(s.notna() & s.ne("").fillna(False), None)
+def _as_list(uniques: Any) -> list:
+	"""Plain Python values of factorize's uniques (iterating a pandas array element-wise is slow)."""
+	return np.asarray(uniques, dtype=object).tolist()
+
+
+def _per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
+	"""``fn`` applied once per distinct non-missing value, spread back to every row (object array;
+	missing values give None)."""
+	codes, uniques = pd.factorize(values, use_na_sentinel=True)
+	mapped = np.empty(len(uniques) + 1, dtype=object)
+	mapped[:-1] = [fn(u) for u in _as_list(uniques)]
+	mapped[-1] = None
+	return mapped[np.where(codes < 0, len(uniques), codes)]
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def normalise_email(value: Any, config: DedupeConfig | None = None) -> str | None:
+	"""One address, normalised (None when missing, malformed or a role mailbox)."""
+	config = config or DedupeConfig()
+	if not isinstance(value, str):
+		return None
+	v = value.strip().lower()
+	if not _EMAIL.fullmatch(v):
+		return None
+	local, _, domain = v.partition("@")
+	if config.gmail_normalise and domain in _GMAIL:
+		local, domain = local.split("+", 1)[0].replace(".", ""), "gmail.com"
+	elif config.strip_plus_tags:
+		local = local.split("+", 1)[0]
+	if not local or local in config.ignore_mailboxes:
+		return None
+	return local + "@" + domain
 
 
 def normalise_emails(emails: pd.Series, config: DedupeConfig | None = None) -> pd.Series:
-	"""Normalised addresses (None for missing, malformed or role mailboxes), vectorised."""
+	"""Normalised addresses (None for missing, malformed or role mailboxes), once per distinct value."""
 	config = config or DedupeConfig()
-	s = pd.Series(_text(emails), dtype="string").str.lower()
-	parts = s.str.extract(r"^([^@\s]+)@([^@\s]+\.[^@\s.]+)$")
-	local, domain = parts[0], parts[1]
-	if config.gmail_normalise:
-		gmail = domain.isin(_GMAIL).fillna(False).astype(bool)
-		local = local.where(
-			~gmail, local.str.replace(".", "", regex=False).str.replace(r"\+.*$", "", regex=True)
-		)
-		domain = domain.where(~gmail, "gmail.com")
-	if config.strip_plus_tags:
-		local = local.str.replace(r"\+.*$", "", regex=True)
-	role = local.isin(config.ignore_mailboxes).fillna(False).astype(bool)
-	out = local + "@" + domain
-	ok = out.notna() & local.ne("").fillna(False) & ~role
-	return out.astype(object).where(ok.to_numpy(dtype=bool), None)
+	return pd.Series(
+		_per_distinct(emails, lambda v: normalise_email(v, config)), index=emails.index, dtype=object
+	)
 
 
-_STRIP_PUNCT = re.compile(r"[^\w\s]", flags=re.UNICODE)
+_CJK_TAIL = re.compile("(?:" + "|".join(re.escape(f) for f in CJK_LEGAL_FORMS) + ")+$")
+_CJK_HEAD = re.compile("^(?:" + "|".join(re.escape(f) for f in _CJK_LEAD) + ")+")
+
+
+def normalise_company_name(value: Any) -> str | None:
+	"""One company name made comparable: NFKC, case-folded, ``&`` as ``and``, dots dropped (so
+	``G.m.b.H.`` is ``gmbh``), other punctuation as spaces, legal forms stripped from the end (and
+	``the``/``PT``/``CV``/``株式会社`` from the start). None when fewer than two characters remain."""
+	if not isinstance(value, str):
+		return None
+	ascii_only = value.isascii()
+	s = value if ascii_only else unicodedata.normalize("NFKC", value)
+	s = s.casefold().replace("&", " and ").replace(".", "")
+	for _ in range(1 if ascii_only else 2):  # a CJK legal form may follow a Latin one and vice versa
+		if not ascii_only:
+			s = _CJK_HEAD.sub("", _CJK_TAIL.sub("", s.strip()))
+		tokens = _STRIP_PUNCT.sub(" ", s).split()
+		while tokens and tokens[-1] in _LEGAL_SET:
+			tokens.pop()
+		while tokens and tokens[0] in _LEGAL_LEAD:
+			tokens.pop(0)
+		s = " ".join(tokens)
+	return s if len(s) >= 2 else None
 
 
 def normalise_company(names: pd.Series) -> pd.Series:
-	"""Comparable company names: NFKC, case-folded, punctuation and legal forms removed (None if
-	nothing is left). Distinct values are normalised once."""
-	s = _text(names)
-	codes, uniques = pd.factorize(s, use_na_sentinel=True)
-	if len(uniques) == 0:
-		return pd.Series([None] * len(s), index=names.index, dtype=object)
-	u = pd.Series(uniques, dtype="string")
-	u = u.str.normalize("NFKC").str.casefold()
-	u = u.str.replace("&", " and ", regex=False).str.replace(".", "", regex=False)
-	for _ in range(2):  # a CJK legal form may precede a Latin one and vice versa
-		u = u.str.replace(_CJK_RE, "", regex=True).str.replace(_CJK_LEAD_RE, "", regex=True)
-		u = u.str.replace(_STRIP_PUNCT, " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
-		u = u.str.replace(_LEGAL_RE, "", regex=True).str.replace(_LEGAL_LEAD_RE, "", regex=True).str.strip()
-	long_enough = u.str.len().ge(2).fillna(False).to_numpy(dtype=bool)
-	u = np.where(long_enough, u.to_numpy(dtype=object, na_value=None), None)
-	out = np.where(codes >= 0, u[np.maximum(codes, 0)], None)
-	return pd.Series(out, index=names.index, dtype=object)
+	"""Comparable company names (:func:`normalise_company_name`), once per distinct value."""
+	return pd.Series(_per_distinct(names, normalise_company_name), index=names.index, dtype=object)
 
 
-_PHONE_FORMAT = re.compile(r"[\s\-.()/\u00a0\u2010-\u2015]")
+_PHONE_FORMAT = str.maketrans("", "", " \t-.()/\u00a0\u2010\u2011\u2012\u2013\u2014\u2015")
+_PLAIN_PHONE = re.compile(r"\+?\d+")
+
+
+def _phone_shape(value: Any) -> tuple[str, str, bool, bool] | None:
+	"""(text to parse, digits, unusual, international) of a raw phone value; None when empty.
+	``unusual`` marks letters, extensions and other marks: such numbers are always parsed."""
+	if not isinstance(value, str):
+		if value is None or (isinstance(value, float) and value != value):
+			return None
+		value = str(value)
+	raw = value.strip()
+	if not raw:
+		return None
+	cleaned = raw.translate(_PHONE_FORMAT)
+	plain = _PLAIN_PHONE.fullmatch(cleaned) is not None
+	digits = cleaned.lstrip("+") if plain else "".join(ch for ch in cleaned if ch.isdigit())
+	return (cleaned if plain else raw), digits, not plain, cleaned.startswith("+")
 
 
 @lru_cache(maxsize=1 << 18)
@@ -262,20 +308,27 @@ def _parse_phone(raw: str, region: str | None) -> tuple[str, int] | None:
 	return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), len(nsn)
 
 
-def _phone_candidates(cleaned: pd.Series, digits: pd.Series, unusual: np.ndarray) -> np.ndarray:
+def clear_phone_cache() -> None:
+	"""Forget parsed numbers (the cache keeps up to 262,144 distinct (number, region) pairs)."""
+	_parse_phone.cache_clear()
+
+
+def _phone_candidates(
+	suffix: np.ndarray, n_digits: np.ndarray, unusual: np.ndarray, present: np.ndarray
+) -> np.ndarray:
 	"""Which numbers need parsing because they could share an E.164 form with another number.
 
 	Any written form of a number (national, +international, with an international call prefix) ends
 	with its national significant number (NSN). So when NSNs have 7+ digits, equal numbers share
 	their last 7 digits, and a number whose last 7 digits no other number has cannot be a duplicate.
 	Numbers with fewer than 10 digits (which covers every national and ``+`` form of a shorter NSN)
-	and numbers with letters or extension marks are always parsed; :func:`_phone_e164` then adds
+	and numbers with letters or extension marks are always parsed; :func:`phone_e164` then adds
 	numbers ending in a parsed short number's country code + NSN.
 	"""
-	nd = digits.str.len().to_numpy(dtype=np.int64, na_value=0)
-	suffix = digits.str[-7:]
-	shared = suffix.duplicated(keep=False).to_numpy(dtype=bool)
-	return unusual | (nd < 10) | shared
+	shared = (
+		pd.Series(np.where(present, suffix, None), dtype=object).duplicated(keep=False).to_numpy(dtype=bool)
+	)
+	return present & (unusual | (n_digits < 10) | shared)
 
 
 def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfig | None = None) -> pd.Series:
@@ -286,38 +339,48 @@ def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfi
 	are returned as None, which is all duplicate detection needs. Set it to False for every number's
 	E.164 form."""
 	config = config or DedupeConfig()
-	s = pd.Series(_text(phones), dtype="string")
-	n = len(s)
-	present = s.notna().to_numpy(dtype=bool)
+	n = len(phones)
+	# the shape of each distinct raw value, spread back to the rows
+	codes, uniques = pd.factorize(phones, use_na_sentinel=True)
+	shapes = [_phone_shape(u) for u in _as_list(uniques)]
+	m = len(shapes)
+	u_raw = np.empty(m + 1, dtype=object)
+	u_raw[:m] = [sh[0] if sh else None for sh in shapes]
+	u_raw[m] = None
+	u_digits = np.empty(m + 1, dtype=object)
+	u_digits[:m] = [sh[1] if sh else None for sh in shapes]
+	u_digits[m] = None
+	u_suffix = np.empty(m + 1, dtype=object)
+	u_suffix[:m] = [sh[1][-7:] if sh else None for sh in shapes]
+	u_suffix[m] = None
+	u_nd = np.array([len(sh[1]) if sh else 0 for sh in shapes] + [0], dtype=np.int64)
+	u_unusual = np.array([bool(sh and sh[2]) for sh in shapes] + [False], dtype=bool)
+	u_intl = np.array([bool(sh and sh[3]) for sh in shapes] + [False], dtype=bool)
+	u_present = np.array([sh is not None for sh in shapes] + [False], dtype=bool)
+	at = np.where(codes < 0, m, codes)
+	present = u_present[at]
 	if not present.any():
 		return pd.Series([None] * n, index=phones.index, dtype=object)
-	region = _regions(regions, n, config.default_region)
-	cleaned = s.str.replace(_PHONE_FORMAT, "", regex=True)
-	unusual = ~cleaned.str.fullmatch(r"\+?\d+").fillna(False).to_numpy(dtype=bool)
-	digits = cleaned.str.replace(r"\D", "", regex=True)
+	raw, digits = u_raw[at], u_digits[at]
 	if config.phone_prefilter:
-		todo = present & _phone_candidates(cleaned, digits, unusual)
+		todo = _phone_candidates(u_suffix[at], u_nd[at], u_unusual[at], present)
 	else:
 		todo = present.copy()
 	# a number written with + parses the same in every region
-	intl = cleaned.str.startswith("+").fillna(False).to_numpy(dtype=bool)
-	region_key = np.where(intl, "", region)
-	raw = np.where(
-		unusual, s.to_numpy(dtype=object, na_value=None), cleaned.to_numpy(dtype=object, na_value=None)
-	)
+	region_key = np.where(u_intl[at], "", _regions(regions, n, config.default_region))
 	e164 = np.full(n, None, dtype=object)
 	nsn_len = np.zeros(n, dtype=np.int64)
 
-	def parse(rows: np.ndarray) -> None:
-		if not rows.any():
+	def parse(sel: np.ndarray) -> None:
+		if not sel.any():
 			return
-		keys = pd.MultiIndex.from_arrays([raw[rows], region_key[rows]])
-		codes, uniques = pd.factorize(keys)
-		parsed = [_parse_phone(r, g or None) for r, g in uniques]  # one call per distinct number
-		table = np.array([p[0] if p else None for p in parsed] + [None], dtype=object)
+		keys, pairs = pd.factorize(pd.MultiIndex.from_arrays([raw[sel], region_key[sel]]))
+		parsed = [_parse_phone(r, g or None) for r, g in pairs.tolist()]  # once per distinct number
+		table = np.empty(len(parsed) + 1, dtype=object)
+		table[:-1] = [p[0] if p else None for p in parsed]
 		lens = np.array([p[1] if p else 0 for p in parsed] + [0], dtype=np.int64)
-		e164[rows] = table[codes]
-		nsn_len[rows] = lens[codes]
+		e164[sel] = table[keys]
+		nsn_len[sel] = lens[keys]
 
 	parse(todo)
 	if config.phone_prefilter:
@@ -325,22 +388,32 @@ def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfi
 		short = todo & (nsn_len > 0) & (nsn_len < 7)
 		rest = present & ~todo
 		if short.any() and rest.any():
-			tails = pd.Series(e164[short], dtype="string").str.slice(1).unique()
+			tails = {t[1:] for t in e164[short] if t}
+			rest_rows = np.flatnonzero(rest)
+			rest_digits = pd.Series(digits[rest_rows], dtype=object)
 			extra = np.zeros(n, dtype=bool)
 			for length in sorted({len(t) for t in tails}):
 				want = {t for t in tails if len(t) == length}
-				extra |= rest & digits.str[-length:].isin(want).fillna(False).to_numpy(dtype=bool)
+				hit = rest_digits.str[-length:].isin(want).to_numpy(dtype=bool)
+				extra[rest_rows[hit]] = True
 			parse(extra)
 	return pd.Series(e164, index=phones.index, dtype=object)
 
 
+def _region_code(value: Any) -> str | None:
+	if not isinstance(value, str):
+		return None
+	code = value.strip().upper()
+	return code if code in phonenumbers.SUPPORTED_REGIONS else None
+
+
 def _regions(regions: pd.Series | None, n: int, default: str | None) -> np.ndarray:
+	"""Each row's phone region: its ISO alpha-2 country when phonenumbers knows it, else ``default``."""
 	fallback = default or ""
 	if regions is None:
 		return np.full(n, fallback, dtype=object)
-	r = pd.Series(_text(regions), dtype="string").str.upper()
-	known = r.isin(phonenumbers.SUPPORTED_REGIONS).fillna(False).to_numpy(dtype=bool)
-	return np.where(known, r.to_numpy(dtype=object, na_value=""), fallback).astype(object)
+	codes = _per_distinct(regions, _region_code)
+	return np.where(pd.notna(codes), codes, fallback).astype(object)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -389,75 +462,108 @@ def _fmt_name(values: np.ndarray) -> np.ndarray:
 	return "'" + pd.Series(values, dtype=object).fillna("").astype(str).to_numpy(dtype=object) + "'"
 
 
+def _clean_text(value: Any) -> str | None:
+	if not isinstance(value, str):
+		return None
+	value = value.strip()
+	return value or None
+
+
+def _neighbour_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: float, workers: int):
+	"""Entity pairs (a < b) in the same group whose ``fuzz.ratio`` of keys is at least ``threshold``,
+	among entities within ``window`` places of each other when sorted by (group, key), and again when
+	sorted by (group, reversed key). Returns (a, b, similarity).
+
+	The sorted order is cut into overlapping chunks of ``4 * window`` (overlap ``window``) matched with
+	one ``cdist`` each, so every pair within the window is compared once per order while rapidfuzz
+	converts each string only about once per chunk."""
+	n = len(keys)
+	chunk = 4 * window
+	a_parts, b_parts, s_parts = [], [], []
+	for sort_keys in (keys, np.array([k[::-1] for k in keys.tolist()], dtype=object)):
+		# sort by group, then key: a stable argsort of the key, then of the group
+		order = np.argsort(sort_keys, kind="stable")
+		order = order[np.argsort(group[order], kind="stable")]
+		for start in range(0, max(n - window, 1), chunk - window):
+			members = order[start : start + chunk]
+			if len(members) < 2:
+				continue
+			scores = process.cdist(
+				keys[members].tolist(),
+				keys[members].tolist(),
+				scorer=fuzz.ratio,
+				score_cutoff=threshold,
+				dtype=np.uint8,
+				workers=workers,
+			)
+			r, c = np.nonzero(np.triu(scores, 1))
+			a, b = members[r], members[c]
+			same = group[a] == group[b]
+			a_parts.append(np.minimum(a[same], b[same]))
+			b_parts.append(np.maximum(a[same], b[same]))
+			s_parts.append(scores[r[same], c[same]].astype(float))
+	if not a_parts:
+		return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+	found = pd.DataFrame(
+		{"a": np.concatenate(a_parts), "b": np.concatenate(b_parts), "sim": np.concatenate(s_parts)}
+	)
+	found = found.drop_duplicates(["a", "b"])
+	return found["a"].to_numpy(np.int64), found["b"].to_numpy(np.int64), found["sim"].to_numpy(float)
+
+
 def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfig) -> pd.DataFrame:
-	"""Pairs of profiles at similar companies (same block), with similar or no person names."""
+	"""Pairs of profiles at similar companies, with similar person names or none on either side."""
+	empty = _frame(np.empty(0, object), np.empty(0, object), np.empty(0), np.empty(0, object))
 	name = normalise_company(profiles["company_name"]).to_numpy(dtype=object)
 	has = pd.notna(name).astype(bool)
 	if has.sum() < 2:
-		return _frame(np.empty(0, object), np.empty(0, object), np.empty(0), np.empty(0, object))
+		return empty
 	if config.same_territory and "territory" in profiles.columns:
-		territory = _text(profiles["territory"]).fillna("").to_numpy(dtype=object)
+		territory = _per_distinct(profiles["territory"], _clean_text)
+		territory = np.where(pd.notna(territory), territory, "").astype(object)
 	else:
 		territory = np.full(len(ids), "", dtype=object)
-	# entities: distinct (territory, normalised name)
+	# entities: distinct (territory, normalised name); codes combine without building tuples
 	rows = np.flatnonzero(has)
-	ent_codes, ent_uniques = pd.factorize(pd.MultiIndex.from_arrays([territory[rows], name[rows]]))
-	ent_territory = ent_uniques.get_level_values(0).to_numpy(dtype=object)
-	ent_name = ent_uniques.get_level_values(1).to_numpy(dtype=object)
-	nospace = pd.Series(ent_name, dtype="string").str.replace(" ", "", regex=False)
-	block = pd.MultiIndex.from_arrays(
-		[ent_territory, nospace.str[: config.block_chars].to_numpy(dtype=object)]
-	)
-	block_codes, _ = pd.factorize(block)
-	# fuzzy entity pairs within blocks; the Python loop runs over blocks holding 2+ distinct names
-	order = np.argsort(block_codes, kind="stable")
-	bc = block_codes[order]
-	starts = np.r_[0, np.flatnonzero(bc[1:] != bc[:-1]) + 1]
-	ends = np.r_[starts[1:], len(bc)]
-	e1_parts, e2_parts, sim_parts = [], [], []
-	for s, e in zip(starts[ends - starts >= 2], ends[ends - starts >= 2], strict=True):
-		members = order[s:e]
-		for lo in range(0, len(members), 2000):  # bound memory on huge blocks
-			chunk = members[lo : lo + 2000]
-			scores = process.cdist(
-				ent_name[chunk],
-				ent_name[members],
-				scorer=fuzz.token_sort_ratio,
-				score_cutoff=config.company_threshold,
-				dtype=np.uint8,
-				workers=config.workers,
-			)
-			r, c = np.nonzero(scores)
-			keep = chunk[r] < members[c]
-			e1_parts.append(chunk[r][keep])
-			e2_parts.append(members[c][keep])
-			sim_parts.append(scores[r, c][keep].astype(float))
+	t_codes, _ = pd.factorize(territory[rows])
+	n_codes, n_uniques = pd.factorize(name[rows])
+	ent_codes, ent_keys = pd.factorize(t_codes.astype(np.int64) * (len(n_uniques) + 1) + n_codes)
+	ent_name = np.asarray(n_uniques, dtype=object)[ent_keys % (len(n_uniques) + 1)]
+	ent_group = ent_keys // (len(n_uniques) + 1)
 	n_ent = len(ent_name)
-	e1 = np.concatenate([np.arange(n_ent), *e1_parts])
-	e2 = np.concatenate([np.arange(n_ent), *e2_parts])
-	sim = np.concatenate([np.full(n_ent, 100.0), *sim_parts])
+	# token-sorted names: fuzz.ratio on them is token_sort_ratio on the names
+	sorted_name = np.empty(n_ent, dtype=object)
+	sorted_name[:] = [" ".join(sorted(x.split())) for x in ent_name]
+	e1, e2, sim = _neighbour_pairs(
+		sorted_name, ent_group, config.company_window, config.company_threshold, config.workers
+	)
+	e1 = np.concatenate([np.arange(n_ent), e1])
+	e2 = np.concatenate([np.arange(n_ent), e2])
+	sim = np.concatenate([np.full(n_ent, 100.0), sim])
 	# expand entity pairs to profile pairs
 	person = (
-		_text(profiles["person_name"]).to_numpy(dtype=object)
+		_per_distinct(profiles["person_name"], _clean_text)
 		if "person_name" in profiles.columns
 		else np.full(len(ids), None, dtype=object)
 	)
 	prof = pd.DataFrame({"row": rows, "ent": ent_codes})
-	pairs = pd.DataFrame({"e1": e1, "e2": e2, "sim": sim})
 	size = np.bincount(ent_codes, minlength=n_ent)
-	pairs = pairs[(pairs["e1"] != pairs["e2"]) | (size[pairs["e1"].to_numpy()] >= 2)]
+	keep = (e1 != e2) | (size[e1] >= 2)
+	pairs = pd.DataFrame({"e1": e1[keep], "e2": e2[keep], "sim": sim[keep]})
 	big = size[pairs["e1"].to_numpy()] * size[pairs["e2"].to_numpy()] > 20_000
-	out = [_expand_small(pairs[~big], prof, person, config), _expand_big(pairs[big], prof, person, config)]
-	got = pd.concat(out, ignore_index=True)
+	got = pd.concat(
+		[_expand_small(pairs[~big], prof, person, config), _expand_big(pairs[big], prof, person, config)],
+		ignore_index=True,
+	)
 	if got.empty:
-		return _frame(np.empty(0, object), np.empty(0, object), np.empty(0), np.empty(0, object))
+		return empty
 	i, j = got["i"].to_numpy(dtype=np.int64), got["j"].to_numpy(dtype=np.int64)
 	i, j = np.where(ids[j] < ids[i], j, i), np.where(ids[j] < ids[i], i, j)  # reason reads a ~ b
 	csim, psim = got["sim"].to_numpy(dtype=float), got["psim"].to_numpy(dtype=float)
 	named = ~np.isnan(psim)
 	conf = np.where(
 		named,
-		config.company_confidence * csim / 100 * psim / 100,
+		config.company_confidence * csim / 100 * np.nan_to_num(psim) / 100,
 		config.company_only_confidence * csim / 100,
 	)
 	where = np.where(territory[i] != "", " in " + territory[i].astype(object), "")
@@ -516,7 +622,7 @@ def _expand_big(
 	for e1, e2, sim in pairs[["e1", "e2", "sim"]].itertuples(index=False):
 		a, b = members[e1], members[e2]
 		pa, pb = person[a], person[b]
-		na, nb = np.array([p is not None for p in pa]), np.array([p is not None for p in pb])
+		na, nb = pd.notna(pa).astype(bool), pd.notna(pb).astype(bool)
 		# named x named through cdist
 		if na.any() and nb.any():
 			scores = process.cdist(

@@ -317,8 +317,10 @@ def assign_stages(metrics: pd.DataFrame, config: StageConfig | None = None) -> p
 	config.validate(metrics)
 	n = len(metrics)
 	if "stage" in metrics.columns:
-		cur = metrics["stage"].astype(object)
-		cur = cur.where(cur.notna(), "").astype(str).str.strip().to_numpy(dtype=object)
+		# a few distinct stage names: clean each once
+		codes, uniques = pd.factorize(metrics["stage"], use_na_sentinel=True)
+		clean = np.array([*(str(u).strip() for u in uniques), ""], dtype=object)
+		cur = clean[np.where(codes < 0, len(uniques), codes)]
 	else:
 		cur = np.full(n, "", dtype=object)
 	previous = cur.copy()

@@ -616,14 +616,70 @@ def format_column(values: pd.Series | np.ndarray) -> np.ndarray:
 	return t.where(t.notna(), MISSING_TEXT).astype(str).to_numpy(dtype=object)
 
 
+def _masked(frame: pd.DataFrame, name: str, mask: np.ndarray | None) -> pd.Series:
+	col = _column(frame, name)
+	return col if mask is None else col[np.asarray(mask, dtype=bool)]
+
+
+def _distinct(values: pd.Series, spec: str = "", path: str = "reason") -> tuple[np.ndarray, np.ndarray]:
+	"""(codes, texts): each row's index into ``texts``, the display text of each distinct value.
+
+	Values are factorised first so formatting (and a ``spec`` such as ``.0%``) runs once per distinct
+	value, not per row. Missing values map to the last text, ``n/a``.
+	"""
+	kind = column_kind(values) if len(values) else ANY
+	if kind == NUMBER and not spec:
+		values = pd.Series(np.round(_numbers(values), 2), index=values.index)
+	elif kind == DATE:
+		values = pd.to_datetime(values, errors="coerce").dt.normalize()
+	codes, uniques = pd.factorize(values, use_na_sentinel=True)
+	u = pd.Series(uniques)
+	if spec:
+		fmt = "{:" + spec + "}"
+		try:
+			texts = [fmt.format(v) for v in u.tolist()]  # one call per distinct value
+		except (ValueError, TypeError) as e:
+			raise EngineConfigError(f"{path}: format {{:{spec}}} does not fit {u.iloc[0]!r}: {e}", field=path)
+		texts = np.array([*texts, MISSING_TEXT], dtype=object)
+	else:
+		texts = np.append(format_column(u), MISSING_TEXT).astype(object)
+	return np.where(codes < 0, len(uniques), codes), texts
+
+
+def _compose(pieces: Sequence[str | tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+	"""Concatenate literal text and (codes, texts) columns for ``n`` rows.
+
+	Rows are grouped by their combination of codes and each distinct combination's text is built once,
+	so the string work scales with the number of distinct combinations, not with the rows.
+	"""
+	columns = [p for p in pieces if not isinstance(p, str)]
+	if not columns:
+		return np.full(n, "".join(pieces), dtype=object)
+	key = np.zeros(n, dtype=np.int64)
+	for codes, texts in columns:
+		key, _ = pd.factorize(key * len(texts) + codes)  # dense combination ids, never overflow
+		key = key.astype(np.int64)
+	n_combos = int(key.max()) + 1 if n else 0
+	first = np.empty(n_combos, dtype=np.int64)
+	first[key[::-1]] = np.arange(n - 1, -1, -1)  # one row of each combination
+	out = np.full(n_combos, "", dtype=object)
+	for p in pieces:
+		if isinstance(p, str):
+			if p:
+				out = out + p
+		else:
+			codes, texts = p
+			out = out + texts[codes[first]]
+	return out[key]
+
+
 def format_values(frame: pd.DataFrame, fields: Sequence[str], mask: np.ndarray | None = None) -> np.ndarray:
 	"""``"orders=3, days_since_last=12"`` for each (masked) row, as an object array."""
-	rows = frame if mask is None else frame[np.asarray(mask, dtype=bool)]
-	out = np.full(len(rows), "", dtype=object)
+	n = len(frame) if mask is None else int(np.count_nonzero(mask))
+	pieces: list = []
 	for i, name in enumerate(fields):
-		sep = "" if i == 0 else ", "
-		out = out + (sep + name + "=") + format_column(_column(rows, name))
-	return out
+		pieces += [("" if i == 0 else ", ") + name + "=", _distinct(_masked(frame, name, mask))]
+	return _compose(pieces, n)
 
 
 def condition_reason(
@@ -631,8 +687,11 @@ def condition_reason(
 ) -> np.ndarray:
 	"""``"<prefix><condition text> (field=value, ...)"`` for each (masked) row, as an object array."""
 	cond = parse_condition(condition)
-	head = prefix + describe_condition(cond) + " ("
-	return head + format_values(frame, condition_fields(cond), mask) + ")"
+	n = len(frame) if mask is None else int(np.count_nonzero(mask))
+	pieces: list = [prefix + describe_condition(cond) + " ("]
+	for i, name in enumerate(condition_fields(cond)):
+		pieces += [("" if i == 0 else ", ") + name + "=", _distinct(_masked(frame, name, mask))]
+	return _compose([*pieces, ")"], n)
 
 
 def template_fields(template: str, path: str = "reason") -> list[str]:
@@ -666,32 +725,23 @@ def render_template(
 	``extra`` supplies computed placeholders (arrays aligned with ``frame``).
 	"""
 	extra = dict(extra or {})
-	rows = frame if mask is None else frame[np.asarray(mask, dtype=bool)]
-	sel = slice(None) if mask is None else np.asarray(mask, dtype=bool)
-	out = np.full(len(rows), "", dtype=object)
+	sel = None if mask is None else np.asarray(mask, dtype=bool)
+	n = len(frame) if sel is None else int(np.count_nonzero(sel))
+	pieces: list = []
 	for literal, name, spec, _conv in string.Formatter().parse(template):
 		if literal:
-			out = out + literal
+			pieces.append(literal)
 		if name is None:
 			continue
 		if name in extra:
-			col = pd.Series(np.asarray(extra[name])[sel], index=rows.index)
-		elif name in rows.columns or rows.index.name == name:
-			col = _column(rows, name)
+			arr = np.asarray(extra[name])
+			col = pd.Series(arr if sel is None else arr[sel])
+		elif name in frame.columns or frame.index.name == name:
+			col = _masked(frame, name, sel)
 		else:
 			raise EngineConfigError(f"{path}: unknown placeholder {{{name}}} in {template!r}", field=path)
-		if spec:
-			notna = col.notna().to_numpy(dtype=bool)
-			try:
-				txt = col[notna].map(("{:" + spec + "}").format).to_numpy(dtype=object)
-			except (ValueError, TypeError) as e:
-				raise EngineConfigError(f"{path}: format {{{name}:{spec}}} does not fit: {e}", field=path)
-			filled = np.full(len(col), MISSING_TEXT, dtype=object)
-			filled[notna] = txt
-			out = out + filled
-		else:
-			out = out + format_column(col)
-	return out
+		pieces.append(_distinct(col, spec or "", path))
+	return _compose(pieces, n)
 
 
 # --------------------------------------------------------------------------------------------------
