@@ -219,7 +219,11 @@ class GammaGammaParams:
 
 def _vector(values: Any, name: str) -> np.ndarray:
 	try:
-		out = np.asarray(values, dtype=np.float64)
+		if isinstance(values, (pd.Series, pd.Index)):
+			# not np.asarray: on a Series with a large text index it first builds the index's hash table
+			out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+		else:
+			out = np.asarray(values, dtype=np.float64)
 	except (TypeError, ValueError) as exc:
 		raise EngineInputError(f"{name} must be numeric: {exc}") from exc
 	if out.ndim == 0:
@@ -278,33 +282,87 @@ def _group_rows(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Triples:
+	"""Distinct (x, t_x, T) rows with weights, and the distinct values of each column.
+
+	The special functions depend on x alone and the logs on T or t_x alone, so the likelihood
+	evaluates them on the (few) distinct values and gathers; only a handful of arithmetic
+	passes run over the rows.
+	"""
+
+	x: np.ndarray
+	w: np.ndarray
+	x_values: np.ndarray
+	x_index: np.ndarray
+	w_by_x: np.ndarray
+	tx_values: np.ndarray
+	tx_index: np.ndarray
+	t_values: np.ndarray
+	t_index: np.ndarray
+
+	@classmethod
+	def build(cls, x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, w: np.ndarray) -> _Triples:
+		x_index, x_values = pd.factorize(x)
+		tx_index, tx_values = pd.factorize(tx)
+		t_index, t_values = pd.factorize(big_t)
+		w_by_x = np.bincount(x_index, weights=w, minlength=len(x_values))
+		return cls(x, w, x_values, x_index, w_by_x, tx_values, tx_index, t_values, t_index)
+
+	def scaled(self, factor: float) -> _Triples:
+		return dataclasses.replace(self, tx_values=self.tx_values * factor, t_values=self.t_values * factor)
+
+
 def _bgnbd_loglik(
-	log_params: np.ndarray, x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, w: np.ndarray, grad: bool = True
+	log_params: np.ndarray, data: _Triples, grad: bool = True
 ) -> tuple[float, np.ndarray | None]:
-	"""Weighted log-likelihood (FHL 2005, eq. 6) and its gradient in the log-parameters."""
+	"""Weighted log-likelihood (FHL 2005, eq. 6) and its gradient in the log-parameters.
+
+	Per row, ll = A1 + A2 + log(exp(A3) + [x > 0] exp(A4)), written as
+	A1 + A2 + A3 + softplus(d) with d = A4 - A3, so that the two mixture weights are
+	expit(d) and 1 - expit(d).
+	"""
 	r, alpha, a, b = np.exp(log_params)
 	gammaln, digamma = special.gammaln, special.digamma
-	repeat = x > 0
-	bx1 = b + np.maximum(x, 1) - 1  # b + x - 1 where it matters (x > 0); b elsewhere (unused)
-	log_at = np.log(alpha + big_t)
-	log_atx = np.log(alpha + tx)
-	a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-	a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-	a3 = -(r + x) * log_at
-	a4 = np.where(repeat, np.log(a) - np.log(bx1) - (r + x) * log_atx, -np.inf)
-	mix = np.logaddexp(a3, a4)
-	ll = float(np.dot(w, a1 + a2 + mix))
+	x, w, x_values, x_index, w_by_x = data.x, data.w, data.x_values, data.x_index, data.w_by_x
+	total = float(w.sum())
+	bx1_values = b + np.maximum(x_values, 1) - 1  # b + x - 1 where it matters (x > 0)
+	log_at = np.log(alpha + data.t_values)[data.t_index]
+	log_atx = np.log(alpha + data.tx_values)[data.tx_index]
+	rx = r + x
+	# d = A4 - A3 = log a - log(b + x - 1) + (r + x) (log(alpha + T) - log(alpha + t_x)); -inf at x = 0
+	gap = log_at - log_atx
+	offset = np.where(x_values > 0, np.log(a) - np.log(bx1_values), -np.inf)
+	d = offset[x_index] + rx * gap
+	per_x = (
+		gammaln(r + x_values)
+		- gammaln(r)
+		+ gammaln(a + b)
+		+ gammaln(b + x_values)
+		- gammaln(b)
+		- gammaln(a + b + x_values)
+	)
+	row = np.logaddexp(0.0, d) - rx * log_at
+	ll = float(np.dot(w_by_x, per_x)) + total * r * np.log(alpha) + float(np.dot(w, row))
 	if not grad:
 		return ll, None
-	pi3 = np.exp(a3 - mix)
-	pi4 = np.exp(a4 - mix)  # 0 where x == 0
-	d_r = digamma(r + x) - digamma(r) + np.log(alpha) - pi3 * log_at - pi4 * log_atx
-	d_alpha = r / alpha - (r + x) * (pi3 / (alpha + big_t) + pi4 / (alpha + tx))
-	d_a = digamma(a + b) - digamma(a + b + x) + pi4 / a
-	d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - pi4 / bx1
-	gradient = np.array(
-		[np.dot(w, d_r) * r, np.dot(w, d_alpha) * alpha, np.dot(w, d_a) * a, np.dot(w, d_b) * b]
+	pi4 = special.expit(d)  # weight of the "dropped out after the last purchase" branch; 0 at x = 0
+	w_pi4 = w * pi4
+	w_pi4_by_x = np.bincount(x_index, weights=w_pi4, minlength=len(x_values))
+	inv_at = (1 / (alpha + data.t_values))[data.t_index]
+	inv_atx = (1 / (alpha + data.tx_values))[data.tx_index]
+	d_r = (
+		float(np.dot(w_by_x, digamma(r + x_values) - digamma(r)))
+		+ total * np.log(alpha)
+		- float(np.dot(w, log_at))
+		+ float(np.dot(w_pi4, gap))
 	)
+	d_alpha = total * r / alpha - float(np.dot(w * rx, inv_at + pi4 * (inv_atx - inv_at)))
+	d_a = float(np.dot(w_by_x, digamma(a + b) - digamma(a + b + x_values))) + float(w_pi4_by_x.sum()) / a
+	d_b = float(
+		np.dot(w_by_x, digamma(a + b) + digamma(b + x_values) - digamma(b) - digamma(a + b + x_values))
+	) - float(np.dot(w_pi4_by_x, 1 / bx1_values))
+	gradient = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
 	return ll, gradient
 
 
@@ -390,16 +448,17 @@ def fit_bgnbd(
 
 	# fit on times scaled so that max T is 10 (alpha scales with time, r/a/b do not)
 	scale = 10.0 / float(ut.max())
-	stx, sT = utx * scale, ut * scale
+	data = _Triples.build(ux, utx, ut, uw)
+	scaled = data.scaled(scale)
 
 	def loglik(theta: np.ndarray) -> tuple[float, np.ndarray]:
-		return _bgnbd_loglik(theta, ux, stx, sT, uw)  # type: ignore[return-value]
+		return _bgnbd_loglik(theta, scaled)  # type: ignore[return-value]
 
 	starts = [np.zeros(4), np.log([0.5, 2.0, 0.5, 2.0]), np.log([2.0, 1.0, 2.0, 0.5])]
 	theta, converged = _maximise(loglik, 4, total, penalizer, starts)
 	r, alpha_scaled, a, b = np.exp(theta)
 	alpha = alpha_scaled / scale
-	ll, _ = _bgnbd_loglik(np.log([r, alpha, a, b]), ux, utx, ut, uw, grad=False)
+	ll, _ = _bgnbd_loglik(np.log([r, alpha, a, b]), data, grad=False)
 	return BGNBDParams(
 		r=float(r),
 		alpha=float(alpha),
