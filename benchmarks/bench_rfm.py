@@ -29,11 +29,13 @@ import gc
 import importlib
 import importlib.util
 import os
+import resource
 import sys
 import threading
 import time
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -99,18 +101,28 @@ class PeakRSS:
 		return (self.peak - self.start) / 2**20
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
-	"""Best wall time of ``repeat`` runs, the largest RSS growth (MiB) and the last result."""
-	best, growth, result = float("inf"), 0.0, None
+@dataclass
+class Timing:
+	seconds: float  # best wall time
+	cpu: float  # process CPU time (all threads) of that run
+	rss_mib: float  # largest RSS growth over the runs
+	result: object
+
+
+def timed(fn: Callable[[], object], repeat: int) -> Timing:
+	"""Best wall time of ``repeat`` runs (with its CPU time), the largest RSS growth, the last result."""
+	best = Timing(float("inf"), 0.0, 0.0, None)
 	for _ in range(repeat):
-		result = None
+		best.result = None
 		gc.collect()
 		with PeakRSS() as rss:
-			t0 = time.perf_counter()
+			c0, t0 = time.process_time(), time.perf_counter()
 			result = fn()
-			elapsed = time.perf_counter() - t0
-		best, growth = min(best, elapsed), max(growth, rss.growth_mib)
-	return best, growth, result
+			elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+		if elapsed < best.seconds:
+			best.seconds, best.cpu = elapsed, cpu
+		best.rss_mib, best.result = max(best.rss_mib, rss.growth_mib), result
+	return best
 
 
 def load_lifetimes_summary() -> Callable | None:
@@ -192,6 +204,26 @@ def check_same(ours: pd.DataFrame, duck: pd.DataFrame) -> str:
 	return "identical"
 
 
+def bench_btyd(summary: pd.DataFrame) -> None:
+	"""(d) BG/NBD and Gamma-Gamma fits and churn_frame on the summary just computed."""
+	from crm_fishpond.engine.btyd import churn_frame, fit_bgnbd, fit_gamma_gamma
+
+	buyers = summary[summary["orders"] > 0]
+	distinct = len(buyers[["frequency", "recency", "T"]].drop_duplicates())
+	print(f"(d) btyd on {len(buyers):,} buyers ({distinct:,} distinct (x, t_x, T) triples):")
+	bg = timed(lambda: fit_bgnbd(buyers["frequency"], buyers["recency"], buyers["T"]), 1)
+	gg = timed(lambda: fit_gamma_gamma(buyers["frequency"], buyers["monetary_value"]), 1)
+	churn = timed(lambda: churn_frame(summary, bg.result, gg.result), 1)
+	for name, timing in (("fit_bgnbd", bg), ("fit_gamma_gamma", gg), ("churn_frame", churn)):
+		print(
+			f"    {name:<16} {timing.seconds:8.2f} s   (CPU {timing.cpu:.2f} s)   peak RSS +{timing.rss_mib:,.0f} MiB"
+		)
+	b, g = bg.result, gg.result
+	print(
+		f"    BG/NBD r={b.r:.4g} alpha={b.alpha:.4g} a={b.a:.4g} b={b.b:.4g}; Gamma-Gamma p={g.p:.4g} q={g.q:.4g} v={g.v:.4g}"
+	)
+
+
 def main() -> None:
 	parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 	parser.add_argument("--transactions", type=int, default=10_000_000)
@@ -206,6 +238,9 @@ def main() -> None:
 	)
 	parser.add_argument("--shared-strings", action="store_true", help="one str object per profile")
 	parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
+	parser.add_argument(
+		"--no-btyd", dest="btyd", action="store_false", help="skip the BG/NBD + Gamma-Gamma timings"
+	)
 	args = parser.parse_args()
 
 	import duckdb
@@ -214,7 +249,9 @@ def main() -> None:
 	print(
 		f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, duckdb {duckdb.__version__}"
 	)
-	print(f"cpus {os.cpu_count()}, memory {psutil.virtual_memory().total / 2**30:.0f} GiB")
+	print(
+		f"cpus {os.cpu_count()}, memory {psutil.virtual_memory().total / 2**30:.0f} GiB, load {os.getloadavg()[0]:.2f}"
+	)
 	t0 = time.perf_counter()
 	df = generate(args.transactions, args.profiles, args.seed, args.shared_strings)
 	layout = "one str object per profile" if args.shared_strings else "one str object per row"
@@ -223,30 +260,32 @@ def main() -> None:
 		f"({layout}), {int((df['amount'] < 0).sum()):,} credit notes; generated in {time.perf_counter() - t0:.1f} s"
 	)
 
-	ours_s, ours_mib, ours = timed(lambda: rfm_summary(df, AS_OF), args.repeat)
-	print(f"(a) ours      rfm_summary                    {ours_s:8.2f} s   peak RSS +{ours_mib:,.0f} MiB")
+	ours = timed(lambda: rfm_summary(df, AS_OF), args.repeat)
+	print(
+		f"(a) ours      rfm_summary                       {ours.seconds:8.2f} s   (CPU {ours.cpu:6.2f} s)   peak RSS +{ours.rss_mib:,.0f} MiB"
+	)
 
 	con = duckdb.connect()
 	if args.threads:
 		con.execute(f"SET threads = {int(args.threads)}")
 	con.register("tx", df)
 	threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-	duck_s, duck_mib, duck = timed(lambda: duckdb_summary(con, AS_OF), args.repeat)
+	duck = timed(lambda: duckdb_summary(con, AS_OF), args.repeat)
 	print(
-		f"(c) duckdb    same aggregates, {threads} thread(s)     {duck_s:8.2f} s   peak RSS +{duck_mib:,.0f} MiB"
+		f"(c) duckdb    same aggregates, {threads} thread(s)        {duck.seconds:8.2f} s   (CPU {duck.cpu:6.2f} s)   peak RSS +{duck.rss_mib:,.0f} MiB"
 	)
-	print(f"    duckdb result vs ours: {check_same(ours, duck)}")
-	del duck, ours
+	print(f"    duckdb result vs ours: {check_same(ours.result, duck.result)}")
+	duck.result = None
 	con.close()
 
-	life_s, ours_same_s = None, ours_s
+	life, ours_same = None, ours
 	rows = len(df) if args.lifetimes_rows is None else args.lifetimes_rows
 	summary_fn = load_lifetimes_summary() if rows else None
 	if rows and summary_fn is None:
 		print("(b) lifetimes not installed: pip install -e '.[bench]' (or pip install lifetimes)")
 	elif rows:
 		subset = df if rows >= len(df) else df.iloc[:rows].copy()
-		life_s, life_mib, _ = timed(
+		life = timed(
 			lambda: summary_fn(
 				subset, "profile", "date", monetary_value_col="amount", observation_period_end=AS_OF
 			),
@@ -254,18 +293,23 @@ def main() -> None:
 		)
 		label = "full data" if subset is df else f"first {rows:,} rows"
 		print(
-			f"(b) lifetimes summary_data_from_transaction_data {life_s:8.2f} s   peak RSS +{life_mib:,.0f} MiB  ({label})"
+			f"(b) lifetimes summary_data_from_transaction_data {life.seconds:8.2f} s   (CPU {life.cpu:6.2f} s)   peak RSS +{life.rss_mib:,.0f} MiB  ({label})"
 		)
+		life.result = None
 		if subset is not df:
-			ours_same_s, _, _ = timed(lambda: rfm_summary(subset, AS_OF), args.repeat)
-			print(f"    ours on the same {rows:,} rows            {ours_same_s:8.2f} s")
+			ours_same = timed(lambda: rfm_summary(subset, AS_OF), args.repeat)
+			print(f"    ours on the same {rows:,} rows                 {ours_same.seconds:8.2f} s")
+
+	if args.btyd:
+		bench_btyd(ours.result)
 
 	print()
-	if life_s is not None:
-		ratio = life_s / ours_same_s
+	if life is not None:
+		ratio = life.seconds / ours_same.seconds
 		print(f"lifetimes / ours = {ratio:5.2f}   (target >= 3)    {'OK' if ratio >= 3 else 'MISSED'}")
-	ratio = ours_s / duck_s
+	ratio = ours.seconds / duck.seconds
 	print(f"ours / duckdb    = {ratio:5.2f}   (target <= 1.5)  {'OK' if ratio <= 1.5 else 'MISSED'}")
+	print(f"peak RSS of the whole run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB")
 
 
 if __name__ == "__main__":

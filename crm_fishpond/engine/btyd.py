@@ -15,15 +15,18 @@ the log-parameters, analytic gradients) using the closed-form log-likelihoods:
   Base Analysis", Journal of Marketing Research 42(4), 415-430, and Fader & Hardie (2013),
   "The Gamma-Gamma Model of Monetary Value" (brucehardie.com note 025).
 
-Why not lifetimes: it is the reference Python implementation (and our tests pin our numbers to
-it), but it has been unmaintained since 0.11.3 (2020), drags in autograd and dill only to get
-gradients, and its pinned autograd no longer imports on current Pythons. The likelihoods are a
-few lines of ``gammaln``/``logaddexp``, so they are implemented here on scipy.
+Why not lifetimes: it is the reference Python implementation and the tests pin our numbers to
+it, but it has been unmaintained since 0.11.3 (2020) and its fitters pull in autograd and dill
+only to get gradients. (0.11.3 still imports on Python 3.11 with autograd 1.9.1, which is how
+the parity tests and benchmarks/bench_rfm.py use it; it is a test/bench extra, never a runtime
+dependency.) The likelihoods are a few lines of ``gammaln``/``logaddexp`` with hand-derived
+gradients, so the engine implements them on scipy.
 
 Speed: the BG/NBD likelihood of a profile depends only on its (x, t_x, T) triple, so identical
-triples are merged with weights before fitting (``round_to`` can coarsen t_x and T first);
-with whole-day summaries a million profiles collapse to far fewer rows and fit in seconds.
-Gamma-Gamma's ``gammaln`` terms depend only on x and are evaluated per distinct x.
+triples are merged with weights before fitting (``round_to`` can coarsen t_x and T first), and
+inside the likelihood the special functions run per distinct x and the logs per distinct T and
+t_x; a million profiles fit in a few seconds. Gamma-Gamma's ``gammaln`` terms likewise run per
+distinct x.
 
 Numerical care: log-space throughout (``gammaln``, ``logaddexp``, ``expit``); the conditional
 expectation uses the Euler transform of the Gauss hypergeometric function, whose parameters do
