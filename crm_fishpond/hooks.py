@@ -36,11 +36,38 @@ fixtures = [
 	{"dt": "Role", "filters": [["role_name", "in", ["Fishpond Manager", "Fishpond User"]]]},
 	{"dt": "Lifecycle Stage"},
 	{"dt": "Notification", "filters": [["name", "in", ["Became at risk"]]]},
+	# pools: the example transfer-approval workflow and the states/actions it uses
+	{"dt": "Workflow", "filters": [["name", "in", ["Fishpond Transfer Approval"]]]},
+	{"dt": "Workflow State", "filters": [["name", "in", ["Draft", "Pending Approval", "Approved", "Rejected"]]]},
+	{"dt": "Workflow Action Master", "filters": [["name", "in", ["Submit for Approval", "Approve", "Reject"]]]},
 ]
+
+# Permissions: one criterion serves both hooks (crm_fishpond/permissions.py)
+# ---------------------------------------------------------------------
+permission_query_conditions = {
+	"Fishpond Lead": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Interaction": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Behaviour Event": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Transaction": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Claim Log": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Transfer Request": "crm_fishpond.permissions.query_conditions",
+}
+has_permission = {
+	"Fishpond Lead": "crm_fishpond.permissions.has_permission",
+	"Fishpond Interaction": "crm_fishpond.permissions.has_permission",
+	"Fishpond Behaviour Event": "crm_fishpond.permissions.has_permission",
+	"Fishpond Transaction": "crm_fishpond.permissions.has_permission",
+	"Fishpond Claim Log": "crm_fishpond.permissions.has_permission",
+	"Fishpond Transfer Request": "crm_fishpond.permissions.has_permission",
+}
 
 # Document events on ERPNext doctypes: thin adapters in crm_fishpond.events
 # ------------------------------------------------------------------------
 doc_events = {
+	"Fishpond Lead": {
+		# ownership, pool and lock change only through crm_fishpond.pools.claim (caps, log)
+		"validate": "crm_fishpond.pools.claim.guard_ownership_fields",
+	},
 	"Sales Order": {
 		"on_submit": "crm_fishpond.events.sales.on_submit",
 		"on_cancel": "crm_fishpond.events.sales.on_cancel",
@@ -86,6 +113,8 @@ doc_events = {
 scheduler_events = {
 	"hourly_long": [
 		"crm_fishpond.sync.backfill.resume_stuck_runs",
+		"crm_fishpond.pools.recycle.scheduled_recycle",
+		"crm_fishpond.pools.recycle.scheduled_warnings",
 	],
 	"cron": {
 		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty"],

@@ -3,11 +3,14 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import now_datetime, validate_email_address
 
+from crm_fishpond.pools.masking import ContactMaskMixin
+
 OWNED_STATUSES = ("Claimed",)
 UNOWNED_STATUSES = ("In Pool",)
 
 
-class FishpondLead(Document):
+class FishpondLead(ContactMaskMixin, Document):
+	# ContactMaskMixin: masked email/phones for non-owners (crm_fishpond/pools/masking.py)
 	def validate(self):
 		self.normalise_contact_details()
 		self.validate_unique_links()

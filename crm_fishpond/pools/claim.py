@@ -1,0 +1,565 @@
+"""Claim, release, assign and transfer: atomic, capped and logged.
+
+Atomicity: ownership only ever changes through a conditional UPDATE ("... where lead_owner is null",
+or "... where lead_owner = <the owner we checked>") whose row count says who won. When many reps
+claim one lead at once, InnoDB serialises the UPDATEs on the row lock; the first commits, every other
+UPDATE re-reads the committed row, matches nothing and its rep gets a clear message.
+
+Caps: before counting, the receiving rep's User row is locked FOR UPDATE, so two claims for the same
+rep never count at the same time; the counts are taken after that lock in a transaction that began
+just before it (the read-only part of the request is committed first), so they see every claim the
+previous holder of the lock committed. When the caller has already written in this transaction (a
+workflow approving a transfer), the counts are locking reads instead.
+
+Every change writes a Fishpond Claim Log row (bulk insert, same transaction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import frappe
+from frappe import _
+from frappe.query_builder import Case
+from frappe.query_builder.functions import Count
+from frappe.utils import add_days, cint, format_datetime, get_datetime, getdate, now_datetime
+
+from crm_fishpond.permissions import CLAIM_VISIBILITY, PondScope, pond_scope
+
+LEAD = "Fishpond Lead"
+LOG = "Fishpond Claim Log"
+MAX_BULK = 500
+CLAIM, RELEASE, ASSIGN, TRANSFER, RECYCLE, WARN = "Claim", "Release", "Assign", "Transfer", "Recycle", "Warn"
+LOG_FIELDS = (
+	"name",
+	"creation",
+	"modified",
+	"modified_by",
+	"owner",
+	"docstatus",
+	"idx",
+	"action",
+	"profile",
+	"from_user",
+	"to_user",
+	"from_pool",
+	"to_pool",
+	"reason",
+	"action_by",
+	"action_on",
+)
+GUARDED_FIELDS = ("lead_owner", "fishpond", "claimed_on", "previous_owner", "released_on", "locked")
+
+
+class ClaimError(frappe.ValidationError):
+	pass
+
+
+@dataclass
+class Outcome:
+	done: list[str] = field(default_factory=list)
+	failed: dict[str, str] = field(default_factory=dict)
+
+	def as_dict(self) -> dict:
+		return {"done": self.done, "failed": self.failed}
+
+	def raise_first(self) -> None:
+		"""For single-lead actions: turn the failure into a translated error."""
+		if self.failed:
+			frappe.throw(next(iter(self.failed.values())), ClaimError)
+
+
+@dataclass(frozen=True)
+class PoolCaps:
+	name: str
+	enabled: bool
+	visibility: str
+	max_held: int
+	max_per_day: int
+	count_converted: bool
+	cooldown_days: int
+
+	@property
+	def held_statuses(self) -> tuple[str, ...]:
+		return ("Claimed", "Converted") if self.count_converted else ("Claimed",)
+
+
+def pool_caps(pools) -> dict[str, PoolCaps]:
+	pools = sorted({p for p in pools if p})
+	if not pools:
+		return {}
+	pond = frappe.qb.DocType("Fishpond")
+	rows = (
+		frappe.qb.from_(pond)
+		.select(
+			pond.name,
+			pond.enabled,
+			pond.visibility,
+			pond.max_claimed_per_user,
+			pond.max_claims_per_day,
+			pond.count_converted,
+			pond.claim_cooldown_days,
+		)
+		.where(pond.name.isin(pools))
+	).run(as_dict=True)
+	return {
+		r.name: PoolCaps(
+			name=r.name,
+			enabled=bool(r.enabled),
+			visibility=r.visibility or CLAIM_VISIBILITY,
+			max_held=cint(r.max_claimed_per_user),
+			max_per_day=cint(r.max_claims_per_day),
+			count_converted=bool(r.count_converted),
+			cooldown_days=cint(r.claim_cooldown_days),
+		)
+		for r in rows
+	}
+
+
+# -- public operations ---------------------------------------------------------------------------
+def claim(names, reason: str | None = None, user: str | None = None) -> Outcome:
+	"""The session user (or `user`) claims unowned leads of pools they may claim from."""
+	user = user or frappe.session.user
+	return _take(names, to_user=user, by=user, action=CLAIM, reason=reason)
+
+
+def assign(names, to_user: str, reason: str | None = None, by: str | None = None) -> Outcome:
+	"""A manager of the leads' pool gives them (owned or not) to `to_user`, within `to_user`'s caps."""
+	by = by or frappe.session.user
+	_check_assignee(to_user)
+	return _take(names, to_user=to_user, by=by, action=ASSIGN, reason=reason)
+
+
+def release(names, reason: str | None = None, by: str | None = None) -> Outcome:
+	"""The owner (or a manager of the pool) puts leads back into their pool."""
+	by = by or frappe.session.user
+	names = _clean(names)
+	scope = pond_scope(by)
+	rows = _load(names)
+	now = now_datetime()
+	out, logs = Outcome(), []
+	for name in names:
+		row = rows.get(name)
+		if not row or not scope.can_read(row.lead_owner, row.fishpond):
+			out.failed[name] = _not_found(name)
+		elif not row.lead_owner:
+			out.failed[name] = _("{0} is not claimed by anyone.").format(name)
+		elif not scope.can_write(row.lead_owner, row.fishpond):
+			out.failed[name] = _("Only the owner or a manager of pool {0} may release {1}.").format(
+				row.fishpond, name
+			)
+		elif _update_lead(name, row.lead_owner, row.fishpond, _release_values(row, now, by)):
+			out.done.append(name)
+			logs.append(_log(RELEASE, row, by, now, reason, from_user=row.lead_owner))
+		else:
+			out.failed[name] = _changed_meanwhile(name)
+	insert_logs(logs)
+	return out
+
+
+def transfer(
+	names, to_pool: str, keep_owner: bool = False, reason: str | None = None, by: str | None = None
+) -> Outcome:
+	"""Move leads to another pool (managers of both pools). Owners are released unless `keep_owner`,
+	in which case each owner's cap in the target pool holds."""
+	by = by or frappe.session.user
+	names = _clean(names)
+	scope = pond_scope(by)
+	target = pool_caps([to_pool]).get(to_pool)
+	if not target:
+		frappe.throw(_("Pool {0} does not exist.").format(to_pool), frappe.DoesNotExistError)
+	if not target.enabled:
+		frappe.throw(_("Pool {0} is disabled.").format(to_pool), ClaimError)
+	if not scope.manages(to_pool):
+		frappe.throw(
+			_("Only managers of pool {0} may move leads into it.").format(to_pool), frappe.PermissionError
+		)
+	rows = _load(names)
+	held: dict[str, int] = {}
+	if keep_owner:
+		owners = sorted({r.lead_owner for r in rows.values() if r.lead_owner})
+		locking = _fresh_snapshot()
+		for owner in owners:
+			_lock_user(owner)
+		for owner in owners:
+			held[owner] = _held_count(owner, target, locking)
+	now = now_datetime()
+	out, logs = Outcome(), []
+	for name in names:
+		row = rows.get(name)
+		if not row or not scope.can_read(row.lead_owner, row.fishpond):
+			out.failed[name] = _not_found(name)
+			continue
+		if row.fishpond == to_pool:
+			out.failed[name] = _("{0} is already in pool {1}.").format(name, to_pool)
+			continue
+		if not scope.manages(row.fishpond):
+			out.failed[name] = _("Only managers of pool {0} may move its leads.").format(row.fishpond or "-")
+			continue
+		owner = row.lead_owner
+		values = {"fishpond": to_pool, "modified": now, "modified_by": by}
+		if owner and keep_owner:
+			if target.max_held and row.status in target.held_statuses and held[owner] >= target.max_held:
+				out.failed[name] = _("{0} already holds {1} leads of pool {2}, its limit per rep.").format(
+					owner, target.max_held, to_pool
+				)
+				continue
+		elif owner:
+			values.update(_release_values(row, now, by))
+		if not _update_lead(name, owner, row.fishpond, values):
+			out.failed[name] = _changed_meanwhile(name)
+			continue
+		if owner and keep_owner and row.status in target.held_statuses:
+			held[owner] += 1
+		out.done.append(name)
+		logs.append(
+			_log(
+				TRANSFER,
+				row,
+				by,
+				now,
+				reason,
+				from_user=owner,
+				to_user=owner if keep_owner else None,
+				to_pool=to_pool,
+			)
+		)
+	insert_logs(logs)
+	return out
+
+
+# -- the claim itself ----------------------------------------------------------------------------
+def _take(names, to_user: str, by: str, action: str, reason: str | None) -> Outcome:
+	names = _clean(names)
+	locking = _fresh_snapshot()
+	_lock_user(to_user)
+	rows = _load(names)
+	scope = pond_scope(by)
+	caps = pool_caps(r.fishpond for r in rows.values())
+	held = {pool: _held_count(to_user, cap, locking) for pool, cap in caps.items() if cap.max_held}
+	today = (
+		_claims_today(to_user, [p for p, c in caps.items() if c.max_per_day], locking)
+		if action == CLAIM
+		else {}
+	)
+	now = now_datetime()
+	out, logs = Outcome(), []
+	for name in names:
+		row = rows.get(name)
+		cap = caps.get(row.fishpond) if row else None
+		error = _take_error(name, row, cap, scope, to_user, action, held, today, now)
+		if error:
+			out.failed[name] = error
+			continue
+		values = {
+			"lead_owner": to_user,
+			"claimed_on": now,
+			"status": Case()
+			.when(frappe.qb.DocType(LEAD).status == "In Pool", "Claimed")
+			.else_(frappe.qb.DocType(LEAD).status),
+			"modified": now,
+			"modified_by": by,
+		}
+		if row.lead_owner:  # a manager reassigns an owned lead
+			values.update({"previous_owner": row.lead_owner, "released_on": now})
+		if not _update_lead(name, row.lead_owner, row.fishpond, values):
+			out.failed[name] = (
+				_("{0} has just been claimed by someone else.").format(name)
+				if not row.lead_owner
+				else _changed_meanwhile(name)
+			)
+			continue
+		if cap.max_held and _status_after_take(row.status) in cap.held_statuses:
+			held[cap.name] += 1
+		if action == CLAIM and cap.max_per_day:
+			today[cap.name] = today.get(cap.name, 0) + 1
+		out.done.append(name)
+		logs.append(_log(action, row, by, now, reason, from_user=row.lead_owner, to_user=to_user))
+	insert_logs(logs)
+	return out
+
+
+def _take_error(name, row, cap, scope: PondScope, to_user, action, held, today, now) -> str | None:
+	you = action == CLAIM
+	if not row:
+		return _not_found(name)
+	if row.lead_owner and row.lead_owner.casefold() == to_user.casefold():
+		return (
+			_("{0} is already yours.").format(name)
+			if you
+			else _("{0} already holds {1}.").format(to_user, name)
+		)
+	if action == CLAIM:
+		if row.lead_owner:
+			return _("{0} has already been claimed by someone else.").format(name)
+		if not scope.may_claim_from(row.fishpond):
+			if cap and cap.visibility != CLAIM_VISIBILITY and _is_member(cap.name, scope.user):
+				return _("Leads of pool {0} are assigned by its managers.").format(cap.name)
+			return _("You are not a member of pool {0}.").format(row.fishpond or "-")
+	elif not scope.manages(row.fishpond):
+		return _("Only managers of pool {0} may assign its leads.").format(row.fishpond or "-")
+	if not cap:
+		return _("{0} is in no pool: move it into a pool first.").format(name)
+	if not cap.enabled:
+		return _("Pool {0} is disabled.").format(cap.name)
+	if cap.cooldown_days and row.previous_owner and row.released_on:
+		if row.previous_owner.casefold() == to_user.casefold():
+			until = add_days(get_datetime(row.released_on), cap.cooldown_days)
+			if now < until:
+				if you:
+					return _("You gave {0} up on {1}; you may claim it again from {2}.").format(
+						name, format_datetime(row.released_on), format_datetime(until)
+					)
+				return _("{0} gave {1} up on {2} and may take it again from {3}.").format(
+					to_user, name, format_datetime(row.released_on), format_datetime(until)
+				)
+	counted = _status_after_take(row.status) in cap.held_statuses
+	if cap.max_held and counted and held.get(cap.name, 0) >= cap.max_held:
+		if you:
+			return _("You already hold {0} leads of pool {1}, its limit per rep.").format(
+				cap.max_held, cap.name
+			)
+		return _("{0} already holds {1} leads of pool {2}, its limit per rep.").format(
+			to_user, cap.max_held, cap.name
+		)
+	if action == CLAIM and cap.max_per_day and today.get(cap.name, 0) >= cap.max_per_day:
+		return _("You have claimed {0} leads from pool {1} today, its daily limit per rep.").format(
+			cap.max_per_day, cap.name
+		)
+	return None
+
+
+def _status_after_take(status: str | None) -> str | None:
+	return "Claimed" if status == "In Pool" else status
+
+
+def _is_member(pool: str, user: str) -> bool:
+	member = frappe.qb.DocType("Fishpond Member")
+	roles = frappe.get_roles(user)
+	cond = (member.member_type == "User") & (member.user == user)
+	if roles:
+		cond = cond | ((member.member_type == "Role") & member.role.isin(roles))
+	return bool(
+		frappe.qb.from_(member)
+		.select(member.name)
+		.where(member.parenttype == "Fishpond")
+		.where(member.parent == pool)
+		.where(cond)
+		.limit(1)
+		.run()
+	)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _clean(names) -> list[str]:
+	if isinstance(names, str):
+		names = frappe.parse_json(names) if names.strip().startswith("[") else [names]
+	names = sorted({n for n in (names or []) if n})
+	if not names:
+		frappe.throw(_("Select at least one lead."))
+	if len(names) > MAX_BULK:
+		frappe.throw(_("Select at most {0} leads at a time.").format(MAX_BULK))
+	return names  # sorted: concurrent bulk actions lock rows in one order
+
+
+def _load(names: list[str]) -> dict[str, frappe._dict]:
+	lead = frappe.qb.DocType(LEAD)
+	rows = (
+		frappe.qb.from_(lead)
+		.select(
+			lead.name,
+			lead.fishpond,
+			lead.lead_owner,
+			lead.previous_owner,
+			lead.released_on,
+			lead.claimed_on,
+			lead.status,
+		)
+		.where(lead.name.isin(names))
+	).run(as_dict=True)
+	return {r.name: r for r in rows}
+
+
+def _fresh_snapshot() -> bool:
+	"""Start a new transaction so the counts after the rep's lock see every committed claim.
+
+	Returns True when that is not possible (the caller already wrote in this transaction): the counts
+	are then locking reads. Tests run inside one transaction and one process: nothing to refresh."""
+	if frappe.flags.in_test:
+		return False
+	if frappe.db.transaction_writes:
+		return True
+	frappe.db.commit()  # nosemgrep: nothing written yet; ends the request's read snapshot
+	return False
+
+
+def _lock_user(user: str) -> None:
+	table = frappe.qb.DocType("User")
+	found = frappe.qb.from_(table).select(table.name).where(table.name == user).for_update().run()
+	if not found:
+		frappe.throw(_("User {0} does not exist.").format(user), frappe.DoesNotExistError)
+
+
+def _held_count(user: str, cap: PoolCaps, locking: bool) -> int:
+	lead = frappe.qb.DocType(LEAD)
+	query = (
+		frappe.qb.from_(lead)
+		.select(Count(lead.name))
+		.where(lead.lead_owner == user)
+		.where(lead.fishpond == cap.name)
+		.where(lead.status.isin(cap.held_statuses))
+	)
+	if locking:
+		query = query.for_update()
+	return cint(query.run()[0][0])
+
+
+def _claims_today(user: str, pools: list[str], locking: bool) -> dict[str, int]:
+	if not pools:
+		return {}
+	log = frappe.qb.DocType(LOG)
+	day_start = get_datetime(getdate(now_datetime()))
+	query = (
+		frappe.qb.from_(log)
+		.select(log.to_pool, Count(log.name))
+		.where(log.action == CLAIM)
+		.where(log.to_user == user)
+		.where(log.to_pool.isin(pools))
+		.where(log.action_on >= day_start)
+		.where(log.action_on < add_days(day_start, 1))
+		.groupby(log.to_pool)
+	)
+	if locking:
+		query = query.for_update()
+	return {pool: cint(n) for pool, n in query.run()}
+
+
+def _update_lead(name: str, expected_owner: str | None, expected_pool: str | None, values: dict) -> bool:
+	"""The conditional UPDATE: applies only if the owner and pool are still the ones we checked."""
+	lead = frappe.qb.DocType(LEAD)
+	query = frappe.qb.update(lead)
+	for key, value in values.items():
+		query = query.set(lead[key], value)
+	query = query.where(lead.name == name)
+	if expected_owner:
+		query = query.where(lead.lead_owner == expected_owner)
+	else:
+		query = query.where(lead.lead_owner.isnull() | (lead.lead_owner == ""))
+	if expected_pool:
+		query = query.where(lead.fishpond == expected_pool)
+	else:
+		query = query.where(lead.fishpond.isnull() | (lead.fishpond == ""))
+	query.run()
+	return frappe.db._cursor.rowcount == 1
+
+
+def _release_values(row, now, by: str) -> dict:
+	lead = frappe.qb.DocType(LEAD)
+	return {
+		"lead_owner": None,
+		"previous_owner": row.lead_owner,
+		"released_on": now,
+		"claimed_on": None,
+		"status": Case().when(lead.status == "Claimed", "In Pool").else_(lead.status),
+		"modified": now,
+		"modified_by": by,
+	}
+
+
+def _check_assignee(user: str) -> None:
+	if not user or not frappe.db.get_value("User", {"name": user, "enabled": 1}):
+		frappe.throw(
+			_("User {0} does not exist or is disabled.").format(user or "-"), frappe.DoesNotExistError
+		)
+	if not frappe.has_permission(LEAD, "read", user=user):
+		frappe.throw(_("{0} has no access to the pond (give them the Fishpond User role).").format(user))
+
+
+def _not_found(name: str) -> str:
+	return _("Lead {0} was not found or is not visible to you.").format(name)
+
+
+def _changed_meanwhile(name: str) -> str:
+	return _("{0} changed while you were working on it: reload and try again.").format(name)
+
+
+def _log(action, row, by, now, reason, from_user=None, to_user=None, to_pool=None) -> dict:
+	return {
+		"action": action,
+		"profile": row.name,
+		"from_user": from_user,
+		"to_user": to_user,
+		"from_pool": row.fishpond,
+		"to_pool": to_pool or row.fishpond,
+		"reason": reason,
+		"action_by": by,
+		"action_on": now,
+	}
+
+
+def insert_logs(logs: list[dict]) -> None:
+	if not logs:
+		return
+	now = now_datetime()
+	user = frappe.session.user if getattr(frappe.local, "session", None) else "Administrator"
+	rows = (
+		(
+			frappe.generate_hash(length=14),
+			now,
+			now,
+			user,
+			user,
+			0,
+			0,
+			*(log.get(f) for f in LOG_FIELDS[7:]),
+		)
+		for log in logs
+	)
+	frappe.db.bulk_insert(LOG, LOG_FIELDS, rows, chunk_size=5000)
+
+
+# -- the guard: ownership changes only through the functions above ---------------------------------
+def guard_ownership_fields(doc, method=None) -> None:
+	"""doc_events validate on Fishpond Lead: a plain save may not change ownership, pool or lock."""
+	if doc.flags.ignore_permissions or frappe.flags.in_import or frappe.flags.in_install:
+		return
+	if frappe.flags.in_migrate or frappe.flags.in_patch:
+		return
+	scope = pond_scope()
+	if scope.everything:
+		return
+	if doc.is_new():
+		if doc.lead_owner and doc.lead_owner.casefold() != scope.user.casefold():
+			frappe.throw(
+				_("A new profile cannot be given to another rep: save it, then assign it."), ClaimError
+			)
+		if doc.lead_owner or doc.locked:
+			frappe.throw(_("Save the profile first, then claim it."), ClaimError)
+		return
+	before = doc.get_doc_before_save()
+	if not before:
+		return
+	changed = []
+	for fieldname in GUARDED_FIELDS:
+		old, new = before.get(fieldname), doc.get(fieldname)
+		if fieldname == "claimed_on" and not old:
+			continue  # the controller stamps a missing claim date
+		if fieldname == "locked" and scope.manages(before.fishpond):
+			continue  # pool managers lock and unlock their leads
+		if _normalise(doc, fieldname, old) != _normalise(doc, fieldname, new):
+			changed.append(_(doc.meta.get_label(fieldname)))
+	if changed:
+		frappe.throw(
+			_("Use Claim, Release, Assign or Transfer to change: {0}.").format(", ".join(changed)), ClaimError
+		)
+
+
+def _normalise(doc, fieldname, value):
+	df = doc.meta.get_field(fieldname)
+	if value in (None, ""):
+		return None
+	if df and df.fieldtype == "Datetime":
+		return get_datetime(value).replace(microsecond=0)
+	if df and df.fieldtype == "Check":
+		return cint(value) or None
+	return str(value).casefold()
