@@ -10,7 +10,7 @@ Order of the steps (each one's wall time lands in ``PondResult.timings``)::
 	category     potential / intention / deal / loyal
 	stages       lifecycle stage transitions (from the profiles' current ``stage``)
 	tags         admin tag rules over profile fields + every metric
-	dedupe       duplicate candidate pairs
+	dedupe       duplicate candidate pairs (in a worker thread, alongside the steps above)
 	finish       one metrics frame, missing values completed
 
 A **full run** fits the models (RFM cut points, BG/NBD and Gamma-Gamma parameters) on the pond and
@@ -100,15 +100,15 @@ class FittedModels:
 	"""What a full run learned and an incremental run reuses.
 
 	``rfm``: the RFM cut points. ``bgnbd`` / ``gamma_gamma``: the fitted parameters, or None when the
-	pond had too few buyers to fit them (then no churn/CLV columns are computed). ``fitted_on``: the
+	pond's data could not identify them (nobody bought twice; fewer than two repeat buyers). ``fitted_on``: the
 	``as_of`` of the fit; ``n``: the number of profiles with a purchase it saw. ``clv_reference``:
 	positive CLV by profile at fit time, the scale of the lead score's CLV percentile (not part of
 	:meth:`to_dict`: a site rebuilds it from the stored CLVs with :meth:`with_clv_reference`).
 	"""
 
 	rfm: RFMThresholds
-	bgnbd: Any | None
-	gamma_gamma: Any | None
+	bgnbd: btyd.BGNBDParams | None
+	gamma_gamma: btyd.GammaGammaParams | None
 	fitted_on: pd.Timestamp
 	n: int
 	clv_reference: pd.Series | None = field(default=None, compare=False, repr=False)
@@ -123,8 +123,8 @@ class FittedModels:
 		"""JSON-able parameters (without ``clv_reference``)."""
 		return {
 			"rfm": self.rfm.to_dict(),
-			"bgnbd": None if self.bgnbd is None else _params_dict(self.bgnbd),
-			"gamma_gamma": None if self.gamma_gamma is None else _params_dict(self.gamma_gamma),
+			"bgnbd": None if self.bgnbd is None else self.bgnbd.to_dict(),
+			"gamma_gamma": None if self.gamma_gamma is None else self.gamma_gamma.to_dict(),
 			"fitted_on": self.fitted_on.isoformat(),
 			"n": int(self.n),
 		}
@@ -355,7 +355,7 @@ def _dedupe(profiles: pd.DataFrame, config: EngineConfig) -> tuple[pd.DataFrame,
 
 def _fit_btyd(
 	summary: pd.DataFrame, config: EngineConfig, as_of: pd.Timestamp
-) -> tuple[Any | None, Any | None]:
+) -> tuple[btyd.BGNBDParams | None, btyd.GammaGammaParams | None]:
 	"""BG/NBD on the buyers and Gamma-Gamma on the repeat buyers; None where the data cannot
 	identify a model (nobody bought twice, fewer than two repeat buyers with a positive spend)."""
 	buyers = summary[summary["orders"].to_numpy() > 0]
@@ -378,7 +378,12 @@ def _fit_btyd(
 	return bg, gg
 
 
-def _churn(summary: pd.DataFrame, bg: Any | None, gg: Any | None, config: EngineConfig) -> pd.DataFrame:
+def _churn(
+	summary: pd.DataFrame,
+	bg: btyd.BGNBDParams | None,
+	gg: btyd.GammaGammaParams | None,
+	config: EngineConfig,
+) -> pd.DataFrame:
 	"""The churn/CLV columns. Without a BG/NBD model they are all missing, so rules see them as not
 	set (lifecycle's ``churn_no_model``); :func:`_without_model` completes them for the output."""
 	if bg is None:
@@ -536,17 +541,6 @@ def _timed(timings: dict[str, float], step: str):
 		yield
 	finally:
 		timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
-
-
-def _params_dict(params: Any) -> dict[str, Any]:
-	if hasattr(params, "to_dict"):
-		return params.to_dict()
-	import dataclasses
-
-	return {
-		k: (float(v) if isinstance(v, float | np.floating) else v)
-		for k, v in dataclasses.asdict(params).items()
-	}
 
 
 def _nested(path: str, build: Callable[[Any], T], value: Any) -> T:
