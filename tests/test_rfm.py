@@ -228,6 +228,20 @@ def test_date_columns_of_every_kind(dates):
 	assert (r["orders"], r["recency"], r["T"]) == (2, 4.0, 30.0)
 
 
+def test_decimal_amounts_from_the_database_driver():
+	from decimal import Decimal
+
+	frame = pd.DataFrame(
+		{
+			"profile": ["a", "a", "a"],
+			"date": pd.to_datetime(["2024-03-01", "2024-03-03", "2024-03-04"]),
+			"amount": [Decimal("10.50"), Decimal("4.25"), Decimal("-2.25")],
+		}
+	)
+	r = row(rfm_summary(frame, AS_OF), "a")
+	assert (r["orders"], r["monetary_value"], r["total_amount"]) == (2, 4.25, 12.5)
+
+
 @pytest.mark.parametrize(
 	"profiles",
 	[
