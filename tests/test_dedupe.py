@@ -289,7 +289,7 @@ def test_clusters():
 		({"email_confidence": 1.5}, "email_confidence"),
 		({"company_threshold": 0}, "company_threshold"),
 		({"default_region": "Narnia"}, "default_region"),
-		({"company_window": 0}, "company_window"),
+		({"fuzzy_window": 0}, "fuzzy_window"),
 		({"max_group_size": 1}, "max_group_size"),
 		({"workers": 0}, "workers"),
 		({"phone": "yes"}, "phone"),

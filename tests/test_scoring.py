@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_fishpond.engine.activity import EngagementConfig, activity_summary
+from crm_fishpond.engine.activity import EngagementConfig, activity_and_engagement, activity_summary
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
 from crm_fishpond.engine.scoring import (
 	FitFactor,
@@ -386,3 +386,18 @@ def test_half_life_reaches_the_score():
 		p, inter, None, None, ScoreConfig(engagement=EngagementConfig(half_life_days=90)), AS_OF
 	)
 	assert slow.loc["p", "score_engagement"] > fast.loc["p", "score_engagement"]
+
+
+def test_precomputed_engagement_gives_the_same_scores(pond):
+	profiles, inter, events, metrics = pond
+	summary, by_type = activity_and_engagement(
+		inter, events, AS_OF, ScoreConfig().engagement, profiles=["a", "c"]
+	)
+	assert summary.equals(activity_summary(inter, events, AS_OF, profiles=["a", "c"]))
+	direct = lead_score(profiles, inter, events, metrics, ScoreConfig(), AS_OF)
+	# rows absent from the precomputed frame count as no activity ("b" is missing here)
+	given = lead_score(profiles, None, None, metrics, ScoreConfig(), AS_OF, engagement=by_type)
+	assert given.loc[["a", "c"]].equals(direct.loc[["a", "c"]])
+	assert given.loc["b", "score_engagement"] == 0
+	with pytest.raises(EngineInputError, match="same engagement settings"):
+		lead_score(profiles, None, None, metrics, ScoreConfig(), AS_OF, engagement=by_type.iloc[:, :3])

@@ -243,15 +243,15 @@ def _prepare(
 	slug = np.array([type_slug(u) for u in uniques], dtype=object)
 	lookup = {t: i for i, t in enumerate(types)}
 	unique_code = np.array([lookup.get(s, len(types) - 1) for s in slug], dtype=np.int64)
-	type_code = np.where(
-		codes >= 0, unique_code[np.maximum(codes, 0)] if len(unique_code) else 0, len(types) - 1
-	)
+	type_code = np.append(unique_code, len(types) - 1)[np.where(codes >= 0, codes, len(unique_code))]
 	if kind == "event" and "weight" in frame.columns:
 		weight = pd.to_numeric(frame["weight"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 		weight = np.clip(np.nan_to_num(weight, nan=1.0, posinf=1.0, neginf=0.0), 0.0, None)
 	else:
 		weight = np.ones(len(frame), dtype=float)
-	return _Activity(kind, profile[keep], time[keep], type_code[keep].astype(np.int64), types, weight[keep])
+	if keep.all():  # the usual case: nothing after as_of, no bad times
+		return _Activity(kind, profile, time, type_code, types, weight)
+	return _Activity(kind, profile[keep], time[keep], type_code[keep], types, weight[keep])
 
 
 def _decayed(
@@ -338,6 +338,22 @@ def activity_summary(
 	``events_30d``, ``interactions_<type>`` / ``events_<type>`` counts for each configured type plus
 	``other``, and ``engagement_points`` (decayed and capped per type, rounded to 2 decimals).
 	"""
+	return activity_and_engagement(interactions, events, as_of, config, profiles)[0]
+
+
+def activity_and_engagement(
+	interactions: pd.DataFrame | None,
+	events: pd.DataFrame | None,
+	as_of: Any,
+	config: EngagementConfig | None = None,
+	profiles: pd.Index | pd.Series | list | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+	""":func:`activity_summary` and :func:`engagement_by_type` from one pass over the activity.
+
+	Locating millions of activity rows by profile is most of the cost of both; a pipeline that needs
+	the summary and the lead score computes it once here and hands the second frame to
+	:func:`~crm_fishpond.engine.scoring.lead_score` (``engagement=``).
+	"""
 	config = config or EngagementConfig()
 	as_of = _as_of(as_of)
 	acts = [_prepare(interactions, "interaction", as_of, config), _prepare(events, "event", as_of, config)]
@@ -350,7 +366,7 @@ def activity_summary(
 	recent_from = as_of_ns - np.timedelta64(RECENT_DAYS, "D")
 	out: dict[str, np.ndarray] = {}
 	type_counts: dict[str, np.ndarray] = {}
-	points = np.zeros(n, dtype=float)
+	type_points: dict[str, np.ndarray] = {}
 	for act in acts:
 		plural = act.kind + "s"
 		pcode, tcode, time, pts = _located(act, index, as_of, config)
@@ -372,8 +388,9 @@ def activity_summary(
 		counts, capped = _type_matrices(act, pcode, tcode, pts, n, config)
 		for j, t in enumerate(act.types):
 			type_counts[points_column(act.kind, t)] = counts[:, j].astype(np.int64)
-		points += capped.sum(axis=1)
-	frame = pd.DataFrame(
+			type_points[points_column(act.kind, t)] = capped[:, j]
+	by_type = pd.DataFrame(type_points, index=index)
+	summary = pd.DataFrame(
 		{
 			"interactions": out["interactions"],
 			"last_interaction": out["last_interaction"],
@@ -383,8 +400,8 @@ def activity_summary(
 			"last_event": out["last_event"],
 			"events_30d": out["events_30d"],
 			**type_counts,
-			"engagement_points": np.round(points, 2),
+			"engagement_points": np.round(by_type.to_numpy().sum(axis=1) if n else np.zeros(0), 2),
 		},
 		index=index,
 	)
-	return frame
+	return summary, by_type

@@ -8,7 +8,7 @@ Signals (each can be switched off in :class:`DedupeConfig`):
   (ISO alpha-2) or ``default_region``; numbers that do not parse or are not valid are ignored.
 * **company**: company names normalised (case, punctuation, legal forms such as Ltd, GmbH, Inc.,
   S.A.R.L., 有限公司, 株式会社) and compared with rapidfuzz (``token_sort_ratio``) against their
-  ``company_window`` nearest neighbours in sorted order (by default within the same territory). Two
+  ``fuzzy_window`` nearest neighbours in sorted order (by default within the same territory). Two
   people at a similar company are a candidate only when their person names are similar too
   (colleagues are not duplicates); two company records without person names are a weaker candidate.
 
@@ -23,7 +23,7 @@ parser: it runs once per distinct (number, region), results are cached across ca
 an E.164 form if their last seven digits agree, see :func:`_phone_candidates`). Fuzzy company
 matching uses a sorted neighbourhood instead of prefix blocks: prefix blocks cost the square of the
 block size and real names pile up on common prefixes ("sha", "int", "glo"), while a window of
-``company_window`` neighbours in two orders (token-sorted name, and the same reversed, which catches
+``fuzzy_window`` neighbours in two orders (token-sorted name, and the same reversed, which catches
 typos near the start) costs ``2 * window`` comparisons per distinct name.
 """
 
@@ -109,7 +109,7 @@ class DedupeConfig:
 	company_confidence: float = 0.75
 	company_only_confidence: float = 0.5
 	same_territory: bool = True
-	company_window: int = 20
+	fuzzy_window: int = 20
 	max_group_size: int = 50
 	min_confidence: float = 0.0
 	workers: int = 1
@@ -130,7 +130,7 @@ class DedupeConfig:
 		"company_confidence",
 		"company_only_confidence",
 		"same_territory",
-		"company_window",
+		"fuzzy_window",
 		"max_group_size",
 		"min_confidence",
 		"workers",
@@ -159,8 +159,8 @@ class DedupeConfig:
 			object.__setattr__(self, k, cu.number(getattr(self, k), k, minimum=1.0, maximum=100.0))
 		object.__setattr__(
 			self,
-			"company_window",
-			cu.number(self.company_window, "company_window", minimum=1, maximum=1000, integer=True),
+			"fuzzy_window",
+			cu.number(self.fuzzy_window, "fuzzy_window", minimum=1, maximum=1000, integer=True),
 		)
 		object.__setattr__(
 			self, "max_group_size", cu.number(self.max_group_size, "max_group_size", minimum=2, integer=True)
@@ -469,41 +469,56 @@ def _clean_text(value: Any) -> str | None:
 	return value or None
 
 
-def _neighbour_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: float, workers: int):
-	"""Entity pairs (a < b) in the same group whose ``fuzz.ratio`` of keys is at least ``threshold``,
-	among entities within ``window`` places of each other when sorted by (group, key), and again when
-	sorted by (group, reversed key). Returns (a, b, similarity).
+def _similar_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: float, workers: int):
+	"""Pairs (a < b) of rows in the same group whose keys have ``fuzz.ratio >= threshold``.
 
-	The sorted order is cut into overlapping chunks of ``4 * window`` (overlap ``window``) matched with
-	one ``cdist`` each, so every pair within the window is compared once per order while rapidfuzz
-	converts each string only about once per chunk."""
+	Groups of at most ``window + 1`` rows are compared completely (every pair, one ``cpdist`` for all
+	of them). Bigger groups use a sorted neighbourhood: each row is compared with the rows within
+	``window`` places of it when the group is sorted by key, and again when sorted by reversed key
+	(which brings together keys that differ near the start). The sorted rows are cut into overlapping
+	chunks of ``4 * window`` (overlap ``window``) matched with one ``cdist`` each, so rapidfuzz converts
+	each string about once per chunk. Returns (a, b, similarity)."""
+	empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
 	n = len(keys)
-	chunk = 4 * window
+	if n < 2:
+		return empty
+	size = np.bincount(group)[group]
 	a_parts, b_parts, s_parts = [], [], []
-	for sort_keys in (keys, np.array([k[::-1] for k in keys.tolist()], dtype=object)):
-		# sort by group, then key: a stable argsort of the key, then of the group
-		order = np.argsort(sort_keys, kind="stable")
-		order = order[np.argsort(group[order], kind="stable")]
-		for start in range(0, max(n - window, 1), chunk - window):
-			members = order[start : start + chunk]
-			if len(members) < 2:
-				continue
-			scores = process.cdist(
-				keys[members].tolist(),
-				keys[members].tolist(),
-				scorer=fuzz.ratio,
-				score_cutoff=threshold,
-				dtype=np.uint8,
-				workers=workers,
-			)
-			r, c = np.nonzero(np.triu(scores, 1))
-			a, b = members[r], members[c]
-			same = group[a] == group[b]
-			a_parts.append(np.minimum(a[same], b[same]))
-			b_parts.append(np.maximum(a[same], b[same]))
-			s_parts.append(scores[r[same], c[same]].astype(float))
+	# small groups: every pair
+	small = np.where(size <= window + 1, group, -1)
+	a, b = _pairs_within(small, None)
+	if len(a):
+		scores = process.cpdist(keys[a].tolist(), keys[b].tolist(), scorer=fuzz.ratio, workers=workers)
+		hit = scores >= threshold
+		a_parts.append(a[hit])
+		b_parts.append(b[hit])
+		s_parts.append(np.asarray(scores[hit], dtype=float))
+	# big groups: sorted neighbourhood
+	big = np.flatnonzero(size > window + 1)
+	chunk = 4 * window
+	if len(big):
+		big_keys = keys[big]
+		for sort_keys in (big_keys, np.array([k[::-1] for k in big_keys.tolist()], dtype=object)):
+			order = big[np.argsort(sort_keys, kind="stable")]
+			order = order[np.argsort(group[order], kind="stable")]
+			for start in range(0, max(len(order) - window, 1), chunk - window):
+				members = order[start : start + chunk]
+				scores = process.cdist(
+					keys[members].tolist(),
+					keys[members].tolist(),
+					scorer=fuzz.ratio,
+					score_cutoff=threshold,
+					dtype=np.uint8,
+					workers=workers,
+				)
+				r, c = np.nonzero(np.triu(scores, 1))
+				a, b = members[r], members[c]
+				same = group[a] == group[b]
+				a_parts.append(np.minimum(a[same], b[same]))
+				b_parts.append(np.maximum(a[same], b[same]))
+				s_parts.append(scores[r[same], c[same]].astype(float))
 	if not a_parts:
-		return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+		return empty
 	found = pd.DataFrame(
 		{"a": np.concatenate(a_parts), "b": np.concatenate(b_parts), "sim": np.concatenate(s_parts)}
 	)
@@ -511,60 +526,104 @@ def _neighbour_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold
 	return found["a"].to_numpy(np.int64), found["b"].to_numpy(np.int64), found["sim"].to_numpy(float)
 
 
+def _token_key(value: Any) -> str | None:
+	"""Lower-cased alphanumeric tokens in sorted order: ``fuzz.ratio`` of two keys is rapidfuzz's
+	``token_sort_ratio`` of the two names (with its default processor)."""
+	if not isinstance(value, str):
+		return None
+	key = " ".join(sorted(utils.default_process(value).split()))
+	return key or None
+
+
 def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfig) -> pd.DataFrame:
-	"""Pairs of profiles at similar companies, with similar person names or none on either side."""
+	"""Pairs of profiles at similar companies, with similar person names or none on either side.
+
+	1. Entities are the distinct (territory, normalised company name); similar entities are found with
+	   :func:`_similar_pairs` grouped by territory.
+	2. Entities linked by similarity form company clusters. Person names are matched inside each
+	   cluster (:func:`_similar_pairs` grouped by cluster), and a person pair counts when its two
+	   companies are the same entity or a similar pair.
+	3. Profiles without a person name pair with the other nameless profiles of the same or a similar
+	   entity (at most ``max_group_size`` of them per entity).
+	"""
 	empty = _frame(np.empty(0, object), np.empty(0, object), np.empty(0), np.empty(0, object))
 	name = normalise_company(profiles["company_name"]).to_numpy(dtype=object)
-	has = pd.notna(name).astype(bool)
-	if has.sum() < 2:
+	rows = np.flatnonzero(pd.notna(name))
+	if len(rows) < 2:
 		return empty
 	if config.same_territory and "territory" in profiles.columns:
 		territory = _per_distinct(profiles["territory"], _clean_text)
 		territory = np.where(pd.notna(territory), territory, "").astype(object)
 	else:
 		territory = np.full(len(ids), "", dtype=object)
-	# entities: distinct (territory, normalised name); codes combine without building tuples
-	rows = np.flatnonzero(has)
+	# entities: distinct (territory, normalised name); integer codes combine without building tuples
 	t_codes, _ = pd.factorize(territory[rows])
 	n_codes, n_uniques = pd.factorize(name[rows])
-	ent_codes, ent_keys = pd.factorize(t_codes.astype(np.int64) * (len(n_uniques) + 1) + n_codes)
-	ent_name = np.asarray(n_uniques, dtype=object)[ent_keys % (len(n_uniques) + 1)]
-	ent_group = ent_keys // (len(n_uniques) + 1)
-	n_ent = len(ent_name)
-	# token-sorted names: fuzz.ratio on them is token_sort_ratio on the names
-	sorted_name = np.empty(n_ent, dtype=object)
-	sorted_name[:] = [" ".join(sorted(x.split())) for x in ent_name]
-	e1, e2, sim = _neighbour_pairs(
-		sorted_name, ent_group, config.company_window, config.company_threshold, config.workers
+	radix = len(n_uniques) + 1
+	ent_of_row, ent_keys = pd.factorize(t_codes.astype(np.int64) * radix + n_codes)
+	n_ent = len(ent_keys)
+	ent_group = (ent_keys // radix).astype(np.int64)
+	ent_key = np.empty(n_ent, dtype=object)
+	ent_key[:] = [
+		" ".join(sorted(x.split())) for x in np.asarray(n_uniques, dtype=object)[ent_keys % radix].tolist()
+	]
+	e1, e2, esim = _similar_pairs(
+		ent_key, ent_group, config.fuzzy_window, config.company_threshold, config.workers
 	)
-	e1 = np.concatenate([np.arange(n_ent), e1])
-	e2 = np.concatenate([np.arange(n_ent), e2])
-	sim = np.concatenate([np.full(n_ent, 100.0), sim])
-	# expand entity pairs to profile pairs
+	ent_pairs = pd.DataFrame({"a": e1, "b": e2, "csim": esim})
+	# company clusters: entities linked by similarity
+	graph = coo_matrix((np.ones(len(e1)), (e1, e2)), shape=(n_ent, n_ent))
+	_, cluster = connected_components(graph, directed=False)
+
+	person_key = (
+		_per_distinct(profiles["person_name"], _token_key)[rows]
+		if "person_name" in profiles.columns
+		else np.full(len(rows), None, dtype=object)
+	)
+	named = pd.notna(person_key).astype(bool)
+	found = []
+	# named profiles: similar person names in the same company cluster
+	nrows = np.flatnonzero(named)
+	if len(nrows) >= 2:
+		pa, pb, psim = _similar_pairs(
+			person_key[nrows],
+			cluster[ent_of_row[nrows]],
+			config.fuzzy_window,
+			config.person_threshold,
+			config.workers,
+		)
+		pa, pb = nrows[pa], nrows[pb]
+		found.append(_with_company_similarity(pa, pb, psim, ent_of_row, ent_pairs))
+	# nameless profiles: the same or a similar entity, small groups only
+	urows = np.flatnonzero(~named)
+	if len(urows) >= 2:
+		ent_u = ent_of_row[urows]
+		per_entity = np.bincount(ent_u, minlength=n_ent)
+		ok = per_entity[ent_u] <= config.max_group_size
+		urows, ent_u = urows[ok], ent_u[ok]
+		ua, ub = _pairs_within(ent_u, None)
+		same = pd.DataFrame({"i": urows[ua], "j": urows[ub], "csim": 100.0, "psim": np.nan})
+		members = pd.DataFrame({"row": urows, "ent": ent_u})
+		cross = ent_pairs.merge(members.rename(columns={"row": "i", "ent": "a"}), on="a").merge(
+			members.rename(columns={"row": "j", "ent": "b"}), on="b"
+		)
+		found += [same, cross[["i", "j", "csim"]].assign(psim=np.nan)]
+	got = pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) else None
+	if got is None:
+		return empty
+	i, j = rows[got["i"].to_numpy(dtype=np.int64)], rows[got["j"].to_numpy(dtype=np.int64)]
+	i, j = np.where(ids[j] < ids[i], j, i), np.where(ids[j] < ids[i], i, j)  # reason reads a ~ b
+	csim, psim = got["csim"].to_numpy(dtype=float), got["psim"].to_numpy(dtype=float)
+	has_person = ~np.isnan(psim)
+	conf = np.where(
+		has_person,
+		config.company_confidence * csim / 100 * np.nan_to_num(psim) / 100,
+		config.company_only_confidence * csim / 100,
+	)
 	person = (
 		_per_distinct(profiles["person_name"], _clean_text)
 		if "person_name" in profiles.columns
 		else np.full(len(ids), None, dtype=object)
-	)
-	prof = pd.DataFrame({"row": rows, "ent": ent_codes})
-	size = np.bincount(ent_codes, minlength=n_ent)
-	keep = (e1 != e2) | (size[e1] >= 2)
-	pairs = pd.DataFrame({"e1": e1[keep], "e2": e2[keep], "sim": sim[keep]})
-	big = size[pairs["e1"].to_numpy()] * size[pairs["e2"].to_numpy()] > 20_000
-	got = pd.concat(
-		[_expand_small(pairs[~big], prof, person, config), _expand_big(pairs[big], prof, person, config)],
-		ignore_index=True,
-	)
-	if got.empty:
-		return empty
-	i, j = got["i"].to_numpy(dtype=np.int64), got["j"].to_numpy(dtype=np.int64)
-	i, j = np.where(ids[j] < ids[i], j, i), np.where(ids[j] < ids[i], i, j)  # reason reads a ~ b
-	csim, psim = got["sim"].to_numpy(dtype=float), got["psim"].to_numpy(dtype=float)
-	named = ~np.isnan(psim)
-	conf = np.where(
-		named,
-		config.company_confidence * csim / 100 * np.nan_to_num(psim) / 100,
-		config.company_only_confidence * csim / 100,
 	)
 	where = np.where(territory[i] != "", " in " + territory[i].astype(object), "")
 	reason = (
@@ -578,7 +637,7 @@ def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfi
 		+ where
 	)
 	person_txt = np.where(
-		named,
+		has_person,
 		", person "
 		+ _fmt_name(person[i])
 		+ " ~ "
@@ -591,88 +650,20 @@ def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfi
 	return _frame(ids[i], ids[j], conf, reason + person_txt)
 
 
+def _with_company_similarity(
+	a: np.ndarray, b: np.ndarray, psim: np.ndarray, ent_of_row: np.ndarray, ent_pairs: pd.DataFrame
+) -> pd.DataFrame:
+	"""Person pairs (row positions) whose companies are the same entity (similarity 100) or a similar
+	entity pair; pairs whose companies are only linked through other entities are dropped."""
+	ea, eb = ent_of_row[a], ent_of_row[b]
+	pairs = pd.DataFrame({"i": a, "j": b, "psim": psim, "a": np.minimum(ea, eb), "b": np.maximum(ea, eb)})
+	same = pairs[pairs["a"] == pairs["b"]].assign(csim=100.0)
+	other = pairs[pairs["a"] != pairs["b"]].merge(ent_pairs, on=["a", "b"])
+	return pd.concat([same, other], ignore_index=True)[["i", "j", "csim", "psim"]]
+
+
 def _int_text(values: np.ndarray) -> np.ndarray:
 	return np.round(values).astype(np.int64).astype(str).astype(object)
-
-
-def _expand_small(
-	pairs: pd.DataFrame, prof: pd.DataFrame, person: np.ndarray, config: DedupeConfig
-) -> pd.DataFrame:
-	"""Profile pairs of small entity pairs: merged, then person names compared pairwise."""
-	if pairs.empty:
-		return pd.DataFrame({"i": [], "j": [], "sim": [], "psim": []})
-	m = pairs.merge(prof.rename(columns={"row": "i", "ent": "e1"}), on="e1").merge(
-		prof.rename(columns={"row": "j", "ent": "e2"}), on="e2"
-	)
-	m = m[m["i"] != m["j"]]
-	m = m[(m["e1"] != m["e2"]) | (m["i"] < m["j"])]
-	return _person_filter(
-		m["i"].to_numpy(), m["j"].to_numpy(), m["sim"].to_numpy(dtype=float), person, config
-	)
-
-
-def _expand_big(
-	pairs: pd.DataFrame, prof: pd.DataFrame, person: np.ndarray, config: DedupeConfig
-) -> pd.DataFrame:
-	"""Big entity pairs (a company with many contacts): person names matched with cdist, not all pairs."""
-	if pairs.empty:
-		return pd.DataFrame({"i": [], "j": [], "sim": [], "psim": []})
-	members = prof.groupby("ent")["row"].agg(lambda r: r.to_numpy())
-	parts = []
-	for e1, e2, sim in pairs[["e1", "e2", "sim"]].itertuples(index=False):
-		a, b = members[e1], members[e2]
-		pa, pb = person[a], person[b]
-		na, nb = pd.notna(pa).astype(bool), pd.notna(pb).astype(bool)
-		# named x named through cdist
-		if na.any() and nb.any():
-			scores = process.cdist(
-				pa[na].tolist(),
-				pb[nb].tolist(),
-				scorer=fuzz.token_sort_ratio,
-				processor=utils.default_process,
-				score_cutoff=config.person_threshold,
-				dtype=np.uint8,
-				workers=config.workers,
-			)
-			r, c = np.nonzero(scores)
-			i, j = a[na][r], b[nb][c]
-			keep = (i != j) & ((e1 != e2) | (i < j))
-			parts.append(
-				pd.DataFrame(
-					{"i": i[keep], "j": j[keep], "sim": float(sim), "psim": scores[r, c][keep].astype(float)}
-				)
-			)
-		# unnamed x unnamed: company-only
-		ua, ub = a[~na], b[~nb]
-		if len(ua) and len(ub):
-			i, j = np.repeat(ua, len(ub)), np.tile(ub, len(ua))
-			keep = (i != j) & ((e1 != e2) | (i < j))
-			parts.append(pd.DataFrame({"i": i[keep], "j": j[keep], "sim": float(sim), "psim": np.nan}))
-	return (
-		pd.concat(parts, ignore_index=True)
-		if parts
-		else pd.DataFrame({"i": [], "j": [], "sim": [], "psim": []})
-	)
-
-
-def _person_filter(
-	i: np.ndarray, j: np.ndarray, sim: np.ndarray, person: np.ndarray, config: DedupeConfig
-) -> pd.DataFrame:
-	pa, pb = person[i], person[j]
-	na = pd.notna(pa) if len(pa) else np.zeros(0, bool)
-	nb = pd.notna(pb) if len(pb) else np.zeros(0, bool)
-	both = na & nb
-	psim = np.full(len(i), np.nan)
-	if both.any():
-		psim[both] = process.cpdist(
-			pa[both].tolist(),
-			pb[both].tolist(),
-			scorer=fuzz.token_sort_ratio,
-			processor=utils.default_process,
-			workers=config.workers,
-		)
-	keep = (both & (psim >= config.person_threshold)) | (~na & ~nb)
-	return pd.DataFrame({"i": i[keep], "j": j[keep], "sim": sim[keep], "psim": psim[keep]})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -489,6 +489,19 @@ def _value_parts(metrics: pd.DataFrame, config: ValueConfig) -> dict[str, np.nda
 	return out
 
 
+def _given_engagement(engagement: pd.DataFrame, index: pd.Index, config: ScoreConfig) -> pd.DataFrame:
+	"""A precomputed per-type points frame, checked and aligned with the profiles (absent = 0)."""
+	if not isinstance(engagement, pd.DataFrame):
+		raise EngineInputError(f"engagement must be a DataFrame, got {type(engagement).__name__}")
+	expected = _engagement_columns(config)
+	missing = [c for c in expected if c not in engagement.columns]
+	if missing:
+		raise EngineInputError(
+			f"engagement lacks {', '.join(missing)}: compute it with the same engagement settings as the score"
+		)
+	return engagement[expected].reindex(index, fill_value=0.0)
+
+
 def lead_score(
 	profiles: pd.DataFrame,
 	interactions: pd.DataFrame | None,
@@ -496,6 +509,8 @@ def lead_score(
 	metrics: pd.DataFrame | None,
 	config: ScoreConfig | None,
 	as_of: Any,
+	*,
+	engagement: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
 	"""Score every profile; a frame indexed by profile with ``lead_score`` (0-100, 1 dp),
 	``score_fit``, ``score_engagement``, ``score_value`` and the breakdown columns
@@ -505,6 +520,10 @@ def lead_score(
 	scores its factor's ``default``. Value reads ``r_score``, ``f_score``, ``m_score``,
 	``value_grade`` (counted only when ``orders > 0``) and ``clv`` from ``metrics`` (indexed by
 	profile).
+
+	``engagement`` is the per-type points frame of :func:`~.activity.engagement_by_type` (or the second
+	frame of :func:`~.activity.activity_and_engagement`), computed with ``config.engagement``; when
+	given, ``interactions`` and ``events`` are not read again.
 	"""
 	config = config or ScoreConfig()
 	require_columns(profiles, ("profile",), "profiles")
@@ -541,7 +560,10 @@ def lead_score(
 		fit += pts
 
 	# engagement
-	by_type = engagement_by_type(interactions, events, as_of, config.engagement, index)
+	if engagement is None:
+		by_type = engagement_by_type(interactions, events, as_of, config.engagement, index)
+	else:
+		by_type = _given_engagement(engagement, index, config)
 	total = by_type.to_numpy(dtype=float).sum(axis=1) if n else np.zeros(0)
 	scale = w["engagement"] / np.maximum(total, config.engagement_full_points)
 	for col in by_type.columns:
