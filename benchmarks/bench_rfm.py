@@ -148,10 +148,14 @@ def load_lifetimes_summary() -> Callable | None:
 
 DUCKDB_SQL = """
 WITH periods AS (
-	SELECT profile, CAST(date AS DATE) AS day, sum(amount) AS net
+	SELECT profile, CAST(date AS DATE) AS day, sum(amount) AS gross_net, sum(abs(amount)) AS gross
 	FROM tx
 	WHERE CAST(date AS DATE) <= $as_of
 	GROUP BY profile, day
+),
+netted AS (
+	-- a day nets to zero when its net is within float noise (1e-9 of its gross), as in rfm_summary
+	SELECT profile, day, CASE WHEN gross_net <= 1e-9 * gross THEN 0 ELSE gross_net END AS net FROM periods
 ),
 per_profile AS (
 	SELECT
@@ -162,7 +166,7 @@ per_profile AS (
 		sum(net) AS total_amount,
 		sum(net) FILTER (WHERE net > 0) AS purchase_amount,
 		arg_min(net, day) FILTER (WHERE net > 0) AS first_amount
-	FROM periods
+	FROM netted
 	GROUP BY profile
 )
 SELECT

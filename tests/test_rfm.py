@@ -133,6 +133,11 @@ def test_returns_are_netted_per_day():
 	assert_clean(s)
 
 
+def test_float_noise_in_a_fully_returned_day_is_net_zero():
+	s = rfm_summary(tx(("a", "2024-03-01", 0.1), ("a", "2024-03-01", 0.2), ("a", "2024-03-01", -0.3)), AS_OF)
+	assert row(s, "a")["orders"] == 0
+
+
 def test_zero_amount_day_is_not_a_purchase_day():
 	s = rfm_summary(tx(("a", "2024-03-01", 50), ("a", "2024-03-10", 0)), AS_OF)
 	assert row(s, "a")["orders"] == 1
@@ -382,8 +387,9 @@ def oracle(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 	frame = frame.assign(day=frame["date"].dt.normalize())
 	frame = frame[frame["day"] <= as_of_day]
 	total = frame.groupby("profile", sort=False)["amount"].sum()
-	days = frame.groupby(["profile", "day"], sort=True)["amount"].sum().reset_index()
-	days = days[days["amount"] > 0]
+	grouped = frame.assign(gross=frame["amount"].abs()).groupby(["profile", "day"], sort=True)
+	days = grouped[["amount", "gross"]].sum().reset_index()
+	days = days[days["amount"] > 1e-9 * days["gross"]]
 	out = {}
 	for profile, tot in total.items():
 		mine = days[days["profile"] == profile].sort_values("day")

@@ -16,8 +16,9 @@ Conventions (docs/engine-rfm-btyd.md has the worked details):
 
 * Transactions are bucketed into periods (``freq="D"``: calendar days; ``"W"``: weeks starting
   on Monday). Amounts are netted per (profile, period): a credit note booked on the same day as
-  its invoice reduces that day's spend. A period whose net amount is <= 0 is not a purchase
-  period (a return-only day, a fully returned day, a zero-amount invoice).
+  its invoice reduces that day's spend. A period whose net amount is <= 0 (up to float noise:
+  1e-9 of its gross amount) is not a purchase period (a return-only day, a fully returned day,
+  a zero-amount invoice).
 * ``as_of`` is floored to its period, like lifetimes' ``observation_period_end``: every
   transaction dated in a period up to and including the ``as_of`` period counts, later ones
   are ignored.
@@ -75,6 +76,8 @@ NO_PURCHASE = "no purchase"
 # what pandas' Period("W") and therefore lifetimes use)
 _PERIODS = {"D": (1, 0), "W": (7, 3)}
 _NS_PER_DAY = 86_400_000_000_000
+# a (profile, period) whose net is at most this fraction of its gross amount counts as net zero
+_NET_TOLERANCE = 1e-9
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +193,9 @@ def _aggregate(codes: np.ndarray, period: np.ndarray, amount: np.ndarray, n_prof
 		touched = np.flatnonzero(pd.Series(key, copy=False).isin(suspect).to_numpy())
 		inverse, pair_keys = pd.factorize(key[touched])
 		net = np.bincount(inverse, weights=amount[touched], minlength=len(pair_keys))
-		not_purchase = net[inverse] <= 0
+		gross = np.bincount(inverse, weights=np.abs(amount[touched]), minlength=len(pair_keys))
+		# "<= 0" up to float noise: 0.1 + 0.2 - 0.3 nets to 5.6e-17, not to a purchase
+		not_purchase = (net <= _NET_TOLERANCE * gross)[inverse]
 		if not_purchase.any():
 			valid = np.ones(len(codes), dtype=bool)
 			valid[touched[not_purchase]] = False
