@@ -4,8 +4,8 @@ Generates a synthetic pond (default 1,000,000 profiles, 3,000,000 interactions, 
 builds a metrics frame (activity from the pond; purchase/churn columns drawn with numpy so this
 benchmark does not depend on the RFM/BTYD fit) and prints, per step, the wall time and the rows per
 second: activity_summary, lead_score, categorise, assign_stages, evaluate_tags, duplicate_candidates
-(with the profiles' phones as generated and with only ~30% of profiles keeping a phone, each with and
-without the phone prefilter) and duplicate_clusters. All figures are measured in this process.
+(with the profiles' phones as generated and with only ~30% of profiles keeping a phone; the phone
+signal with and without the prefilter) and duplicate_clusters. All figures are measured in this process.
 
 	python benchmarks/bench_rules.py                      # 1M profiles
 	python benchmarks/bench_rules.py --profiles 100000
@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from crm_fishpond.engine.activity import EngagementConfig, activity_summary
+from crm_fishpond.engine.activity import EngagementConfig, activity_and_engagement, activity_summary
 from crm_fishpond.engine.category import categorise
 from crm_fishpond.engine.dedupe import (
 	DedupeConfig,
@@ -126,28 +126,15 @@ def main() -> None:
 	)
 	index = pd.Index(profiles["profile"], name="profile")
 
-	activity, _ = timed(
-		"activity_summary",
-		n,
-		activity_summary,
-		pond.interactions,
-		pond.events,
-		as_of,
-		EngagementConfig(),
-		profiles=index,
-	)
+	inter, events, cfg = pond.interactions, pond.events, EngagementConfig()
+	activity, _ = timed("activity_summary", n, activity_summary, inter, events, as_of, cfg, profiles=index)
 	metrics = synthetic_metrics(index, np.random.default_rng(args.seed), as_of).join(activity)
-	timed(
-		"lead_score (fit + engagement + value)",
-		n,
-		lead_score,
-		profiles,
-		pond.interactions,
-		pond.events,
-		metrics,
-		ScoreConfig(),
-		as_of,
-	)
+	label = "lead_score (reads the activity itself)"
+	timed(label, n, lead_score, profiles, inter, events, metrics, ScoreConfig(), as_of)
+	label = "activity_and_engagement (summary + points)"
+	(_, by_type), _ = timed(label, n, activity_and_engagement, inter, events, as_of, cfg, index)
+	label = "lead_score (engagement= precomputed)"
+	timed(label, n, lead_score, profiles, None, None, metrics, ScoreConfig(), as_of, engagement=by_type)
 	cats, _ = timed("categorise", n, categorise, metrics)
 	stages, _ = timed("assign_stages", n, assign_stages, metrics)
 	tags, _ = timed(
