@@ -77,9 +77,6 @@ def main(argv: list[str] | None = None) -> int:
 	parser.add_argument("--no-dedupe", action="store_true", help="skip duplicate detection")
 	parser.add_argument("--no-tags", action="store_true", help="run without the example tag rules")
 	parser.add_argument(
-		"--sequential", action="store_true", help="run dedupe after the other steps, not in a worker thread"
-	)
-	parser.add_argument(
 		"--incremental", type=int, default=100, help="profiles to rescore incrementally (0: skip)"
 	)
 	args = parser.parse_args(argv)
@@ -109,20 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 	gc.collect()
 	base = PeakRSS.current()
 	with PeakRSS() as rss:
-		result = run_pond(
-			inputs, config, as_of=DEFAULT_AS_OF, dedupe=not args.no_dedupe, parallel=not args.sequential
-		)
+		result = run_pond(inputs, config, as_of=DEFAULT_AS_OF, dedupe=not args.no_dedupe)
 	t = result.timings
 	print()
 	print(f"run_pond: {t['total']:.1f} s total")
 	for step in STEPS:
 		share = t[step] / t["total"] * 100 if t["total"] else 0.0
 		print(f"  {step:<10} {t[step]:7.2f} s  {share:5.1f}%")
-	if "dedupe_wait" in t:
-		print(
-			f"  (dedupe ran in a worker thread alongside the other steps; the main thread then waited "
-			f"{t['dedupe_wait']:.2f} s for it)"
-		)
 	print(
 		f"peak RSS during run_pond: {rss.peak / GIB:.2f} GiB (inputs alone {base / GIB:.2f} GiB, "
 		f"so the run added {(rss.peak - base) / GIB:.2f} GiB); process lifetime peak {lifetime_peak() / GIB:.2f} GiB"

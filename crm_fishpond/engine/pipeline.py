@@ -10,7 +10,7 @@ Order of the steps (each one's wall time lands in ``PondResult.timings``)::
 	category     potential / intention / deal / loyal
 	stages       lifecycle stage transitions (from the profiles' current ``stage``)
 	tags         admin tag rules over profile fields + every metric
-	dedupe       duplicate candidate pairs (in a worker thread, alongside the steps above)
+	dedupe       duplicate candidate pairs
 	finish       one metrics frame, missing values completed
 
 A **full run** fits the models (RFM cut points, BG/NBD and Gamma-Gamma parameters) on the pond and
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -182,7 +181,6 @@ def run_pond(
 	models: FittedModels | Mapping[str, Any] | None = None,
 	*,
 	dedupe: bool = True,
-	parallel: bool = True,
 ) -> PondResult:
 	"""Compute every metric, tag and duplicate candidate of a pond as of ``as_of`` (default: today).
 
@@ -191,11 +189,6 @@ def run_pond(
 	:class:`FittedModels` or its dict form) they are reused, which is what an incremental rescore of a
 	few profiles wants. ``dedupe=False`` skips duplicate detection (it compares profiles with each
 	other, so it belongs in full runs).
-
-	Duplicate detection needs nothing but the profiles, so with ``parallel=True`` it runs in a
-	worker thread alongside the other steps (its string matching and the numpy work of the others
-	release the GIL, so on two cores the wall time is about the longer of the two instead of their
-	sum); ``timings["dedupe"]`` is then its own duration, overlapping the others.
 	"""
 	timings: dict[str, float] = {}
 	started = time.perf_counter()
@@ -207,31 +200,6 @@ def run_pond(
 	with _timed(timings, "validate"):
 		profiles, ids = _validated(inputs)
 		index = pd.Index(ids, dtype=object, name="profile")
-
-	executor = future = None
-	if dedupe and parallel:
-		executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fishpond-dedupe")
-		future = executor.submit(_dedupe, profiles, config)
-	try:
-		return _run(inputs, config, as_of, models, profiles, index, dedupe, future, timings, started)
-	finally:
-		if executor is not None:
-			executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _run(
-	inputs: PondInputs,
-	config: EngineConfig,
-	as_of: pd.Timestamp,
-	models: FittedModels | None,
-	profiles: pd.DataFrame,
-	index: pd.Index,
-	dedupe: bool,
-	future: Future | None,
-	timings: dict[str, float],
-	started: float,
-) -> PondResult:
-	"""The steps after validation (see the module docstring)."""
 
 	with _timed(timings, "rfm"):
 		summary = rfm_summary(inputs.transactions, as_of, profiles=index)
@@ -282,14 +250,10 @@ def _run(
 		else:
 			tags = _empty(("profile", "tag", "reason"))
 
-	if future is not None:
-		waited = time.perf_counter()
-		duplicates, timings["dedupe"] = future.result()
-		timings["dedupe_wait"] = time.perf_counter() - waited
-	elif dedupe:
-		duplicates, timings["dedupe"] = _dedupe(profiles, config)
-	else:
-		duplicates, timings["dedupe"] = _empty(PAIR_COLUMNS), 0.0
+	with _timed(timings, "dedupe"):
+		duplicates = (
+			duplicate_candidates(profiles.reset_index(), config.dedupe) if dedupe else _empty(PAIR_COLUMNS)
+		)
 
 	with _timed(timings, "finish"):
 		metrics = complete(_without_model(working))
@@ -344,13 +308,6 @@ def _validated(inputs: PondInputs) -> tuple[pd.DataFrame, np.ndarray]:
 		raise EngineInputError(f"profiles lists profile {dup!r} more than once")
 	profiles = inputs.profiles.drop(columns=["profile"]).set_axis(index)
 	return profiles, ids
-
-
-def _dedupe(profiles: pd.DataFrame, config: EngineConfig) -> tuple[pd.DataFrame, float]:
-	"""Duplicate candidates and the seconds they took (runs in a worker thread when parallel)."""
-	start = time.perf_counter()
-	pairs = duplicate_candidates(profiles.reset_index(), config.dedupe)
-	return pairs, time.perf_counter() - start
 
 
 def _fit_btyd(
