@@ -40,7 +40,27 @@ def mark_dirty(profiles: Iterable[str | None]) -> None:
 	if not names:
 		return
 	Redis.sadd(frappe.cache, _dirty_key(), *names)
+	if _drain_pending_in_transaction():
+		return
 	enqueue("crm_fishpond.jobs.rescore_dirty", job_id=RESCORE_JOB_ID)
+
+
+def _drain_pending_in_transaction() -> bool:
+	"""True when this transaction already asked for the drain job: rq deduplicates queued jobs, but
+	enqueues deferred to the commit would otherwise pile up one per mark (a 1,000-row import in one
+	transaction). Inline test runs always drain at once."""
+	if frappe.flags.in_test and not frappe.flags.fishpond_real_queue:
+		return False
+	if frappe.flags.fishpond_drain_pending:
+		return True
+	frappe.flags.fishpond_drain_pending = True
+
+	def clear():
+		frappe.flags.fishpond_drain_pending = False
+
+	frappe.db.after_commit.add(clear)
+	frappe.db.after_rollback.add(clear)
+	return False
 
 
 def _dirty_key() -> str:
