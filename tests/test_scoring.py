@@ -175,6 +175,12 @@ def test_fit_factor_matching():
 	assert f.explain_value(50) == (5, "50 is 10 to under 100")
 	assert f.explain_value(None) == (0.5, "not answered")
 	assert normalise_answer(" Over 12 Months ") == "over_12_months"
+	# numeric columns: listed answers still match ("2" and 2.0), ranges cover the rest
+	level = FitFactor("level", points={"1": 2, "2": 5}, ranges=(FitRange(3, None, 9),))
+	assert level.raw_points(pd.Series([1.0, 2.0, np.nan, 7.0])).tolist() == [2, 5, 0, 9]
+	assert level.raw_points(pd.Series(["2", 2, None, "7"], dtype=object)).tolist() == [5, 5, 0, 9]
+	ranged = FitFactor("n", ranges=(FitRange(None, 0, 1), FitRange(0, None, 4)))
+	assert ranged.raw_points(pd.Series([-1, 0, 5, None], dtype="Int64")).tolist() == [1, 4, 4, 0]
 
 
 def test_config_round_trip():

@@ -173,39 +173,42 @@ class FitFactor:
 		return d
 
 	def raw_points(self, values: pd.Series) -> np.ndarray:
-		"""Points of every value (vectorised: text answers are normalised once per distinct value)."""
+		"""Points of every value. A numeric column goes through the ranges as an array; any other
+		column is scored once per distinct value (answers, or numbers typed as text)."""
 		n = len(values)
-		out = np.full(n, self.default, dtype=float)
-		matched = np.zeros(n, dtype=bool)
-		if self.points and n:
-			codes, uniques = pd.factorize(values, use_na_sentinel=True)
-			table = np.array(
-				[self.points.get(normalise_answer(u), np.nan) for u in uniques] + [np.nan], dtype=float
-			)
-			pts = table[np.where(codes >= 0, codes, len(uniques))]
-			matched = ~np.isnan(pts)
-			out = np.where(matched, pts, out)
-		if self.ranges and n:
-			if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-				num = values.to_numpy(dtype=float, na_value=np.nan)
-			else:
-				num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-			todo = ~matched & np.isfinite(num)
-			for r in self.ranges:
-				hit = todo.copy()
-				if r.min is not None:
-					hit &= num >= r.min
-				if r.max is not None:
-					hit &= num < r.max
-				out = np.where(hit, r.points, out)
-				todo &= ~hit
+		if n == 0:
+			return np.zeros(0, dtype=float)
+		if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+			num = values.to_numpy(dtype=float, na_value=np.nan)
+			if self.points:  # numeric answers may still be listed ("1", "2"...): score distinct values
+				codes, uniques = pd.factorize(num, use_na_sentinel=True)
+				table = np.array([*(self.explain_value(u)[0] for u in uniques.tolist()), self.default])
+				return table[np.where(codes >= 0, codes, len(uniques))]
+			return self._ranges(num)
+		codes, uniques = pd.factorize(values, use_na_sentinel=True)
+		table = np.array(
+			[*(self.explain_value(u)[0] for u in np.asarray(uniques, dtype=object).tolist()), self.default]
+		)
+		return table[np.where(codes >= 0, codes, len(uniques))]
+
+	def _ranges(self, num: np.ndarray) -> np.ndarray:
+		out = np.full(len(num), self.default, dtype=float)
+		todo = np.isfinite(num)
+		for r in self.ranges:
+			hit = todo.copy()
+			if r.min is not None:
+				hit &= num >= r.min
+			if r.max is not None:
+				hit &= num < r.max
+			out[hit] = r.points
+			todo &= ~hit
 		return out
 
 	def explain_value(self, value: Any) -> tuple[float, str]:
 		"""Points of one value and the rule that gave them (for :func:`explain`)."""
 		if _missing(value):
 			return self.default, "not answered"
-		key = normalise_answer(value)
+		key = normalise_answer(int(value) if isinstance(value, float) and value.is_integer() else value)
 		if key in self.points:
 			return self.points[key], f"answer {value!s}"
 		try:
@@ -539,7 +542,12 @@ def lead_score(
 			raise EngineInputError(f"metrics must be a pandas DataFrame, got {type(metrics).__name__}")
 		if "profile" in metrics.columns and metrics.index.name != "profile":
 			metrics = metrics.set_index("profile")
-		metrics = metrics.reindex(index)
+		# only the columns the score reads: reindexing a wide metrics frame would copy all of it
+		wanted = {c for cols in _VALUE_COLUMNS.values() for c in cols} | {"orders"}
+		wanted |= {f.field for f in config.fit_factors if f.field not in profiles.columns}
+		metrics = metrics[[c for c in metrics.columns if c in wanted]]
+		if not metrics.index.equals(index):
+			metrics = metrics.reindex(index)
 	n = len(index)
 	w = config.weights
 	out: dict[str, np.ndarray] = {}
