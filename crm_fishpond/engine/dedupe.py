@@ -750,8 +750,18 @@ def duplicate_clusters(pairs: pd.DataFrame, min_confidence: float = 0.0) -> pd.D
 	n, m = len(uniques), len(pairs)
 	graph = coo_matrix((np.ones(m), (codes[:m], codes[m:])), shape=(n, n))
 	_, labels = connected_components(graph, directed=False)
-	frame = pd.DataFrame({"profile": np.asarray(uniques, dtype=object), "label": labels})
-	first = frame.groupby("label")["profile"].transform("min")
-	size = frame.groupby("label")["profile"].transform("size")
-	out = pd.DataFrame({"profile": frame["profile"], "cluster": first, "cluster_size": size.astype(np.int64)})
+	# profiles sorted by id: the first of each component in that order is its smallest id
+	names = np.asarray(uniques, dtype=object)
+	order = np.argsort(names, kind="stable")
+	labels_sorted = labels[order]
+	_, first = np.unique(labels_sorted, return_index=True)
+	smallest = names[order][first]  # per component label
+	sizes = np.bincount(labels)
+	out = pd.DataFrame(
+		{
+			"profile": names[order],
+			"cluster": smallest[labels_sorted],
+			"cluster_size": sizes[labels_sorted].astype(np.int64),
+		}
+	)
 	return out.sort_values(["cluster", "profile"], kind="stable").reset_index(drop=True)
