@@ -7,10 +7,10 @@ Signals (each can be switched off in :class:`DedupeConfig`):
 * **phone**: the same E.164 number, parsed with ``phonenumbers`` in the profile's ``country``
   (ISO alpha-2) or ``default_region``; numbers that do not parse or are not valid are ignored.
 * **company**: company names normalised (case, punctuation, legal forms such as Ltd, GmbH, Inc.,
-  S.A.R.L., 有限公司, 株式会社) and compared with rapidfuzz (``token_sort_ratio``) against their
-  ``fuzzy_window`` nearest neighbours in sorted order (by default within the same territory). Two
-  people at a similar company are a candidate only when their person names are similar too
-  (colleagues are not duplicates); two company records without person names are a weaker candidate.
+  S.A.R.L., 有限公司, 株式会社) and compared with rapidfuzz (``token_sort_ratio``), by default within
+  the same territory. Two people at the same or a similar company are a candidate only when their
+  person names are similar too (colleagues are not duplicates); two company records without person
+  names are a weaker candidate.
 
 An e-mail or phone value shared by more than ``max_group_size`` profiles (a switchboard, a shared or
 placeholder mailbox) produces no pairs. Several signals on one pair combine as
@@ -20,11 +20,12 @@ Scale. Text normalisation runs once per *distinct* value (pandas' ``.str`` metho
 in Python too, only slower, unless pyarrow strings are installed). ``phonenumbers`` is a pure-Python
 parser: it runs once per distinct (number, region), results are cached across calls, and with
 ``phone_prefilter`` only numbers that could equal another one are parsed (two numbers can only share
-an E.164 form if their last seven digits agree, see :func:`_phone_candidates`). Fuzzy company
-matching uses a sorted neighbourhood instead of prefix blocks: prefix blocks cost the square of the
-block size and real names pile up on common prefixes ("sha", "int", "glo"), while a window of
-``fuzzy_window`` neighbours in two orders (token-sorted name, and the same reversed, which catches
-typos near the start) costs ``2 * window`` comparisons per distinct name.
+an E.164 form if their last seven digits agree, see :func:`_phone_candidates`). Fuzzy matching
+(:func:`_similar_pairs`) compares small groups completely and big ones with a sorted neighbourhood
+instead of prefix blocks: prefix blocks cost the square of the block size and real names pile up on
+common prefixes ("sha", "int", "glo"), while a window of ``fuzzy_window`` neighbours in two orders
+(token-sorted name, and the same reversed, which catches typos near the start) costs
+``2 * window`` comparisons per name.
 """
 
 from __future__ import annotations
