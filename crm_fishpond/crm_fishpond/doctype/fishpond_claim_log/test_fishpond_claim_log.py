@@ -2,10 +2,9 @@ import frappe
 
 from crm_fishpond.pools import claim as pool_claim
 from crm_fishpond.tests import pools_factories as pf
-from crm_fishpond.tests.utils import FishpondTestCase
 
 
-class TestFishpondClaimLog(FishpondTestCase):
+class TestFishpondClaimLog(pf.PoolTestCase):
 	def test_claim_and_release_are_logged_with_who_when_why(self):
 		pool = pf.pool("_FP Log Pool")
 		rep = pf.rep("fp-log-rep@example.com", pools=[pool])
