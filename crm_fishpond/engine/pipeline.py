@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from . import btyd
-from .activity import activity_summary
+from .activity import activity_and_engagement
 from .category import categorise
 from .config import EngineConfig
 from .dedupe import PAIR_COLUMNS, duplicate_candidates
@@ -217,7 +217,8 @@ def run_pond(
 		churn = _churn(summary, bg, gg, config)
 
 	with _timed(timings, "activity"):
-		activity = activity_summary(
+		# one pass over the activity for the summary and the lead score's engagement part
+		activity, engagement = activity_and_engagement(
 			inputs.interactions, inputs.events, as_of, config.engagement, profiles=index
 		)
 
@@ -231,7 +232,7 @@ def run_pond(
 			reference = models.clv_reference
 		# without a churn model the lead score's value part leaves CLV out instead of scoring it 0
 		scored_on = working if bg is not None else working.drop(columns=list(btyd.CHURN_COLUMNS))
-		score = _lead_score(profiles, inputs, scored_on, config, as_of, None if refit else reference)
+		score = _lead_score(profiles, scored_on, engagement, config, as_of, None if refit else reference)
 		working = working.join(score)
 
 	with _timed(timings, "category"):
@@ -370,8 +371,8 @@ def _clv_reference(clv: pd.Series | Mapping[str, float] | None) -> pd.Series | N
 
 def _lead_score(
 	profiles: pd.DataFrame,
-	inputs: PondInputs,
 	working: pd.DataFrame,
+	engagement: pd.DataFrame,
 	config: EngineConfig,
 	as_of: pd.Timestamp,
 	reference: pd.Series | None,
@@ -390,7 +391,7 @@ def _lead_score(
 			phantom_ids = pd.Index(others.index, dtype=object, name="profile")
 			frame = pd.concat([frame, pd.DataFrame({"profile": phantom_ids})], ignore_index=True)
 			metrics = pd.concat([working, pd.DataFrame({"clv": others.to_numpy()}, index=phantom_ids)])
-	scored = lead_score(frame, inputs.interactions, inputs.events, metrics, config.score, as_of)
+	scored = lead_score(frame, None, None, metrics, config.score, as_of, engagement=engagement)
 	return scored.iloc[: len(working)] if len(scored) != len(working) else scored
 
 
