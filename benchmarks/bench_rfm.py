@@ -148,25 +148,25 @@ def load_lifetimes_summary() -> Callable | None:
 
 DUCKDB_SQL = """
 WITH periods AS (
-	SELECT profile, CAST(date AS DATE) AS day, sum(amount) AS gross_net, sum(abs(amount)) AS gross
+	SELECT profile, CAST(date AS DATE) AS day, sum(amount) AS net, sum(abs(amount)) AS gross
 	FROM tx
 	WHERE CAST(date AS DATE) <= $as_of
 	GROUP BY profile, day
 ),
-netted AS (
-	-- a day nets to zero when its net is within float noise (1e-9 of its gross), as in rfm_summary
-	SELECT profile, day, CASE WHEN gross_net <= 1e-9 * gross THEN 0 ELSE gross_net END AS net FROM periods
+flagged AS (
+	-- a purchase day nets above float noise (1e-9 of its gross), as in rfm_summary
+	SELECT profile, day, net, net > 1e-9 * gross AS purchase FROM periods
 ),
 per_profile AS (
 	SELECT
 		profile,
-		count(*) FILTER (WHERE net > 0) AS orders,
-		min(day) FILTER (WHERE net > 0) AS first_day,
-		max(day) FILTER (WHERE net > 0) AS last_day,
+		count(*) FILTER (WHERE purchase) AS orders,
+		min(day) FILTER (WHERE purchase) AS first_day,
+		max(day) FILTER (WHERE purchase) AS last_day,
 		sum(net) AS total_amount,
-		sum(net) FILTER (WHERE net > 0) AS purchase_amount,
-		arg_min(net, day) FILTER (WHERE net > 0) AS first_amount
-	FROM netted
+		sum(net) FILTER (WHERE purchase) AS purchase_amount,
+		arg_min(net, day) FILTER (WHERE purchase) AS first_amount
+	FROM flagged
 	GROUP BY profile
 )
 SELECT

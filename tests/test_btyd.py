@@ -487,6 +487,23 @@ def test_tiny_data_gives_finite_usable_parameters():
 	assert max(penalised.r, penalised.alpha, penalised.a, penalised.b) < 1e3
 
 
+def test_single_row_and_empty_inputs():
+	one = fit_bgnbd([2], [5], [10])  # a single repeat buyer: finite (if extreme) parameters
+	assert all(np.isfinite([one.r, one.alpha, one.a, one.b]))
+	assert np.isfinite(expected_purchases(one, 10, [2], [5], [10])).all()
+	for values in (
+		p_alive(one, [], [], []),
+		expected_purchases(one, 5, [], [], []),
+		clv(one, None, [], [], [], []),
+	):
+		assert values.shape == (0,)
+	empty = pd.DataFrame(
+		{"frequency": [], "recency": [], "T": [], "monetary_value": [], "orders": pd.Series([], dtype=int)}
+	)
+	out = churn_frame(empty, one)
+	assert len(out) == 0 and tuple(out.columns) == CHURN_COLUMNS
+
+
 @pytest.mark.parametrize(
 	("args", "message"),
 	[
