@@ -61,6 +61,11 @@ class PeakRSS:
 		self.peak = max(self.peak, self.current())
 
 
+def cpu_seconds() -> float:
+	usage = resource.getrusage(resource.RUSAGE_SELF)
+	return usage.ru_utime + usage.ru_stime
+
+
 def lifetime_peak() -> int:
 	return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
@@ -105,11 +110,17 @@ def main(argv: list[str] | None = None) -> int:
 	config = EngineConfig(tags=() if args.no_tags else tuple(example_tag_rules()))
 	gc.collect()
 	base = PeakRSS.current()
+	load = os.getloadavg()[0]
+	cpu0 = cpu_seconds()
 	with PeakRSS() as rss:
 		result = run_pond(inputs, config, as_of=DEFAULT_AS_OF, dedupe=not args.no_dedupe)
+	cpu = cpu_seconds() - cpu0
 	t = result.timings
 	print()
-	print(f"run_pond: {t['total']:.1f} s total")
+	print(
+		f"run_pond: {t['total']:.1f} s total, {cpu:.1f} s CPU "
+		f"(load average {load:.1f} on {os.cpu_count()} CPUs when it started: other work slows the wall time)"
+	)
 	for step in STEPS:
 		share = t[step] / t["total"] * 100 if t["total"] else 0.0
 		print(f"  {step:<10} {t[step]:7.2f} s  {share:5.1f}%")
