@@ -286,7 +286,7 @@ def _phone_shape(value: Any) -> tuple[str, str, bool, bool] | None:
 	if not isinstance(value, str):
 		if value is None or (isinstance(value, float) and value != value):
 			return None
-		value = str(value)
+		value = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 	raw = value.strip()
 	if not raw:
 		return None
