@@ -280,7 +280,8 @@ def test_fingerprint_collision_falls_back_to_exact_factorisation(monkeypatch):
 	for name in ("_MIX1", "_MIX2", "_MIX3"):
 		monkeypatch.setattr(rfm, name, np.uint64(0))
 	values = np.array(["profile-number-1", "profile-number-2", "profile-number-1"], dtype=object)
-	assert rfm._factorize_strings(values) is None
+	codes, _, exact = rfm._factorize_strings(values)
+	assert list(codes) == [0, 0, 0] and not exact()
 	frame = pd.DataFrame({"profile": values, "date": pd.to_datetime(["2024-03-01"] * 3), "amount": 1.0})
 	s = rfm_summary(frame, AS_OF)
 	assert list(s.index) == ["profile-number-1", "profile-number-2"]
@@ -293,7 +294,8 @@ def test_factorize_strings_is_exact_on_many_lengths():
 		["".join(rng.choice(list("ab\u00e9x"), size=n)) for n in rng.integers(0, 30, 400)], dtype=object
 	)
 	values = pool[rng.integers(0, len(pool), 5000)]
-	codes, reps = rfm._factorize_strings(values)
+	codes, reps, exact = rfm._factorize_strings(values)
+	assert exact is not None and exact()
 	expected_codes, uniques = pd.factorize(values)
 	assert np.array_equal(codes, expected_codes)
 	assert list(values[reps]) == list(uniques)

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,11 +126,26 @@ def rfm_summary(
 	if freq not in _PERIODS:
 		raise EngineInputError(f"freq must be one of {', '.join(_PERIODS)}; got {freq!r}")
 	require_columns(transactions, TRANSACTION_COLUMNS, "transactions")
+	with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rfm_summary") as pool:
+		return _rfm_summary(transactions, as_of, freq, profiles, pool, fast_strings=True)
+
+
+def _rfm_summary(
+	transactions: pd.DataFrame,
+	as_of: Any,
+	freq: str,
+	profiles: Iterable[Any] | None,
+	pool: ThreadPoolExecutor,
+	fast_strings: bool,
+) -> pd.DataFrame:
 	period_days, shift = _PERIODS[freq]
 	as_of_day = _day_number(as_of)
 	as_of_period = (as_of_day + shift) // period_days
 
-	codes, labels = _encode_profiles(transactions["profile"])
+	codes, labels, exact = _encode_profiles(transactions["profile"], fast_strings)
+	# the exactness check of the fast string codes runs on a worker thread while we aggregate
+	# (numpy releases the GIL); if it ever fails, everything is redone with pandas.factorize
+	verified = pool.submit(exact) if exact is not None else None
 	period = (_day_numbers(transactions["date"]) + shift) // period_days
 	amount = _amounts(transactions["amount"])
 
@@ -144,7 +160,9 @@ def rfm_summary(
 			codes, period, amount = codes[listed], period[listed], amount[listed]
 		present = np.ones(len(labels), dtype=bool)
 	n_profiles = len(labels)
-	agg = _aggregate(codes, period, amount, n_profiles)
+	agg = _aggregate(codes, period, amount, n_profiles, pool)
+	if verified is not None and not verified.result():  # a fingerprint collision: be exact
+		return _rfm_summary(transactions, as_of, freq, profiles, pool, fast_strings=False)
 	if profiles is None:
 		present = agg["rows"] > 0
 		if not present.all():
@@ -152,7 +170,9 @@ def rfm_summary(
 	return _summary_frame(agg, present, labels, as_of_period, period_days, shift)
 
 
-def _aggregate(codes: np.ndarray, period: np.ndarray, amount: np.ndarray, n_profiles: int) -> dict:
+def _aggregate(
+	codes: np.ndarray, period: np.ndarray, amount: np.ndarray, n_profiles: int, pool: ThreadPoolExecutor
+) -> dict:
 	"""The per-profile reductions behind :func:`rfm_summary`, on dense integer codes.
 
 	Strategy: a (profile, period) pair is a purchase period when its net amount is > 0. Only
@@ -203,12 +223,14 @@ def _aggregate(codes: np.ndarray, period: np.ndarray, amount: np.ndarray, n_prof
 			if len(codes) == 0:
 				return empty
 
-	key.sort()
-	distinct = np.empty(len(key), dtype=bool)
-	distinct[0] = True
-	np.not_equal(key[1:], key[:-1], out=distinct[1:])
-	orders = np.bincount(key[distinct] // key.dtype.type(span), minlength=n_profiles)
+	def count_orders() -> np.ndarray:  # numpy sorts without the GIL: this overlaps the scatters
+		key.sort()
+		distinct = np.empty(len(key), dtype=bool)
+		distinct[0] = True
+		np.not_equal(key[1:], key[:-1], out=distinct[1:])
+		return np.bincount(key[distinct] // key.dtype.type(span), minlength=n_profiles)
 
+	orders_future = pool.submit(count_orders)
 	first = np.full(n_profiles, span, dtype=np.int64)
 	np.minimum.at(first, codes, offset)
 	last = np.full(n_profiles, -1, dtype=np.int64)
@@ -216,6 +238,7 @@ def _aggregate(codes: np.ndarray, period: np.ndarray, amount: np.ndarray, n_prof
 	purchase_amount = np.bincount(codes, weights=amount, minlength=n_profiles)
 	on_first = offset == first[codes]
 	first_amount = np.bincount(codes[on_first], weights=amount[on_first], minlength=n_profiles)
+	orders = orders_future.result()
 
 	buyer = orders > 0
 	first = np.where(buyer, first + p0, 0)
@@ -330,12 +353,15 @@ def _restrict_to_profiles(codes: np.ndarray, labels: pd.Index, profiles: Iterabl
 # ---------------------------------------------------------------------------------------------
 
 
-def _encode_profiles(profiles: pd.Series) -> tuple[np.ndarray, pd.Index]:
-	"""Dense int64 codes (order of first appearance) and the label of each code.
+def _encode_profiles(
+	profiles: pd.Series, fast_strings: bool = True
+) -> tuple[np.ndarray, pd.Index, Callable[[], bool] | None]:
+	"""Dense int64 codes (order of first appearance), the label of each code, and a deferred
+	exactness check to run before trusting the codes (None when they are exact already).
 
 	Categoricals use their codes; string columns go through :func:`_factorize_strings`, a
-	vectorised exact factorisation several times faster than :func:`pandas.factorize` on Python
-	strings; anything else uses :func:`pandas.factorize`.
+	vectorised factorisation several times faster than :func:`pandas.factorize` on Python
+	strings; anything else (or ``fast_strings=False``) uses :func:`pandas.factorize`.
 	"""
 	if isinstance(profiles.dtype, pd.CategoricalDtype):
 		cat_codes = profiles.cat.codes.to_numpy()
@@ -343,17 +369,17 @@ def _encode_profiles(profiles: pd.Series) -> tuple[np.ndarray, pd.Index]:
 			raise EngineInputError("transactions.profile has missing values")
 		# keep first-appearance order and drop unused categories, like the other paths
 		codes, order = pd.factorize(cat_codes)
-		return codes.astype(np.int64), pd.Index(profiles.cat.categories.take(order))
+		return codes.astype(np.int64), pd.Index(profiles.cat.categories.take(order)), None
 	values = profiles.to_numpy()
-	if values.dtype == object and len(values):
+	if fast_strings and values.dtype == object and len(values):
 		fast = _factorize_strings(values)
 		if fast is not None:
-			codes, representatives = fast
-			return codes, pd.Index(values[representatives], dtype=profiles.dtype)
+			codes, representatives, exact = fast
+			return codes, pd.Index(values[representatives], dtype=profiles.dtype), exact
 	codes, uniques = pd.factorize(profiles, use_na_sentinel=True)
 	if len(codes) and (codes < 0).any():
 		raise EngineInputError("transactions.profile has missing values")
-	return codes.astype(np.int64), pd.Index(uniques)
+	return codes.astype(np.int64), pd.Index(uniques), None
 
 
 _MIX1 = np.uint64(0x9E3779B97F4A7C15)
@@ -362,17 +388,19 @@ _MIX3 = np.uint64(0x94D049BB133111EB)
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
 
 
-def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, Callable[[], bool] | None] | None:
 	"""Exact factorisation of an object array of ``str`` without a per-element hash lookup.
 
 	Joins the strings with NUL separators into one UTF-8 buffer (one C-level pass), reads each
 	string as little-endian 64-bit words through an unaligned strided view, mixes the words into
-	a 64-bit fingerprint, factorises the fingerprints (an integer hash table) and finally checks
-	every row's words against its group's representative, so a fingerprint collision can never
-	merge two different strings: if one is found we return None and the caller falls back to
-	:func:`pandas.factorize`. Also returns None for non-``str`` values or strings holding NUL.
+	a 64-bit fingerprint and factorises the fingerprints (an integer hash table). Strings of up to
+	8 bytes are their own (zero-padded) word, which is exact; longer ones come with ``exact``, a
+	check of every row's words against its group's representative, so that a fingerprint
+	collision can never merge two different strings. The caller runs it (possibly concurrently
+	with other work) and falls back to :func:`pandas.factorize` if it returns False.
 
-	:returns: (codes in order of first appearance, index of one row per code)
+	:returns: (codes in order of first appearance, index of one row per code, ``exact`` or None),
+		or None for non-``str`` values and strings holding NUL (use :func:`pandas.factorize`).
 	"""
 	n = len(values)
 	try:
@@ -435,15 +463,20 @@ def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | No
 		del fingerprint
 	representatives = np.empty(len(uniques), dtype=np.int64)
 	representatives[codes] = np.arange(n, dtype=np.int64)  # any row of each group will do
-	if n_words > 1:
-		# exactness: every row must equal its group's representative, word for word
+	if n_words == 1:
+		return codes.astype(np.int64, copy=False), representatives, None
+
+	def exact() -> bool:
+		"""Every row equals its group's representative, word for word (no fingerprint collision)."""
 		if not np.array_equal(lengths[representatives][codes], lengths):
-			return None
+			return False
 		for k in range(n_words):
 			row_words = words[k] if words else word(k)
 			if not np.array_equal(row_words[representatives][codes], row_words):
-				return None
-	return codes.astype(np.int64, copy=False), representatives
+				return False
+		return True
+
+	return codes.astype(np.int64, copy=False), representatives, exact
 
 
 # ---------------------------------------------------------------------------------------------
