@@ -467,13 +467,21 @@ def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, Call
 		return codes.astype(np.int64, copy=False), representatives, None
 
 	def exact() -> bool:
-		"""Every row equals its group's representative, word for word (no fingerprint collision)."""
-		if not np.array_equal(lengths[representatives][codes], lengths):
-			return False
-		for k in range(n_words):
-			row_words = words[k] if words else word(k)
-			if not np.array_equal(row_words[representatives][codes], row_words):
+		"""Every row equals its group's representative, word for word (no fingerprint collision).
+
+		Runs in chunks of 2**20 rows to keep its temporaries small (it overlaps other work)."""
+		rep_lengths = lengths[representatives]
+		rep_words = [words[k][representatives] if words else word(k, representatives) for k in range(n_words)]
+		step = 1 << 20
+		for begin in range(0, n, step):
+			rows = slice(begin, min(begin + step, n))
+			group = codes[rows]
+			if not np.array_equal(rep_lengths[group], lengths[rows]):
 				return False
+			for k in range(n_words):
+				row_words = words[k][rows] if words else word(k, np.arange(rows.start, rows.stop))
+				if not np.array_equal(rep_words[k][group], row_words):
+					return False
 		return True
 
 	return codes.astype(np.int64, copy=False), representatives, exact
