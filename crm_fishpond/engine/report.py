@@ -798,7 +798,7 @@ def _models_section(result: Any) -> str:
 def _reasons(row: pd.Series, score_config: Any, k: int = 3) -> str:
 	try:
 		items = explain(row, score_config)
-	except Exception:  # a reason we cannot render must not sink the report
+	except (KeyError, TypeError, ValueError):  # a reason we cannot render must not sink the report
 		return ""
 	top = [it for it in items if it.get("points", 0) > 0][:k]
 	lis = "".join(f"<li>{_esc(it['reason'])} <b>+{it['points']:.1f}</b></li>" for it in top)
@@ -885,7 +885,8 @@ def render_report(result: Any, inputs: Any = None, title: str = "Fish-pond repor
 	m = result.metrics
 	profiles = getattr(inputs, "profiles", None)
 	as_of = getattr(result, "as_of", None)
-	when = pd.Timestamp(as_of).strftime("%-d %B %Y") if as_of is not None else ""
+	stamp = pd.Timestamp(as_of) if as_of is not None else None
+	when = f"{stamp.day} {stamp:%B %Y}" if stamp is not None else ""
 	sizes = ""
 	if inputs is not None:
 		sizes = ", ".join(
