@@ -6,16 +6,20 @@ claim one lead at once, InnoDB serialises the UPDATEs on the row lock; the first
 UPDATE re-reads the committed row, matches nothing and its rep gets a clear message.
 
 Caps: before counting, the receiving rep's User row is locked FOR UPDATE, so two claims for the same
-rep never count at the same time; the counts are taken after that lock in a transaction that began
-just before it (the read-only part of the request is committed first), so they see every claim the
-previous holder of the lock committed. When the caller has already written in this transaction (a
-workflow approving a transfer), the counts are locking reads instead.
+rep never count at the same time. The counts must then see every claim the previous holder of that
+lock committed, which a REPEATABLE READ snapshot opened earlier in the request would not: so the
+read-only part of the request is committed first and the counts run in the transaction that begins
+with the lock. When the caller has already written in this transaction (a workflow approving a
+transfer), nothing may be committed early; the counts are then read through a short-lived second
+connection, whose snapshot starts after the lock. (Locking reads would do too, but their gap locks
+deadlock concurrent claims of reps whose names sit next to each other in the lead_owner index.)
 
 Every change writes a Fishpond Claim Log row (bulk insert, same transaction).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import frappe
@@ -178,11 +182,12 @@ def transfer(
 	held: dict[str, int] = {}
 	if keep_owner:
 		owners = sorted({r.lead_owner for r in rows.values() if r.lead_owner})
-		locking = _fresh_snapshot()
+		reader = _fresh_snapshot()
 		for owner in owners:
 			_lock_user(owner)
-		for owner in owners:
-			held[owner] = _held_count(owner, target, locking)
+		with _committed_reads(reader):
+			for owner in owners:
+				held[owner] = _held_count(owner, target)
 	now = now_datetime()
 	out, logs = Outcome(), []
 	for name in names:
@@ -231,17 +236,15 @@ def transfer(
 # -- the claim itself ----------------------------------------------------------------------------
 def _take(names, to_user: str, by: str, action: str, reason: str | None) -> Outcome:
 	names = _clean(names)
-	locking = _fresh_snapshot()
+	reader = _fresh_snapshot()
 	_lock_user(to_user)
 	rows = _load(names)
 	scope = pond_scope(by)
 	caps = pool_caps(r.fishpond for r in rows.values())
-	held = {pool: _held_count(to_user, cap, locking) for pool, cap in caps.items() if cap.max_held}
-	today = (
-		_claims_today(to_user, [p for p, c in caps.items() if c.max_per_day], locking)
-		if action == CLAIM
-		else {}
-	)
+	with _committed_reads(reader):
+		held = {pool: _held_count(to_user, cap) for pool, cap in caps.items() if cap.max_held}
+		daily = [p for p, c in caps.items() if c.max_per_day]
+		today = _claims_today(to_user, daily) if action == CLAIM else {}
 	now = now_datetime()
 	out, logs = Outcome(), []
 	for name in names:
@@ -384,13 +387,42 @@ def _fresh_snapshot() -> bool:
 	"""Start a new transaction so the counts after the rep's lock see every committed claim.
 
 	Returns True when that is not possible (the caller already wrote in this transaction): the counts
-	are then locking reads. Tests run inside one transaction and one process: nothing to refresh."""
+	must then go through :func:`_committed_reads`. Tests run inside one transaction and one process:
+	nothing to refresh."""
 	if frappe.flags.in_test:
 		return False
 	if frappe.db.transaction_writes:
 		return True
 	frappe.db.commit()  # nosemgrep: nothing written yet; ends the request's read snapshot
 	return False
+
+
+@contextmanager
+def _committed_reads(needed: bool):
+	"""Run the enclosed queries on a second, short-lived connection (when `needed`): its snapshot begins
+	now, after the rep's lock, so it sees every committed claim. Frappe swaps ``frappe.local.db`` the
+	same way for its read replica."""
+	if not needed:
+		yield
+		return
+	from frappe.database import get_db
+
+	conf = frappe.conf
+	reader = get_db(
+		socket=conf.db_socket,
+		host=conf.db_host,
+		port=conf.db_port,
+		user=conf.get("db_user") or conf.db_name,
+		password=conf.db_password,
+		cur_db_name=conf.db_name,
+	)
+	primary = frappe.local.db
+	frappe.local.db = reader
+	try:
+		yield
+	finally:
+		frappe.local.db = primary
+		reader.close()
 
 
 def _lock_user(user: str) -> None:
@@ -400,7 +432,7 @@ def _lock_user(user: str) -> None:
 		frappe.throw(_("User {0} does not exist.").format(user), frappe.DoesNotExistError)
 
 
-def _held_count(user: str, cap: PoolCaps, locking: bool) -> int:
+def _held_count(user: str, cap: PoolCaps) -> int:
 	lead = frappe.qb.DocType(LEAD)
 	query = (
 		frappe.qb.from_(lead)
@@ -409,12 +441,10 @@ def _held_count(user: str, cap: PoolCaps, locking: bool) -> int:
 		.where(lead.fishpond == cap.name)
 		.where(lead.status.isin(cap.held_statuses))
 	)
-	if locking:
-		query = query.for_update()
 	return cint(query.run()[0][0])
 
 
-def _claims_today(user: str, pools: list[str], locking: bool) -> dict[str, int]:
+def _claims_today(user: str, pools: list[str]) -> dict[str, int]:
 	if not pools:
 		return {}
 	log = frappe.qb.DocType(LOG)
@@ -429,8 +459,6 @@ def _claims_today(user: str, pools: list[str], locking: bool) -> dict[str, int]:
 		.where(log.action_on < add_days(day_start, 1))
 		.groupby(log.to_pool)
 	)
-	if locking:
-		query = query.for_update()
 	return {pool: cint(n) for pool, n in query.run()}
 
 

@@ -1,5 +1,7 @@
+const FISHPOND_API = "crm_fishpond.api.pools.";
+
 frappe.listview_settings["Fishpond Lead"] = {
-	add_fields: ["status", "lead_owner", "lifecycle_stage", "value_grade", "churn_band"],
+	add_fields: ["status", "lead_owner", "fishpond", "lifecycle_stage", "value_grade", "churn_band"],
 	get_indicator(doc) {
 		const colors = {
 			"In Pool": "blue",
@@ -10,4 +12,101 @@ frappe.listview_settings["Fishpond Lead"] = {
 		};
 		return [__(doc.status), colors[doc.status] || "gray", "status,=," + doc.status];
 	},
+	onload(listview) {
+		const selected = () => listview.get_checked_items(true);
+		const run = (method, args, verb) => {
+			const names = selected();
+			if (!names.length) {
+				frappe.msgprint(__("Select the leads first."));
+				return;
+			}
+			frappe.call({
+				method: FISHPOND_API + method,
+				type: "POST",
+				args: { names: JSON.stringify(names), ...args },
+				freeze: true,
+				callback: (r) => {
+					fishpond_show_outcome(r.message, verb);
+					listview.clear_checked_items();
+					listview.refresh();
+				},
+			});
+		};
+		listview.page.add_actions_menu_item(
+			__("Claim"),
+			() => run("bulk_claim", {}, __("Claimed")),
+			false
+		);
+		listview.page.add_actions_menu_item(
+			__("Release"),
+			() =>
+				frappe.prompt(
+					{ fieldname: "reason", fieldtype: "Small Text", label: __("Reason") },
+					(v) => run("bulk_release", v, __("Released")),
+					__("Release to the Pool"),
+					__("Release")
+				),
+			false
+		);
+		listview.page.add_actions_menu_item(
+			__("Assign"),
+			() =>
+				frappe.prompt(
+					[
+						{ fieldname: "user", fieldtype: "Link", options: "User", label: __("Rep"), reqd: 1 },
+						{ fieldname: "reason", fieldtype: "Small Text", label: __("Reason") },
+					],
+					(v) => run("bulk_assign", v, __("Assigned")),
+					__("Assign to a Rep"),
+					__("Assign")
+				),
+			false
+		);
+		listview.page.add_actions_menu_item(
+			__("Transfer"),
+			() =>
+				frappe.prompt(
+					[
+						{
+							fieldname: "to_pool",
+							fieldtype: "Link",
+							options: "Fishpond",
+							label: __("To Pool"),
+							reqd: 1,
+						},
+						{ fieldname: "keep_owner", fieldtype: "Check", label: __("Keep Owner") },
+						{ fieldname: "reason", fieldtype: "Small Text", label: __("Reason") },
+					],
+					(v) => run("bulk_transfer", v, __("Transferred")),
+					__("Transfer to Another Pool"),
+					__("Transfer")
+				),
+			false
+		);
+	},
 };
+
+function fishpond_show_outcome(outcome, verb) {
+	if (!outcome) return;
+	const done = outcome.done || [];
+	const failed = outcome.failed || {};
+	const failures = Object.keys(failed);
+	let html = `<p>${__("{0}: {1}", [verb, done.length])}</p>`;
+	if (failures.length) {
+		html += `<p>${__("Not done: {0}", [failures.length])}</p><ul>`;
+		html += failures
+			.map(
+				(name) =>
+					`<li><b>${frappe.utils.escape_html(name)}</b>: ${frappe.utils.escape_html(
+						failed[name]
+					)}</li>`
+			)
+			.join("");
+		html += "</ul>";
+	}
+	frappe.msgprint({
+		title: __("Pool Action"),
+		message: html,
+		indicator: failures.length ? (done.length ? "orange" : "red") : "green",
+	});
+}
