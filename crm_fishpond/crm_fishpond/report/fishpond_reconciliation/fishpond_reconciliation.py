@@ -5,7 +5,8 @@ from frappe import _
 
 from crm_fishpond.sync.reconcile import customer_totals, voucher_differences
 
-KIND_LABEL = {"missing": "Missing in pond", "different": "Different", "extra": "Extra in pond"}
+def kind_label(kind: str) -> str:
+	return {"missing": _("Missing in pond"), "different": _("Different"), "extra": _("Extra in pond")}[kind]
 
 
 def execute(filters=None):
