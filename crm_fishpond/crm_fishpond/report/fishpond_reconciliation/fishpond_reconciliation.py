@@ -64,7 +64,7 @@ def voucher_rows(filters):
 		rows.append(
 			{
 				**row,
-				"kind": _(KIND_LABEL[row["kind"]]),
+				"kind": kind_label(row["kind"]),
 				"fields": "; ".join(f"{k}: {old!s} → {new!s}" for k, (old, new) in fields.items()),
 			}
 		)
