@@ -217,6 +217,22 @@ def _per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
 	return mapped[np.where(codes < 0, len(uniques), codes)]
 
 
+def _per_distinct_pair(
+	values: pd.Series, first: Callable[[Any], Any], second: Callable[[Any], Any]
+) -> tuple[np.ndarray, np.ndarray]:
+	"""Like :func:`_per_distinct` for two functions, factorising the values once."""
+	codes, uniques = pd.factorize(values, use_na_sentinel=True)
+	at = np.where(codes < 0, len(uniques), codes)
+	plain = _as_list(uniques)
+	out = []
+	for fn in (first, second):
+		mapped = np.empty(len(plain) + 1, dtype=object)
+		mapped[:-1] = [fn(u) for u in plain]
+		mapped[-1] = None
+		out.append(mapped[at])
+	return out[0], out[1]
+
+
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
@@ -576,11 +592,12 @@ def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfi
 	graph = coo_matrix((np.ones(len(e1)), (e1, e2)), shape=(n_ent, n_ent))
 	_, cluster = connected_components(graph, directed=False)
 
-	person_key = (
-		_per_distinct(profiles["person_name"], _token_key)[rows]
-		if "person_name" in profiles.columns
-		else np.full(len(rows), None, dtype=object)
-	)
+	if "person_name" in profiles.columns:
+		person, person_key = _per_distinct_pair(profiles["person_name"], _clean_text, _token_key)
+		person_key = person_key[rows]
+	else:
+		person = np.full(len(ids), None, dtype=object)
+		person_key = np.full(len(rows), None, dtype=object)
 	named = pd.notna(person_key).astype(bool)
 	found = []
 	# named profiles: similar person names in the same company cluster
@@ -620,11 +637,6 @@ def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfi
 		has_person,
 		config.company_confidence * csim / 100 * np.nan_to_num(psim) / 100,
 		config.company_only_confidence * csim / 100,
-	)
-	person = (
-		_per_distinct(profiles["person_name"], _clean_text)
-		if "person_name" in profiles.columns
-		else np.full(len(ids), None, dtype=object)
 	)
 	where = np.where(territory[i] != "", " in " + territory[i].astype(object), "")
 	reason = (
