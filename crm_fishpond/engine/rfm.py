@@ -772,6 +772,7 @@ def _check_cuts(cuts: tuple[float, ...], name: str, strict: bool) -> None:
 # ---------------------------------------------------------------------------------------------
 
 _SCORED_COLUMNS = ("orders", "days_since_last", "total_amount")
+_THREE_DIGITS = np.array([f"{i:03d}" for i in range(1000)], dtype=object)  # rfm_score by r*100+f*10+m
 
 
 def fit_rfm_thresholds(
@@ -857,11 +858,9 @@ def score_rfm(
 		segment[buyer] = grid[r[buyer] - 1, fm[buyer] - 1]
 
 	basis = {"rfm_sum": r + f + m, "m_score": m, "fm_score": fm}[config.grade_basis]
-	grade = np.where(
-		basis >= config.grade_high_min, "high", np.where(basis >= config.grade_mid_min, "mid", "low")
-	)
-	grade = np.where(buyer, grade, "low").astype(object)
-	digits = np.char.add(np.char.add(r.astype(str), f.astype(str)), m.astype(str)).astype(object)
+	level = np.where(basis >= config.grade_high_min, 0, np.where(basis >= config.grade_mid_min, 1, 2))
+	grade = np.array(["high", "mid", "low"], dtype=object)[np.where(buyer, level, 2)]
+	digits = _THREE_DIGITS[r * 100 + f * 10 + m]
 
 	return pd.DataFrame(
 		{
