@@ -5,6 +5,7 @@ from frappe import _
 
 from crm_fishpond.sync.reconcile import customer_totals, voucher_differences
 
+
 def kind_label(kind: str) -> str:
 	return {"missing": _("Missing in pond"), "different": _("Different"), "extra": _("Extra in pond")}[kind]
 
