@@ -444,47 +444,57 @@ def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, Call
 	if n_words == 1:
 		# one word holds the whole string and NUL-free strings are zero padded: exact already
 		codes, uniques = pd.factorize(word(0))
-		words: list[np.ndarray] = []
-	else:
-		keep_words = n_words <= 4  # keep them for the exactness check, else recompute (memory)
-		words = []
-		fingerprint = lengths.astype(np.uint64) * _MIX1
-		for k in range(n_words):
-			w = word(k)
-			fingerprint ^= w
-			fingerprint *= _MIX2
-			fingerprint ^= fingerprint >> np.uint64(29)
-			if keep_words:
-				words.append(w)
-			del w
-		fingerprint *= _MIX3
-		fingerprint ^= fingerprint >> np.uint64(32)
-		codes, uniques = pd.factorize(fingerprint)
-		del fingerprint
+		representatives = np.empty(len(uniques), dtype=np.int64)
+		representatives[codes] = np.arange(n, dtype=np.int64)  # any row of each group will do
+		return codes.astype(np.int64, copy=False), representatives, None
+
+	kept: list[np.ndarray] = []  # the words, for the exactness check (recomputed when too many)
+	fingerprint = lengths.astype(np.uint64) * _MIX1
+	for k in range(n_words):
+		w = word(k)
+		fingerprint ^= w
+		fingerprint *= _MIX2
+		fingerprint ^= fingerprint >> np.uint64(29)
+		if n_words <= 4:
+			kept.append(w)
+		del w
+	fingerprint *= _MIX3
+	fingerprint ^= fingerprint >> np.uint64(32)
+	codes, uniques = pd.factorize(fingerprint)
+	del fingerprint
+	codes = codes.astype(np.int64, copy=False)
 	representatives = np.empty(len(uniques), dtype=np.int64)
 	representatives[codes] = np.arange(n, dtype=np.int64)  # any row of each group will do
-	if n_words == 1:
-		return codes.astype(np.int64, copy=False), representatives, None
+	# Equal words in every position mean equal strings: past its end a string's words are zero and
+	# no string holds a NUL. The check keeps only what it needs alive (the buffer only when the
+	# words were too many to keep).
+	if kept:
+
+		def word_of(k: int, rows: slice) -> np.ndarray:
+			return kept[k][rows]
+
+		rep_words = [w[representatives] for w in kept]
+	else:
+
+		def word_of(k: int, rows: slice) -> np.ndarray:
+			return word(k, np.arange(rows.start, rows.stop))
+
+		rep_words = [word(k, representatives) for k in range(n_words)]
 
 	def exact() -> bool:
 		"""Every row equals its group's representative, word for word (no fingerprint collision).
 
 		Runs in chunks of 2**20 rows to keep its temporaries small (it overlaps other work)."""
-		rep_lengths = lengths[representatives]
-		rep_words = [words[k][representatives] if words else word(k, representatives) for k in range(n_words)]
 		step = 1 << 20
 		for begin in range(0, n, step):
 			rows = slice(begin, min(begin + step, n))
 			group = codes[rows]
-			if not np.array_equal(rep_lengths[group], lengths[rows]):
-				return False
 			for k in range(n_words):
-				row_words = words[k][rows] if words else word(k, np.arange(rows.start, rows.stop))
-				if not np.array_equal(rep_words[k][group], row_words):
+				if not np.array_equal(rep_words[k][group], word_of(k, rows)):
 					return False
 		return True
 
-	return codes.astype(np.int64, copy=False), representatives, exact
+	return codes, representatives, exact
 
 
 # ---------------------------------------------------------------------------------------------
