@@ -40,7 +40,9 @@ def _visibility(rep_column: str, pool_column: str, lead_alias: str = "fl") -> st
 		return ""
 	esc = frappe.db.escape
 	own = f"{rep_column} = {esc(scope.user)}"
-	managed = f"{pool_column} in ({', '.join(esc(p) for p in sorted(scope.managed))})" if scope.managed else ""
+	managed = (
+		f"{pool_column} in ({', '.join(esc(p) for p in sorted(scope.managed))})" if scope.managed else ""
+	)
 	rows = f"({own} or {managed})" if managed else own
 	return f" and {scope.sql(lead_alias)} and {rows}"
 
@@ -80,7 +82,9 @@ def claims_with_wait(filters) -> list[frappe._dict]:
 	for row in rows:
 		entered = row.back_in_pool or row.lead_created
 		row.entered_pool = entered
-		row.hours_to_claim = max((get_datetime(row.claimed_on) - get_datetime(entered)).total_seconds(), 0) / 3600
+		row.hours_to_claim = (
+			max((get_datetime(row.claimed_on) - get_datetime(entered)).total_seconds(), 0) / 3600
+		)
 	return rows
 
 
