@@ -219,3 +219,15 @@ def test_workspace_links_exist():
 			assert link["link_to"] in ours | framework_doctypes(), link["link_to"]
 	for shortcut in ws["shortcuts"]:
 		assert shortcut["link_to"] in ours, shortcut["link_to"]
+
+
+def test_bant_answers_on_the_form_are_the_engine_vocabulary():
+	"""Every BANT option a rep can pick scores through the engine's default fit factors."""
+	from crm_fishpond.engine.scoring import default_fit_factors, normalise_answer
+
+	fields = {f["fieldname"]: f for f in app_doctypes()["Fishpond Lead"]["fields"]}
+	for factor in default_fit_factors():
+		options = [o for o in fields[factor.field]["options"].split("\n") if o]
+		assert options, factor.field
+		unknown = [o for o in options if normalise_answer(o) not in factor.points]
+		assert not unknown, f"{factor.field}: {unknown} score nothing"
