@@ -8,6 +8,7 @@ class Fishpond(Document):
 		self.validate_caps()
 		self.validate_members()
 		self.validate_recycle_target()
+		self.validate_recycle_rules()
 
 	def on_update(self):
 		if self.is_default:
@@ -47,3 +48,11 @@ class Fishpond(Document):
 	def validate_recycle_target(self):
 		if self.recycle_to == self.name:
 			self.recycle_to = None
+		if self.recycle_to and not frappe.db.get_value("Fishpond", self.recycle_to, "enabled"):
+			frappe.throw(_("Recycle Into Pool {0} is disabled.").format(frappe.bold(self.recycle_to)))
+
+	def validate_recycle_rules(self):
+		if self.recycle_enabled and not (self.recycle_no_followup_days or self.recycle_no_order_days):
+			frappe.throw(
+				_("Set at least one recycle rule: days without a follow-up, or days without a Sales Order.")
+			)
