@@ -387,6 +387,9 @@ def recycle_pools(commit: bool | None = None, now: datetime | None = None) -> li
 	from crm_fishpond.sync.runs import active_run, create_run, save_progress, stale_runs
 
 	commit = (not frappe.flags.in_test) if commit is None else commit
+	pools = active_rules()
+	if not pools:
+		return []  # nothing to do: no run record every hour
 	running = active_run("Recycle")
 	if running and running not in stale_runs("Recycle"):
 		return []  # two passes never overlap
@@ -397,7 +400,7 @@ def recycle_pools(commit: bool | None = None, now: datetime | None = None) -> li
 		frappe.db.commit()  # nosemgrep: the run is visible while it works
 	results = []
 	try:
-		for rules in active_rules():
+		for rules in pools:
 			results.append(recycle_pool(rules, now=now, commit=commit))
 			save_progress(
 				run,
