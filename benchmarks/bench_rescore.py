@@ -5,7 +5,8 @@ Phases (run them in order; each is a separate process so every figure is the pha
 	generate   bulk-insert a synthetic pond straight into the pond tables (never through ERPNext
 	           documents): --profiles profiles (named BENCH-FPL-...), --transactions Sales Invoice rows,
 	           3 interactions and 4 behaviour events per profile. Every row's name starts with BENCH-.
-	rescore    one full rescore run executed in this process exactly as the worker executes it
+	rescore    (--reset: forget the profiles' scores first, so every profile is written)
+	           one full rescore run executed in this process exactly as the worker executes it
 	           (crm_fishpond.scoring.runner.run_rescore), then a second one: prints the time, profiles/s,
 	           input rows/s, the writes of each run (the second should write nothing) and the peak RSS.
 	latency    needs a real worker (`bench worker --queue default,long`): submits a Sales Order for a
@@ -31,6 +32,17 @@ import time
 from _site import connect, peak_rss_mib
 
 PREFIX = "BENCH-"
+BENCH_TAGS = {
+	"BENCH-VIP": {
+		"all": [
+			{"field": "total_amount", "op": ">=", "value": 20000},
+			{"field": "orders", "op": ">=", "value": 5},
+		]
+	},
+	"BENCH-Hot lead": {
+		"all": [{"field": "orders", "op": "=", "value": 0}, {"field": "lead_score", "op": ">=", "value": 30}]
+	},
+}
 
 
 def _args(parser):
@@ -38,6 +50,9 @@ def _args(parser):
 	parser.add_argument("--profiles", type=int, default=100_000)
 	parser.add_argument("--transactions", type=int, default=1_000_000)
 	parser.add_argument("--seed", type=int, default=7)
+	parser.add_argument(
+		"--reset", action="store_true", help="rescore: forget the BENCH- profiles' scores first (a first run)"
+	)
 
 
 def generate(args) -> None:
@@ -99,10 +114,14 @@ def generate(args) -> None:
 				"phone": p["phone"],
 				"status": "In Pool",
 				"fishpond": pool,
-				"budget": pick(["Confirmed", "Indicated", "None", "Unknown", None], n),
-				"authority": pick(["Decision Maker", "Influencer", "User", "Unknown", None], n),
-				"need": pick(["Urgent", "Clear", "Vague", "None", None], n),
-				"timeline": pick(["This Month", "This Quarter", "This Year", "Unknown", None], n),
+				"budget": pick(["Approved", "Allocated", "Planned", "Exploring", "None", None], n),
+				"authority": pick(
+					["Decision Maker", "Economic Buyer", "Champion", "Influencer", "User", None], n
+				),
+				"need": pick(["Critical", "High", "Medium", "Low", "None", None], n),
+				"timeline": pick(
+					["Immediate", "1-3 Months", "3-6 Months", "6-12 Months", "Over 12 Months", None], n
+				),
 			}
 		),
 		PREFIX + p["profile"],
@@ -165,6 +184,37 @@ def rescore(args) -> None:
 	from crm_fishpond.scoring import runner
 	from crm_fishpond.sync import runs
 
+	if args.reset:
+		t = time.perf_counter()
+		like = PREFIX + "%"
+		frappe.db.delete("Fishpond Stage History", {"parent": ("like", like)})
+		frappe.db.delete("Fishpond Lead Tag", {"parent": ("like", like)})
+		frappe.db.delete("Comment", {"reference_name": ("like", like)})
+		lead = frappe.qb.DocType("Fishpond Lead")
+		query = frappe.qb.update(lead).where(lead.name.like(like))
+		for column in (
+			"lifecycle_stage",
+			"score_breakdown",
+			"value_grade",
+			"category",
+			"churn_band",
+			"scored_on",
+		):
+			query = query.set(lead[column], None)
+		query.set(lead.lead_score, 0).run()
+		frappe.db.commit()
+		print(f"scores of the BENCH- profiles reset in {time.perf_counter() - t:.1f} s")
+	for tag, condition in BENCH_TAGS.items():
+		if not frappe.db.exists("Fishpond Tag", tag):
+			frappe.get_doc(
+				{
+					"doctype": "Fishpond Tag",
+					"tag_name": tag,
+					"tag_type": "Rule",
+					"condition": json.dumps(condition),
+				}
+			).insert(ignore_permissions=True)
+	frappe.db.commit()
 	for attempt in ("first", "second"):
 		run = runs.create_run("Rescore", "Administrator")
 		runs.append_log(run, "benchmark")
@@ -253,6 +303,10 @@ def cleanup(args) -> None:
 	):
 		frappe.db.delete(doctype, {field: ("like", like)})
 		frappe.db.commit()
+	for tag in BENCH_TAGS:
+		frappe.db.delete("Fishpond Lead Tag", {"tag": tag})
+		frappe.db.delete("Fishpond Tag", tag)
+	frappe.db.commit()
 	if os.path.exists("/tmp/bench_rescore_orders.txt"):
 		for line in open("/tmp/bench_rescore_orders.txt").read().split("\n"):
 			if not line.strip():

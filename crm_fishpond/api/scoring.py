@@ -14,11 +14,25 @@ def _require_manager() -> None:
 
 
 @frappe.whitelist(methods=["POST"])
-def start_rescore() -> str:
-	"""Start (or return the active) full rescore; returns the Fishpond Run name."""
+def start_rescore(resume: str | None = None) -> str:
+	"""Start (or return the active) full rescore; returns the Fishpond Run name. ``resume``: a failed
+	rescore run to carry on from its cursor instead (with the models it fitted)."""
 	_require_manager()
-	from crm_fishpond.scoring.runner import start_full_rescore
+	from crm_fishpond.scoring.runner import RUN_TYPE, enqueue_run, start_full_rescore
+	from crm_fishpond.sync import runs
 
+	if resume:
+		values = frappe.db.get_value("Fishpond Run", resume, ["run_type", "status"], as_dict=True)
+		if not values or values.run_type != RUN_TYPE:
+			frappe.throw(_("{0} is not a rescore run.").format(resume))
+		if values.status != "Failed":
+			frappe.throw(_("Only a failed run can be resumed; {0} is {1}.").format(resume, _(values.status)))
+		if runs.active_run(RUN_TYPE):
+			frappe.throw(_("Another rescore is running: {0}.").format(runs.active_run(RUN_TYPE)))
+		runs.save_progress(resume, status="Queued")
+		runs.append_log(resume, _("Resumed by {0}").format(frappe.session.user))
+		enqueue_run(resume)
+		return resume
 	return start_full_rescore(triggered_by=frappe.session.user, reason=_("started from Desk"))
 
 

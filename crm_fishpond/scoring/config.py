@@ -1,7 +1,7 @@
 """EngineConfig from Desk: Fishpond Settings, Lifecycle Stage rules and Fishpond Tag rules.
 
-Precedence, lowest first: the engine defaults, the site defaults below (fit factors matching the
-Fishpond Lead select options, Sales Orders as an engagement signal), the typed Settings fields
+Precedence, lowest first: the engine defaults (its BANT fit factors use the answers of the Fishpond
+Lead form), the site default below (Sales Orders as an engagement signal), the typed Settings fields
 (weights, half-life, churn thresholds), the stages and tags defined in Desk, and last the JSON in
 *Fishpond Settings → Engine config overrides* (deep-merged, so an admin can change one key).
 """
@@ -23,32 +23,6 @@ from crm_fishpond.engine.lifecycle import DEFAULT_STAGES
 SALES_ORDER_EVENT = "sales_order"
 """Submitted Sales Orders enter the engine as behaviour events of this type: an order placed is the
 strongest intent signal a profile gives before its invoice (purchases are invoices)."""
-
-# BANT answers as the Fishpond Lead select fields spell them (normalised: lower case, "_" for spaces)
-SITE_FIT_FACTORS: list[dict[str, Any]] = [
-	{
-		"field": "budget",
-		"weight": 3,
-		"points": {"confirmed": 10, "indicated": 6, "none": 0, "unknown": 0},
-		"ranges": [
-			{"min": 50000, "points": 10},
-			{"min": 10000, "max": 50000, "points": 7},
-			{"min": 1000, "max": 10000, "points": 4},
-			{"min": 0, "max": 1000, "points": 1},
-		],
-	},
-	{
-		"field": "authority",
-		"weight": 2.5,
-		"points": {"decision_maker": 10, "influencer": 6, "user": 3, "unknown": 0},
-	},
-	{"field": "need", "weight": 2.5, "points": {"urgent": 10, "clear": 7, "vague": 3, "none": 0}},
-	{
-		"field": "timeline",
-		"weight": 2,
-		"points": {"this_month": 10, "this_quarter": 7, "this_year": 4, "unknown": 0},
-	},
-]
 
 
 def engine_config() -> EngineConfig:
@@ -72,7 +46,6 @@ def config_dict() -> dict[str, Any]:
 				"engagement": flt(settings.weight_engagement),
 				"value": flt(settings.weight_value),
 			},
-			"fit_factors": SITE_FIT_FACTORS,
 		},
 		"engagement": {
 			"half_life_days": flt(settings.engagement_half_life_days) or 30.0,

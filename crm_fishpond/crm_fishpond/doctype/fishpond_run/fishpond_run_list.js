@@ -14,4 +14,10 @@ frappe.listview_settings["Fishpond Run"].onload = function (listview) {
 			listview.refresh();
 		});
 	});
+	listview.page.add_inner_button(__("Start Rescore"), () => {
+		frappe.call({ method: "crm_fishpond.api.scoring.start_rescore", type: "POST" }).then((r) => {
+			frappe.show_alert({ message: __("Rescore {0} queued", [r.message]), indicator: "blue" });
+			listview.refresh();
+		});
+	});
 };
