@@ -12,8 +12,8 @@ add_to_apps_screen = [
 	{
 		"name": "crm_fishpond",
 		"logo": "/assets/crm_fishpond/images/fishpond.svg",
-		"title": "Fishpond",
-		"route": "/app/fishpond",
+		"title": "Fishpond CRM",
+		"route": "/app/fishpond-crm",
 	}
 ]
 

@@ -212,11 +212,16 @@ def test_engine_never_imports_frappe(path):
 
 
 def test_workspace_links_exist():
-	ws = load(MODULE / "workspace" / "fishpond" / "fishpond.json")
+	ws = load(MODULE / "workspace" / "fishpond_crm" / "fishpond_crm.json")
 	ours = set(app_doctypes())
+	reports = {p.parent.name for p in MODULE.glob("report/*/*.json")}
 	for link in ws["links"]:
 		if link["type"] == "Link" and link["link_type"] == "DocType":
 			assert link["link_to"] in ours | framework_doctypes(), link["link_to"]
+		if link["type"] == "Link" and link["link_type"] == "Report":
+			assert link["link_to"].lower().replace(" ", "_") in reports, link["link_to"]
+	# a workspace named like a doctype would shadow that doctype's /app/<name> route
+	assert ws["name"].lower().replace(" ", "-") not in {d.lower().replace(" ", "-") for d in ours}
 	for shortcut in ws["shortcuts"]:
 		assert shortcut["link_to"] in ours, shortcut["link_to"]
 
