@@ -67,6 +67,8 @@ doc_events = {
 	"Fishpond Lead": {
 		# ownership, pool and lock change only through crm_fishpond.pools.claim (caps, log)
 		"validate": "crm_fishpond.pools.claim.guard_ownership_fields",
+		# a saved change to what the engine reads (BANT answers, a stage set by hand) rescores it
+		"on_update": "crm_fishpond.events.profile.on_update",
 	},
 	"Sales Order": {
 		"on_submit": "crm_fishpond.events.sales.on_submit",

@@ -377,6 +377,17 @@ class TestScoring(FishpondTestCase):
 		# an incremental rescore of unchanged profiles gives the full run's rows: nothing to write
 		self.assertEqual(runner.rescore_profiles(self.repeat + self.once + [self.lapsed]), 0)
 
+	def test_a_changed_bant_answer_rescores_the_profile(self):
+		full_run()
+		doc = frappe.get_doc("Fishpond Lead", self.cold)
+		before = doc.lead_score
+		doc.budget = "Approved"
+		doc.authority = "Decision Maker"
+		doc.save(ignore_permissions=True)
+		row = frappe.db.get_value("Fishpond Lead", self.cold, ["lead_score", "score_fit"], as_dict=True)
+		self.assertGreater(row.lead_score, before)
+		self.assertGreater(row.score_fit, 0)
+
 	def test_incremental_waits_while_a_full_run_writes(self):
 		full_run()
 		run = runs.create_run("Rescore")
@@ -451,9 +462,10 @@ class TestScoring(FishpondTestCase):
 				"Fishpond Stage History",
 				filters={"parent": profile},
 				fields=["from_stage", "to_stage", "reason"],
+				order_by="idx",
 			)
-			self.assertEqual([(h.from_stage, h.to_stage) for h in history], [("Retention", "Churn")])
-			self.assertIn("no purchase for", history[0].reason)
+			self.assertEqual((history[-1].from_stage, history[-1].to_stage), ("Retention", "Churn"))
+			self.assertIn("no purchase for", history[-1].reason)
 			self.assertTrue(
 				frappe.db.exists(
 					"Notification Log",
