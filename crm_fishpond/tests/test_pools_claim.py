@@ -212,7 +212,7 @@ class TestClaim(pf.PoolTestCase):
 		lead = pf.lead("_FP Guard", self.pool, owner=self.rep_a)
 		frappe.set_user(self.rep_a)
 		doc = frappe.get_doc("Fishpond Lead", lead)
-		doc.budget = "Indicated"
+		doc.budget = "Planned"
 		doc.save()  # ordinary edits by the owner still work
 		for field, value in (
 			("lead_owner", self.rep_b),

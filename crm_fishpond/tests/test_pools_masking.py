@@ -138,12 +138,12 @@ class TestMasking(pf.PoolTestCase):
 
 		def save_from_form():
 			doc = frappe.get_doc(self.form_doc())  # what the browser sends back: no raw fields
-			doc.need = "Clear"
+			doc.need = "High"
 			doc.save()
 
 		self.as_user(self.rep_a, save_from_form)
 		stored = frappe.db.get_value("Fishpond Lead", self.lead, ["email_id", "phone", "need"], as_dict=True)
-		self.assertEqual((stored.email_id, stored.phone, stored.need), (EMAIL, PHONE, "Clear"))
+		self.assertEqual((stored.email_id, stored.phone, stored.need), (EMAIL, PHONE, "High"))
 
 	def test_a_rep_creating_a_profile_may_type_its_details(self):
 		def create():
