@@ -456,12 +456,13 @@ def _tag_comments(to_add: list, to_remove: list, rule_tags: set[str], now) -> No
 
 def insert_rows(doctype: str, fields: list[str], rows: list[tuple], chunk_size: int = 2000) -> None:
 	"""Multi-row INSERT of ``rows`` (tuples in the order of ``fields``)."""
-	columns = ", ".join(f"`{f}`" for f in fields)
+	q = '"' if frappe.db.db_type == "postgres" else "`"
+	columns = ", ".join(f"{q}{f}{q}" for f in fields)
 	row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
 	for start in range(0, len(rows), chunk_size):
 		chunk = rows[start : start + chunk_size]
 		frappe.db.sql(
-			f"insert into `tab{doctype}` ({columns}) values {', '.join([row_sql] * len(chunk))}",
+			f"insert into {q}tab{doctype}{q} ({columns}) values {', '.join([row_sql] * len(chunk))}",
 			[v for row in chunk for v in row],
 		)
 
