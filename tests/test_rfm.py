@@ -288,6 +288,33 @@ def test_fingerprint_collision_falls_back_to_exact_factorisation(monkeypatch):
 	assert list(s["total_amount"]) == [2.0, 1.0]
 
 
+def test_rows_sharing_str_objects_take_the_identity_path_and_stay_exact():
+	# numpy-built frames reuse one str object per name; equal names may still be distinct objects
+	same_text = ["".join(["profile-", str(i % 7)]) for i in range(14)]  # 7 names, each twice as objects
+	assert same_text[0] == same_text[7] and same_text[0] is not same_text[7]
+	pool = np.array(same_text, dtype=object)
+	rng = np.random.default_rng(2)
+	values = pool[rng.integers(0, len(pool), 3000)]
+	pointers = rfm._object_pointers(values)
+	assert pointers is not None and rfm._distinct_estimate(pointers) * 4 < len(values)
+	codes, labels, exact = rfm._encode_profiles(pd.Series(values, dtype=object))
+	expected_codes, uniques = pd.factorize(values)
+	assert exact is None and np.array_equal(codes, expected_codes) and list(labels) == list(uniques)
+	frame = pd.DataFrame({"profile": values, "date": pd.Timestamp("2024-03-01"), "amount": 1.0})
+	summary = rfm_summary(frame, AS_OF)
+	assert summary["total_amount"].sum() == 3000 and len(summary) == 7
+
+
+def test_distinct_estimate_is_close():
+	rng = np.random.default_rng(4)
+	for distinct in (1, 50, 5_000, 200_000):
+		pointers = (rng.integers(1, 2**40, distinct).astype(np.uint64) << np.uint64(4))[
+			rng.integers(0, distinct, 400_000)
+		]
+		true = len(np.unique(pointers))
+		assert rfm._distinct_estimate(pointers) == pytest.approx(true, rel=0.15, abs=40)
+
+
 def test_factorize_strings_is_exact_on_many_lengths():
 	rng = np.random.default_rng(3)
 	pool = np.array(

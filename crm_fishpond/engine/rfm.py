@@ -32,7 +32,9 @@ Conventions (docs/engine-rfm-btyd.md has the worked details):
 
 from __future__ import annotations
 
+import ctypes
 import math
+import platform
 import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -354,14 +356,15 @@ def _restrict_to_profiles(codes: np.ndarray, labels: pd.Index, profiles: Iterabl
 
 
 def _encode_profiles(
-	profiles: pd.Series, fast_strings: bool = True
+	profiles: pd.Series, fast_strings: bool | str = True
 ) -> tuple[np.ndarray, pd.Index, Callable[[], bool] | None]:
 	"""Dense int64 codes (order of first appearance), the label of each code, and a deferred
 	exactness check to run before trusting the codes (None when they are exact already).
 
 	Categoricals use their codes; string columns go through :func:`_factorize_strings`, a
 	vectorised factorisation several times faster than :func:`pandas.factorize` on Python
-	strings; anything else (or ``fast_strings=False``) uses :func:`pandas.factorize`.
+	strings, after deduplicating by object identity when most rows share their str objects;
+	anything else (or ``fast_strings=False``) uses :func:`pandas.factorize`.
 	"""
 	if isinstance(profiles.dtype, pd.CategoricalDtype):
 		cat_codes = profiles.cat.codes.to_numpy()
@@ -372,6 +375,18 @@ def _encode_profiles(
 		return codes.astype(np.int64), pd.Index(profiles.cat.categories.take(order)), None
 	values = profiles.to_numpy()
 	if fast_strings and values.dtype == object and len(values):
+		pointers = _object_pointers(values) if fast_strings != _NO_POINTERS else None
+		if pointers is not None and _distinct_estimate(pointers) * 4 < len(values):
+			# most rows share their str object with others (numpy-built frames, Arrow reads with
+			# deduplication): factorise the object identities, then only the distinct objects
+			pointer_codes, distinct_pointers = pd.factorize(pointers)
+			first_rows = np.empty(len(distinct_pointers), dtype=np.int64)
+			first_rows[pointer_codes] = np.arange(len(values), dtype=np.int64)
+			objects = pd.Series(values[first_rows], dtype=profiles.dtype)
+			object_codes, labels, exact = _encode_profiles(objects, fast_strings=_NO_POINTERS)
+			if exact is not None and not exact():  # a fingerprint collision among the objects
+				object_codes, labels, _ = _encode_profiles(objects, fast_strings=False)
+			return object_codes[pointer_codes], labels, None
 		fast = _factorize_strings(values)
 		if fast is not None:
 			codes, representatives, exact = fast
@@ -380,6 +395,50 @@ def _encode_profiles(
 	if len(codes) and (codes < 0).any():
 		raise EngineInputError("transactions.profile has missing values")
 	return codes.astype(np.int64), pd.Index(uniques), None
+
+
+_NO_POINTERS = "strings only"  # _encode_profiles(fast_strings=...): skip the identity pass
+
+
+def _object_pointers(values: np.ndarray) -> np.ndarray | None:
+	"""The PyObject addresses stored in an object array, as a read-only uint64 view (CPython only).
+
+	numpy refuses ``.view(np.uint64)`` on object arrays to stop writes through it; reading the
+	addresses is safe while ``values`` is alive, and two rows holding the same object certainly
+	hold the same value. Returns None where that layout is not guaranteed.
+	"""
+	if (
+		platform.python_implementation() != "CPython"
+		or values.dtype != object
+		or values.ndim != 1
+		or values.itemsize != 8
+		or not values.flags.c_contiguous
+	):
+		return None
+	address = values.__array_interface__["data"][0]
+	pointers = np.frombuffer((ctypes.c_uint64 * len(values)).from_address(address), dtype=np.uint64)
+	pointers.flags.writeable = False
+	return pointers
+
+
+def _distinct_estimate(pointers: np.ndarray) -> float:
+	"""Estimated number of distinct values (here: distinct objects), in a few vectorised passes.
+
+	Hashes every value, keeps the 1/16 of the hash space whose top 4 bits are zero (a sample by
+	value, not by row, so repeated values stay together), counts that slice's distinct values by
+	linear counting on a 2**20-bit table and scales by 16. Accurate to a few percent, which is all
+	the "are objects shared?" decision needs.
+	"""
+	hashed = (pointers >> np.uint64(4)) * _MIX1  # addresses are 16-byte aligned
+	hashed ^= hashed >> np.uint64(31)
+	hashed *= _MIX2
+	in_slice = hashed[hashed < np.uint64(1 << 60)]
+	table = np.zeros(1 << 20, dtype=bool)
+	table[(in_slice >> np.uint64(40)).astype(np.intp)] = True
+	filled = float(table.mean())
+	if filled >= 1.0:
+		return float(len(pointers))
+	return 16.0 * -(1 << 20) * math.log1p(-filled)
 
 
 _MIX1 = np.uint64(0x9E3779B97F4A7C15)
