@@ -64,13 +64,16 @@ def _job_id(run: str) -> str:
 
 def start_full_rescore(triggered_by: str | None = None, reason: str | None = None) -> str:
 	"""Create (or return the active) rescore run and enqueue it on the long queue."""
-	with db_lock("create", timeout=10):
-		run = runs.active_run(RUN_TYPE)
-		if not run:
-			run = runs.create_run(RUN_TYPE, triggered_by)
-			if reason:
-				runs.append_log(run, _("Started: {0}").format(reason))
-		_commit()
+	try:
+		with db_lock("create", timeout=10):
+			run = runs.active_run(RUN_TYPE)
+			if not run:
+				run = runs.create_run(RUN_TYPE, triggered_by)
+				if reason:
+					runs.append_log(run, _("Started: {0}").format(reason))
+			_commit()
+	except RunLocked:
+		frappe.throw(_("Another rescore is being started right now; try again in a moment."))
 	enqueue_run(run)
 	return run
 
