@@ -7,6 +7,7 @@ app_description = (
 app_email = "dev@crm-fishpond.invalid"
 app_license = "MIT"
 required_apps = ["erpnext"]
+export_python_type_annotations = True
 
 add_to_apps_screen = [
 	{

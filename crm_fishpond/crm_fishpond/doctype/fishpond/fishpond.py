@@ -4,6 +4,41 @@ from frappe.model.document import Document
 
 
 class Fishpond(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from crm_fishpond.crm_fishpond.doctype.fishpond_exempt_stage.fishpond_exempt_stage import (
+			FishpondExemptStage,
+		)
+		from crm_fishpond.crm_fishpond.doctype.fishpond_member.fishpond_member import FishpondMember
+		from frappe.types import DF
+
+		claim_cooldown_days: DF.Int
+		company: DF.Link | None
+		count_converted: DF.Check
+		description: DF.SmallText | None
+		enabled: DF.Check
+		exempt_locked: DF.Check
+		exempt_open_sales_order: DF.Check
+		exempt_stages: DF.TableMultiSelect[FishpondExemptStage]
+		exempt_unpaid_invoice: DF.Check
+		exempt_value_grades: DF.SmallText | None
+		is_default: DF.Check
+		max_claimed_per_user: DF.Int
+		max_claims_per_day: DF.Int
+		members: DF.Table[FishpondMember]
+		pool_name: DF.Data
+		recycle_enabled: DF.Check
+		recycle_no_followup_days: DF.Int
+		recycle_no_order_days: DF.Int
+		recycle_to: DF.Link | None
+		recycle_warn_days: DF.Int
+		visibility: DF.Literal["Members See and Claim", "Managers Assign"]
+
+	# end: auto-generated types
 	def validate(self):
 		self.validate_caps()
 		self.validate_members()

@@ -6,6 +6,26 @@ from crm_fishpond import jobs
 
 
 class FishpondInteraction(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		direction: DF.Literal["Outbound", "Inbound", "Internal"]
+		duration_minutes: DF.Int
+		fishpond_lead: DF.Link
+		interaction_time: DF.Datetime
+		interaction_type: DF.Literal["Email", "Call", "Meeting", "Visit", "Chat", "Note"]
+		reference_doctype: DF.Link | None
+		reference_name: DF.DynamicLink | None
+		subject: DF.Data | None
+		summary: DF.TextEditor | None
+		user: DF.Link | None
+
+	# end: auto-generated types
 	def validate(self):
 		if self.reference_doctype and not self.reference_name:
 			frappe.throw(_("Choose the {0} this interaction refers to.").format(_(self.reference_doctype)))

@@ -10,6 +10,77 @@ UNOWNED_STATUSES = ("In Pool",)
 
 
 class FishpondLead(ContactMaskMixin, Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from crm_fishpond.crm_fishpond.doctype.fishpond_lead_tag.fishpond_lead_tag import FishpondLeadTag
+		from crm_fishpond.crm_fishpond.doctype.fishpond_stage_history.fishpond_stage_history import (
+			FishpondStageHistory,
+		)
+		from frappe.types import DF
+
+		authority: DF.Literal["", "Decision Maker", "Economic Buyer", "Champion", "Influencer", "User"]
+		budget: DF.Literal["", "Approved", "Allocated", "Planned", "Exploring", "None"]
+		category: DF.Literal["", "Potential", "Intention", "Deal", "Loyal"]
+		churn_band: DF.Literal["", "Low", "Medium", "High"]
+		churn_risk: DF.Percent
+		claimed_on: DF.Datetime | None
+		clv: DF.Currency
+		company: DF.Link | None
+		company_name: DF.Data | None
+		contact: DF.Link | None
+		country: DF.Link | None
+		customer: DF.Link | None
+		email_id: DF.Data | None
+		expected_purchases: DF.Float
+		f_score: DF.Int
+		first_interaction: DF.Datetime | None
+		first_purchase: DF.Date | None
+		fishpond: DF.Link | None
+		industry: DF.Link | None
+		job_title: DF.Data | None
+		last_interaction: DF.Datetime | None
+		last_purchase: DF.Date | None
+		lead: DF.Link | None
+		lead_name: DF.Data
+		lead_owner: DF.Link | None
+		lead_score: DF.Float
+		lifecycle_stage: DF.Link | None
+		locked: DF.Check
+		m_score: DF.Int
+		mobile_no: DF.Data | None
+		monetary_value: DF.Currency
+		naming_series: DF.Literal["FPL-.YYYY.-"]
+		need: DF.Literal["", "Critical", "High", "Medium", "Low", "None"]
+		p_alive: DF.Float
+		phone: DF.Data | None
+		previous_owner: DF.Link | None
+		purchase_days: DF.Int
+		r_score: DF.Int
+		referred_by: DF.Link | None
+		released_on: DF.Datetime | None
+		rfm_segment: DF.Data | None
+		score_breakdown: DF.JSON | None
+		score_engagement: DF.Float
+		score_fit: DF.Float
+		score_value: DF.Float
+		scored_on: DF.Datetime | None
+		source: DF.Link | None
+		stage_history: DF.Table[FishpondStageHistory]
+		stage_since: DF.Datetime | None
+		status: DF.Literal["In Pool", "Claimed", "Converted", "Lost", "Churned"]
+		tags: DF.TableMultiSelect[FishpondLeadTag]
+		territory: DF.Link | None
+		timeline: DF.Literal[
+			"", "Immediate", "1-3 Months", "3-6 Months", "6-12 Months", "Over 12 Months", "Unknown"
+		]
+		total_purchase: DF.Currency
+		value_grade: DF.Literal["", "High", "Mid", "Low"]
+
+	# end: auto-generated types
 	# ContactMaskMixin: masked email/phones for non-owners (crm_fishpond/pools/masking.py)
 	def validate(self):
 		self.normalise_contact_details()

@@ -6,6 +6,38 @@ from frappe.model.document import Document
 
 
 class FishpondSettings(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		backfill_batch_size: DF.Int
+		churn_high_threshold: DF.Percent
+		churn_horizon_days: DF.Int
+		churn_inactive_days: DF.Int
+		churn_medium_threshold: DF.Percent
+		churn_p_alive_below: DF.Percent
+		create_profile_for_customers: DF.Check
+		create_profile_for_leads: DF.Check
+		default_pool: DF.Link | None
+		engagement_half_life_days: DF.Float
+		engine_config: DF.Code | None
+		rescore_frequency: DF.Literal["Daily", "Weekly", "Manual Only"]
+		rescore_time: DF.Time | None
+		rescore_weekday: DF.Literal[
+			"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"
+		]
+		sync_communications: DF.Check
+		sync_sales_invoices: DF.Check
+		sync_sales_orders: DF.Check
+		weight_engagement: DF.Int
+		weight_fit: DF.Int
+		weight_value: DF.Int
+
+	# end: auto-generated types
 	def validate(self):
 		self.validate_weights()
 		self.validate_thresholds()

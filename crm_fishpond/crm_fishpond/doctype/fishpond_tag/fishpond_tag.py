@@ -6,6 +6,23 @@ from frappe.model.document import Document
 
 
 class FishpondTag(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		color: DF.Color | None
+		condition: DF.Code | None
+		description: DF.SmallText | None
+		enabled: DF.Check
+		tag_category: DF.Data | None
+		tag_name: DF.Data
+		tag_type: DF.Literal["Manual", "Rule"]
+
+	# end: auto-generated types
 	def validate(self):
 		if self.tag_type == "Rule":
 			self.validate_condition()

@@ -15,6 +15,27 @@ APPROVED, REJECTED = "Approved", "Rejected"
 
 
 class FishpondTransferRequest(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		decided_by: DF.Link | None
+		fishpond_lead: DF.Link
+		from_pool: DF.Link | None
+		keep_owner: DF.Check
+		lead_name: DF.Data | None
+		reason: DF.SmallText
+		requested_by: DF.Link | None
+		to_pool: DF.Link
+		transferred: DF.Check
+		transferred_on: DF.Datetime | None
+		workflow_state: DF.Link | None
+
+	# end: auto-generated types
 	def validate(self):
 		self.set_from_pool()
 		self.validate_target()

@@ -6,6 +6,23 @@ from frappe.model.document import Document
 
 
 class LifecycleStage(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		color: DF.Color | None
+		description: DF.SmallText | None
+		entry_condition: DF.Code | None
+		entry_reason: DF.Data | None
+		sequence: DF.Int
+		stage_key: DF.Literal["acquisition", "conversion", "growth", "retention", "churn"]
+		stage_name: DF.Data
+
+	# end: auto-generated types
 	def validate(self):
 		if self.sequence is not None and self.sequence < 0:
 			frappe.throw(_("Order cannot be negative."))
