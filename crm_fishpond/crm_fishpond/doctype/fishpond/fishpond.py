@@ -10,11 +10,12 @@ class Fishpond(Document):
 	from typing import TYPE_CHECKING
 
 	if TYPE_CHECKING:
+		from frappe.types import DF
+
 		from crm_fishpond.crm_fishpond.doctype.fishpond_exempt_stage.fishpond_exempt_stage import (
 			FishpondExemptStage,
 		)
 		from crm_fishpond.crm_fishpond.doctype.fishpond_member.fishpond_member import FishpondMember
-		from frappe.types import DF
 
 		claim_cooldown_days: DF.Int
 		company: DF.Link | None

@@ -16,11 +16,12 @@ class FishpondLead(ContactMaskMixin, Document):
 	from typing import TYPE_CHECKING
 
 	if TYPE_CHECKING:
+		from frappe.types import DF
+
 		from crm_fishpond.crm_fishpond.doctype.fishpond_lead_tag.fishpond_lead_tag import FishpondLeadTag
 		from crm_fishpond.crm_fishpond.doctype.fishpond_stage_history.fishpond_stage_history import (
 			FishpondStageHistory,
 		)
-		from frappe.types import DF
 
 		authority: DF.Literal["", "Decision Maker", "Economic Buyer", "Champion", "Influencer", "User"]
 		budget: DF.Literal["", "Approved", "Allocated", "Planned", "Exploring", "None"]

@@ -8,10 +8,11 @@ class FishpondTransaction(Document):
 	from typing import TYPE_CHECKING
 
 	if TYPE_CHECKING:
+		from frappe.types import DF
+
 		from crm_fishpond.crm_fishpond.doctype.fishpond_transaction_item.fishpond_transaction_item import (
 			FishpondTransactionItem,
 		)
-		from frappe.types import DF
 
 		amended_from: DF.Data | None
 		base_grand_total: DF.Currency
