@@ -39,8 +39,14 @@ fixtures = [
 	{"dt": "Notification", "filters": [["name", "in", ["Became at risk"]]]},
 	# pools: the example transfer-approval workflow and the states/actions it uses
 	{"dt": "Workflow", "filters": [["name", "in", ["Fishpond Transfer Approval"]]]},
-	{"dt": "Workflow State", "filters": [["name", "in", ["Draft", "Pending Approval", "Approved", "Rejected"]]]},
-	{"dt": "Workflow Action Master", "filters": [["name", "in", ["Submit for Approval", "Approve", "Reject"]]]},
+	{
+		"dt": "Workflow State",
+		"filters": [["name", "in", ["Draft", "Pending Approval", "Approved", "Rejected"]]],
+	},
+	{
+		"dt": "Workflow Action Master",
+		"filters": [["name", "in", ["Submit for Approval", "Approve", "Reject"]]],
+	},
 ]
 
 # Permissions: one criterion serves both hooks (crm_fishpond/permissions.py)
