@@ -16,6 +16,12 @@ REFERENCE = ROOT.parent / "shared" / "reference" / "frappe15-erpnext15-doctypes.
 # Fallback list used when ../shared/reference is absent (a checkout outside the workplace): the
 # framework doctypes the app links to, checked against the reference whenever it is present.
 KNOWN_FRAMEWORK = {
+	"Workflow",
+	"Workflow State",
+	"Workflow Action Master",
+	"ToDo",
+	"Notification",
+	"File",
 	"Company",
 	"Contact",
 	"Coupon Code",
