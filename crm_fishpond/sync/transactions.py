@@ -141,6 +141,34 @@ def changed_fields(stored: dict, row: dict) -> dict:
 	return {k: row[k] for k in COMPARED if _normalise(stored.get(k)) != _normalise(row.get(k))}
 
 
+ITEM_FIELDS = ("item_code", "item_group", "qty", "base_net_amount")
+CHILD_COLUMNS = [
+	"name",
+	"creation",
+	"modified",
+	"owner",
+	"modified_by",
+	"docstatus",
+	"parent",
+	"parenttype",
+	"parentfield",
+	"idx",
+	*ITEM_FIELDS,
+]
+
+
+def _insert_items(rows: list[tuple[str, list[dict]]]) -> None:
+	"""Bulk insert summarised item rows for (transaction name, items) pairs."""
+	now, user = now_datetime(), frappe.session.user
+	values = [
+		[frappe.generate_hash(length=12), now, now, user, user, 0, name, "Fishpond Transaction", "items", idx]
+		+ [item[f] for f in ITEM_FIELDS]
+		for name, child in rows
+		for idx, item in enumerate(child, start=1)
+	]
+	frappe.db.bulk_insert("Fishpond Transaction Item", CHILD_COLUMNS, values, chunk_size=5000)
+
+
 def insert_rows(rows: list[tuple[dict, list[dict]]]) -> None:
 	"""Bulk insert new transaction rows with their item rows (no controller: rows are derived data)."""
 	if not rows:
@@ -158,98 +186,19 @@ def insert_rows(rows: list[tuple[dict, list[dict]]]) -> None:
 		"voucher_type",
 		"voucher_no",
 	]
-	values = []
-	child_values = []
-	for parent, child in rows:
-		values.append(
-			[parent["name"], now, now, user, user, 0, now]
-			+ [parent.get(k) for k in COMPARED]
-			+ [parent["voucher_type"], parent["voucher_no"]]
-		)
-		for idx, item in enumerate(child, start=1):
-			child_values.append(
-				[
-					frappe.generate_hash(length=12),
-					now,
-					now,
-					user,
-					user,
-					0,
-					parent["name"],
-					"Fishpond Transaction",
-					"items",
-					idx,
-					item["item_code"],
-					item["item_group"],
-					item["qty"],
-					item["base_net_amount"],
-				]
-			)
+	values = [
+		[parent["name"], now, now, user, user, 0, now]
+		+ [parent.get(k) for k in COMPARED]
+		+ [parent["voucher_type"], parent["voucher_no"]]
+		for parent, _child in rows
+	]
 	frappe.db.bulk_insert("Fishpond Transaction", fields, values, chunk_size=2000)
-	frappe.db.bulk_insert(
-		"Fishpond Transaction Item",
-		[
-			"name",
-			"creation",
-			"modified",
-			"owner",
-			"modified_by",
-			"docstatus",
-			"parent",
-			"parenttype",
-			"parentfield",
-			"idx",
-			"item_code",
-			"item_group",
-			"qty",
-			"base_net_amount",
-		],
-		child_values,
-		chunk_size=5000,
-	)
+	_insert_items([(parent["name"], child) for parent, child in rows])
 
 
 def replace_items(name: str, child: list[dict]) -> None:
 	frappe.db.delete("Fishpond Transaction Item", {"parent": name, "parenttype": "Fishpond Transaction"})
-	now, user = now_datetime(), frappe.session.user
-	frappe.db.bulk_insert(
-		"Fishpond Transaction Item",
-		[
-			"name",
-			"creation",
-			"modified",
-			"owner",
-			"modified_by",
-			"docstatus",
-			"parent",
-			"parenttype",
-			"parentfield",
-			"idx",
-			"item_code",
-			"item_group",
-			"qty",
-			"base_net_amount",
-		],
-		[
-			[
-				frappe.generate_hash(length=12),
-				now,
-				now,
-				user,
-				user,
-				0,
-				name,
-				"Fishpond Transaction",
-				"items",
-				idx,
-				c["item_code"],
-				c["item_group"],
-				c["qty"],
-				c["base_net_amount"],
-			]
-			for idx, c in enumerate(child, 1)
-		],
-	)
+	_insert_items([(name, child)])
 
 
 def upsert(parent: dict, child: list[dict]) -> str:
