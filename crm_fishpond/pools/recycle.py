@@ -24,7 +24,8 @@ import frappe
 from frappe import _
 from frappe.utils import cint, format_date, get_datetime, getdate, now_datetime
 
-from crm_fishpond.pools.claim import RECYCLE, WARN, bulk_insert_rows, insert_logs
+from crm_fishpond.bulk import insert_rows
+from crm_fishpond.pools.claim import RECYCLE, WARN, insert_logs
 from crm_fishpond.pools.protection import exemption_sql
 
 RECYCLABLE_STATUSES = ("Claimed", "Converted")
@@ -312,7 +313,7 @@ def warn_pool(rules: RecycleRules, now: datetime | None = None) -> int:
 		"reference_name",
 		"assigned_by",
 	)
-	bulk_insert_rows(
+	insert_rows(
 		"ToDo",
 		todo_fields,
 		(
