@@ -5,6 +5,36 @@ from frappe.utils import now_datetime, validate_email_address
 
 from crm_fishpond.pools.masking import ContactMaskMixin
 
+# Computed by the sync and the scorer, read-only on the form. A user's save keeps the stored values, so a
+# form opened before a rescore never writes stale scores back (see keep_derived_values).
+DERIVED_FIELDS = (
+	"lifecycle_stage",
+	"stage_since",
+	"category",
+	"value_grade",
+	"rfm_segment",
+	"lead_score",
+	"score_fit",
+	"score_engagement",
+	"score_value",
+	"scored_on",
+	"score_breakdown",
+	"churn_risk",
+	"churn_band",
+	"p_alive",
+	"expected_purchases",
+	"clv",
+	"r_score",
+	"f_score",
+	"m_score",
+	"purchase_days",
+	"total_purchase",
+	"monetary_value",
+	"first_interaction",
+	"last_interaction",
+	"first_purchase",
+	"last_purchase",
+)
 OWNED_STATUSES = ("Claimed",)
 UNOWNED_STATUSES = ("In Pool",)
 
@@ -84,6 +114,7 @@ class FishpondLead(ContactMaskMixin, Document):
 	# end: auto-generated types
 	# ContactMaskMixin: masked email/phones for non-owners (crm_fishpond/pools/masking.py)
 	def validate(self):
+		self.keep_derived_values()
 		self.normalise_contact_details()
 		self.validate_unique_links()
 		self.validate_owner_and_status()
@@ -103,6 +134,24 @@ class FishpondLead(ContactMaskMixin, Document):
 				frappe.db.set_value(doctype, field, "fishpond_lead", None, update_modified=False)
 
 	# -- steps ---------------------------------------------------------------
+	def keep_derived_values(self):
+		"""Scores, grades, stage and activity dates come from the pond's jobs, not from the form.
+
+		A deliberate stage change (``flags.stage_reason`` set, e.g. by an API) is the one exception."""
+		previous = self.get_doc_before_save()
+		if not previous or self.flags.keep_derived_from_form:
+			return
+		for field in DERIVED_FIELDS:
+			if field == "lifecycle_stage" and self.flags.stage_reason:
+				continue
+			self.set(field, previous.get(field))
+		# child rows the jobs wrote since the form was loaded must survive the save: the history is
+		# append-only, rule tags belong to the scorer, manual tags to the user
+		self.set("stage_history", [row.as_dict() for row in previous.get("stage_history")])
+		manual = [row.as_dict() for row in self.get("tags") if row.tag_source != "Rule"]
+		rule = [row.as_dict() for row in previous.get("tags") if row.tag_source == "Rule"]
+		self.set("tags", rule + [row for row in manual if row.tag not in {r.tag for r in rule}])
+
 	def normalise_contact_details(self):
 		if self.email_id:
 			self.email_id = self.email_id.strip().lower()

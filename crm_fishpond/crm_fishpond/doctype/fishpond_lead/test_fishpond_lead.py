@@ -43,3 +43,63 @@ class TestFishpondLead(FishpondTestCase):
 	def test_claimed_needs_an_owner(self):
 		with self.assertRaises(frappe.ValidationError):
 			new_profile(status="Claimed")
+
+
+class TestDerivedValues(FishpondTestCase):
+	def test_a_stale_form_never_writes_old_scores_or_loses_history(self):
+		from crm_fishpond.crm_fishpond.doctype.fishpond_lead.fishpond_lead import DERIVED_FIELDS
+		from crm_fishpond.scoring.writer import WRITTEN_COLUMNS
+		from crm_fishpond.sync.aggregates import AGGREGATE_FIELDS
+
+		self.assertLessEqual(set(WRITTEN_COLUMNS) | set(AGGREGATE_FIELDS), set(DERIVED_FIELDS))
+		if not frappe.db.exists("Fishpond Tag", "_FP Rule Tag"):
+			frappe.get_doc(
+				{"doctype": "Fishpond Tag", "tag_name": "_FP Rule Tag", "tag_type": "Manual"}
+			).insert()
+		if not frappe.db.exists("Fishpond Tag", "_FP Manual Tag"):
+			frappe.get_doc(
+				{"doctype": "Fishpond Tag", "tag_name": "_FP Manual Tag", "tag_type": "Manual"}
+			).insert()
+		profile = new_profile()
+		stale_form = frappe.get_doc("Fishpond Lead", profile.name)
+
+		# a rescore lands while the form is open: scores, a stage change with history, a rule tag
+		frappe.db.set_value(
+			"Fishpond Lead",
+			profile.name,
+			{"lead_score": 77.5, "lifecycle_stage": "Churn"},
+			update_modified=False,
+		)
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Stage History",
+				"parent": profile.name,
+				"parenttype": "Fishpond Lead",
+				"parentfield": "stage_history",
+				"to_stage": "Churn",
+				"changed_on": frappe.utils.now_datetime(),
+				"reason": "No purchase for 400 days",
+			}
+		).db_insert()
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Lead Tag",
+				"parent": profile.name,
+				"parenttype": "Fishpond Lead",
+				"parentfield": "tags",
+				"tag": "_FP Rule Tag",
+				"tag_source": "Rule",
+			}
+		).db_insert()
+
+		# the rep saves the stale form with a new manual tag and a changed job title
+		stale_form.job_title = "Buyer"
+		stale_form.append("tags", {"tag": "_FP Manual Tag", "tag_source": "Manual"})
+		stale_form.save()
+
+		stored = frappe.get_doc("Fishpond Lead", profile.name)
+		self.assertEqual(stored.job_title, "Buyer")
+		self.assertEqual(stored.lead_score, 77.5)
+		self.assertEqual(stored.lifecycle_stage, "Churn")
+		self.assertEqual([h.reason for h in stored.stage_history], ["No purchase for 400 days"])
+		self.assertEqual(sorted(t.tag for t in stored.tags), ["_FP Manual Tag", "_FP Rule Tag"])
