@@ -14,6 +14,10 @@ from itertools import islice
 
 import frappe
 
+# the standard columns every document row and every child row carries, in insert order
+DOC_COLUMNS = ("name", "creation", "modified", "owner", "modified_by", "docstatus")
+CHILD_COLUMNS = (*DOC_COLUMNS, "parent", "parenttype", "parentfield", "idx")
+
 
 def insert_rows(
 	doctype: str, fields: list[str] | tuple[str, ...], rows: Iterable[tuple], chunk_size: int = 2000

@@ -30,7 +30,7 @@ import pandas as pd
 from frappe.query_builder import functions as fn
 from frappe.utils import escape_html, now_datetime
 
-from crm_fishpond.bulk import insert_rows, update_rows
+from crm_fishpond.bulk import CHILD_COLUMNS, insert_rows, update_rows
 
 DOCTYPE = "Fishpond Lead"
 NUMBER_COLUMNS = {
@@ -290,16 +290,7 @@ def _insert_stage_history(rows: list[dict], now) -> None:
 	)
 	user = frappe.session.user
 	fields = [
-		"name",
-		"creation",
-		"modified",
-		"owner",
-		"modified_by",
-		"docstatus",
-		"parent",
-		"parenttype",
-		"parentfield",
-		"idx",
+		*CHILD_COLUMNS,
 		"from_stage",
 		"to_stage",
 		"changed_on",
@@ -382,20 +373,7 @@ def _write_tags(
 			)
 		insert_rows(
 			"Fishpond Lead Tag",
-			[
-				"name",
-				"creation",
-				"modified",
-				"owner",
-				"modified_by",
-				"docstatus",
-				"parent",
-				"parenttype",
-				"parentfield",
-				"idx",
-				"tag",
-				"tag_source",
-			],
+			[*CHILD_COLUMNS, "tag", "tag_source"],
 			values,
 		)
 	_tag_comments(to_add, to_remove, rule_tags, now)

@@ -16,6 +16,8 @@ from decimal import Decimal
 import frappe
 from frappe.utils import cint, flt, getdate, now_datetime
 
+from crm_fishpond.bulk import CHILD_COLUMNS, DOC_COLUMNS
+
 SYNCED_DOCTYPES = ("Sales Order", "Sales Invoice")
 PREFIX = {"Sales Order": "SO", "Sales Invoice": "SI"}
 
@@ -142,19 +144,7 @@ def changed_fields(stored: dict, row: dict) -> dict:
 
 
 ITEM_FIELDS = ("item_code", "item_group", "qty", "base_net_amount")
-CHILD_COLUMNS = [
-	"name",
-	"creation",
-	"modified",
-	"owner",
-	"modified_by",
-	"docstatus",
-	"parent",
-	"parenttype",
-	"parentfield",
-	"idx",
-	*ITEM_FIELDS,
-]
+ITEM_COLUMNS = [*CHILD_COLUMNS, *ITEM_FIELDS]
 
 
 def _insert_items(rows: list[tuple[str, list[dict]]]) -> None:
@@ -166,7 +156,7 @@ def _insert_items(rows: list[tuple[str, list[dict]]]) -> None:
 		for name, child in rows
 		for idx, item in enumerate(child, start=1)
 	]
-	frappe.db.bulk_insert("Fishpond Transaction Item", CHILD_COLUMNS, values, chunk_size=5000)
+	frappe.db.bulk_insert("Fishpond Transaction Item", ITEM_COLUMNS, values, chunk_size=5000)
 
 
 def insert_rows(rows: list[tuple[dict, list[dict]]]) -> None:
@@ -175,12 +165,7 @@ def insert_rows(rows: list[tuple[dict, list[dict]]]) -> None:
 		return
 	now, user = now_datetime(), frappe.session.user
 	fields = [
-		"name",
-		"creation",
-		"modified",
-		"owner",
-		"modified_by",
-		"docstatus",
+		*DOC_COLUMNS,
 		"synced_on",
 		*COMPARED,
 		"voucher_type",
