@@ -336,3 +336,22 @@ def test_a_stage_never_changes_without_a_reason(rows):
 	# nobody without a purchase is in growth/retention/churn because of this run
 	moved = changed & (m["orders"].fillna(0) < 1).to_numpy()
 	assert out.loc[moved, "stage"].isin(["acquisition", "conversion"]).all()
+
+
+def test_a_failing_stage_rule_is_reported_and_skipped_when_errors_are_collected(metrics):
+	rules = [
+		TransitionRule("churn", {"field": "days_since_lst", "op": ">", "value": 90}, "typo", None, "typo"),
+		TransitionRule("growth", {"field": "orders", "op": ">=", "value": 1}, "bought", None, "growth"),
+		TransitionRule(
+			"churn", {"field": "orders", "op": ">=", "value": 1}, "bad {nope}", None, "bad_reason"
+		),
+	]
+	config = StageConfig(stages=DEFAULT_STAGES, rules=tuple(rules))
+	with pytest.raises(EngineConfigError, match="days_since_lst"):
+		assign_stages(metrics, config)
+	errors: list = []
+	out = assign_stages(metrics, config, errors=errors)
+	assert [(e["kind"], e["rule"]) for e in errors] == [("stage", "typo"), ("stage", "bad_reason")]
+	assert "days_since_lst" in errors[0]["error"] and "nope" in errors[1]["error"]
+	# the good rule still ran: every buyer not in churn already moved to growth
+	assert out.loc["d", "stage"] == "growth" and out.loc["a", "stage"] == "acquisition"

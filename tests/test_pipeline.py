@@ -371,3 +371,35 @@ def test_config_dict_is_accepted_by_run_pond(pond):
 	with pytest.raises(EngineConfigError) as e:
 		run_pond(sub, {"rfm": {"method": "magic"}}, as_of=AS_OF)
 	assert e.value.field == "rfm.method"
+
+
+def test_a_bad_rule_is_reported_and_the_rest_of_the_run_completes(pond):
+	config = EngineConfig.from_dict(
+		{
+			"tags": [
+				{"tag": "typo", "condition": {"field": "days_since_lst", "op": ">", "value": 90}},
+				{"tag": "buyer", "condition": {"field": "orders", "op": ">=", "value": 1}},
+			],
+			"stages": {
+				"rules": [
+					{
+						"name": "odd",
+						"to_stage": "churn",
+						"condition": {"field": "nope", "op": "is_set"},
+						"reason": "odd",
+					},
+					{
+						"name": "growth",
+						"to_stage": "growth",
+						"condition": {"field": "orders", "op": ">=", "value": 1},
+						"reason": "bought",
+					},
+				]
+			},
+		}
+	)
+	r = run_pond(pond.subset(pond.profiles["profile"][:300]), config, as_of=AS_OF, dedupe=False)
+	assert [(e["kind"], e["rule"]) for e in r.rule_errors] == [("stage", "odd"), ("tag", "typo")]
+	buyers = r.metrics.index[r.metrics["orders"] > 0]
+	assert set(r.tags["tag"]) == {"buyer"} and set(r.tags["profile"]) == set(buyers)
+	assert (r.metrics.loc[buyers, "stage"] == "growth").all()

@@ -57,8 +57,11 @@ def mask(frame, cond):
 		({"field": "days_since_last", "op": "!=", "value": 10}, [True, True, False, True]),
 		({"field": "p_alive", "op": "between", "value": [0.2, 0.5]}, [True, False, False, True]),
 		({"field": "territory", "op": "=", "value": "China"}, [True, False, False, False]),
-		({"field": "territory", "op": "=", "value": "china"}, [False, False, False, False]),
+		# text equality and membership ignore case, like the database's collation and list filters
+		({"field": "territory", "op": "=", "value": "china"}, [True, False, False, False]),
+		({"field": "territory", "op": "!=", "value": "CHINA"}, [False, True, True, True]),
 		({"field": "territory", "op": "in", "value": ["China", "India"]}, [True, False, True, False]),
+		({"field": "territory", "op": "in", "value": ["cHiNa", "INDIA"]}, [True, False, True, False]),
 		({"field": "territory", "op": "not_in", "value": ["China"]}, [False, True, True, True]),
 		({"field": "email", "op": "contains", "value": "EXAMPLE"}, [False, False, True, False]),
 		({"field": "email", "op": "startswith", "value": "b@"}, [False, False, True, False]),
@@ -338,3 +341,21 @@ def test_boolean_algebra_holds_and_nothing_is_nan(xs, a, b):
 	missing = f["x"].isna().to_numpy()
 	if a["op"] not in ("!=", "not_in", "is_not_set"):
 		assert not ma.to_numpy()[missing].any()
+
+
+def test_one_bad_rule_is_reported_and_skipped_when_errors_are_collected(frame):
+	rules = [
+		{"tag": "dormant", "condition": {"field": "days_since_last", "op": ">", "value": 90}},
+		{"tag": "typo", "condition": {"field": "days_since_lst", "op": ">", "value": 90}},
+		{"tag": "china", "condition": {"field": "territory", "op": "=", "value": "China"}},
+	]
+	with pytest.raises(EngineConfigError, match="days_since_lst"):
+		evaluate_tags(frame, rules)  # without a collector the first bad rule still raises
+	errors: list = []
+	out = evaluate_tags(frame, rules, errors=errors)
+	assert sorted(map(tuple, out[["profile", "tag"]].to_numpy().tolist())) == [
+		("a", "china"),
+		("a", "dormant"),
+	]
+	assert [e["rule"] for e in errors] == ["typo"]
+	assert "days_since_lst" in errors[0]["error"] and errors[0]["kind"] == "tag"

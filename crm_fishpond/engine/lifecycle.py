@@ -39,6 +39,7 @@ from .tags import (
 	evaluate_condition,
 	parse_condition,
 	render_template,
+	rule_error,
 	template_fields,
 	validate_condition,
 )
@@ -290,18 +291,24 @@ class StageConfig:
 	def validate(self, columns: Any) -> None:
 		"""Check every rule's condition and reason placeholders against ``columns`` (a DataFrame, a
 		mapping column -> dtype, or names)."""
-		names = set(columns.columns if isinstance(columns, pd.DataFrame) else columns) | set(TEMPLATE_EXTRAS)
 		for i, r in enumerate(self.rules):
-			validate_condition(r.condition, columns, label=f"stage rule {r.name!r} (rules[{i}])")
-			for p in template_fields(r.reason, f"rules[{i}].reason"):
-				if p not in names:
-					raise EngineConfigError(
-						f"stage rule {r.name!r}: unknown placeholder {{{p}}} in its reason",
-						field=f"rules[{i}].reason",
-					)
+			_validate_rule(r, i, columns)
 
 
-def assign_stages(metrics: pd.DataFrame, config: StageConfig | None = None) -> pd.DataFrame:
+def _validate_rule(r: TransitionRule, i: int, columns: Any) -> None:
+	names = set(columns.columns if isinstance(columns, pd.DataFrame) else columns) | set(TEMPLATE_EXTRAS)
+	validate_condition(r.condition, columns, label=f"stage rule {r.name!r} (rules[{i}])")
+	for p in template_fields(r.reason, f"rules[{i}].reason"):
+		if p not in names:
+			raise EngineConfigError(
+				f"stage rule {r.name!r}: unknown placeholder {{{p}}} in its reason",
+				field=f"rules[{i}].reason",
+			)
+
+
+def assign_stages(
+	metrics: pd.DataFrame, config: StageConfig | None = None, *, errors: list[dict] | None = None
+) -> pd.DataFrame:
 	"""``stage``, ``previous_stage``, ``stage_changed`` and ``stage_reason`` for every row of
 	``metrics`` (same index).
 
@@ -310,11 +317,16 @@ def assign_stages(metrics: pd.DataFrame, config: StageConfig | None = None) -> p
 	``orders``, ``days_since_last``, ``p_alive``, ``last_purchase``, ``first_purchase``,
 	``interactions``, ``engagement_points``). ``stage_reason`` is empty when the stage stays.
 	A current stage that is not in the config is kept unless a rule for any stage moves it.
+
+	Without ``errors`` an invalid rule raises EngineConfigError before anything is assigned. With a
+	list, a rule that fails (unknown field, wrong type, unknown placeholder) is skipped, as if it
+	never matched, and reported as ``{"kind": "stage", "rule": <name>, "error": <message>}``.
 	"""
 	if not isinstance(metrics, pd.DataFrame):
 		raise EngineInputError(f"metrics must be a pandas DataFrame, got {type(metrics).__name__}")
 	config = config or StageConfig()
-	config.validate(metrics)
+	if errors is None:
+		config.validate(metrics)
 	n = len(metrics)
 	if "stage" in metrics.columns:
 		# a few distinct stage names: clean each once
@@ -329,27 +341,39 @@ def assign_stages(metrics: pd.DataFrame, config: StageConfig | None = None) -> p
 	stage = current.copy()
 	reason = np.full(n, "", dtype=object)
 	decided = np.zeros(n, dtype=bool)
-	for r in config.rules:
+	for i, r in enumerate(config.rules):
 		applies = ~decided
 		if r.from_stages is not None:
 			applies &= np.isin(current, np.array(r.from_stages, dtype=object))
 		if not applies.any():
 			continue
-		hit = applies & evaluate_condition(metrics, r.condition).to_numpy(dtype=bool)
+		try:
+			if errors is not None:
+				_validate_rule(r, i, metrics)
+			hit = applies & evaluate_condition(metrics, r.condition).to_numpy(dtype=bool)
+			move = hit & (current != r.to_stage)
+			text = (
+				render_template(
+					metrics,
+					r.reason,
+					move,
+					extra={"from_stage": current, "to_stage": np.where(move, r.to_stage, stage)},
+					path=f"rule {r.name!r} reason",
+				)
+				if move.any()
+				else None
+			)
+		except (EngineConfigError, EngineInputError) as e:
+			if errors is None:
+				raise
+			errors.append(rule_error("stage", r.name, e))
+			continue
 		if not hit.any():
 			continue
 		decided |= hit
-		move = hit & (current != r.to_stage)
 		if not move.any():
 			continue
 		stage[move] = r.to_stage
-		text = render_template(
-			metrics,
-			r.reason,
-			move,
-			extra={"from_stage": current, "to_stage": stage},
-			path=f"rule {r.name!r} reason",
-		)
 		blank = pd.Series(text, dtype=object).str.strip().eq("").to_numpy(dtype=bool)
 		if blank.any():
 			text[blank] = condition_reason(metrics.loc[move], r.condition, blank, prefix=f"{r.name}: ")

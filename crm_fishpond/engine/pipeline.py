@@ -20,6 +20,9 @@ full run gave them when their data did not change: nothing is refitted, and the 
 lead score's value part is taken against ``models.clv_reference`` (the positive CLVs of the last full
 run, by profile) instead of against the few profiles at hand.
 
+A stage or tag rule that fails on the pond (a field the frame lacks, a value of the wrong type) is
+skipped and listed in ``PondResult.rule_errors``; the other rules and every other step still run.
+
 Rules (category, stages, tags) see the metrics as the modules produce them, where missing means
 "never happened" (e.g. ``days_since_interaction`` is NaN for a profile nobody has contacted, so
 ``days_since_interaction < 7`` does not hold for them). The returned ``metrics`` are complete instead:
@@ -161,7 +164,9 @@ class PondResult:
 	``metrics``: one row per profile (index ``profile``, in the order of ``inputs.profiles``) with
 	every computed column and no NaN in numeric columns. ``tags``: long frame ``profile, tag,
 	reason``. ``duplicates``: ``profile_a, profile_b, confidence, reason``. ``models``: the fitted (or
-	reused) models. ``timings``: seconds per step (:data:`STEPS`) and ``total``.
+	reused) models. ``timings``: seconds per step (:data:`STEPS`) and ``total``. ``rule_errors``: the
+	stage and tag rules that failed on this pond and were skipped (``{"kind": "stage" | "tag",
+	"rule": name, "error": message}``); every other rule ran.
 	"""
 
 	metrics: pd.DataFrame
@@ -172,6 +177,7 @@ class PondResult:
 	config: EngineConfig
 	as_of: pd.Timestamp
 	refitted: bool = True
+	rule_errors: list[dict] = field(default_factory=list)
 
 
 def run_pond(
@@ -238,8 +244,9 @@ def run_pond(
 	with _timed(timings, "category"):
 		working = working.join(categorise(working, config.category))
 
+	rule_errors: list[dict] = []
 	with _timed(timings, "stages"):
-		stages = assign_stages(working, config.stages)
+		stages = assign_stages(working, config.stages, errors=rule_errors)
 		working = working.drop(columns=["stage"], errors="ignore").join(stages)
 
 	with _timed(timings, "tags"):
@@ -247,7 +254,7 @@ def run_pond(
 			attributes = profiles.drop(
 				columns=[c for c in profiles.columns if c in working.columns], errors="ignore"
 			)
-			tags = evaluate_tags(attributes.join(working), config.tags)
+			tags = evaluate_tags(attributes.join(working), config.tags, errors=rule_errors)
 		else:
 			tags = _empty(("profile", "tag", "reason"))
 
@@ -263,7 +270,9 @@ def run_pond(
 		else:
 			fitted = models
 	timings["total"] = time.perf_counter() - started
-	return PondResult(metrics, tags, duplicates, fitted, timings, config, as_of, refitted=refit)
+	return PondResult(
+		metrics, tags, duplicates, fitted, timings, config, as_of, refitted=refit, rule_errors=rule_errors
+	)
 
 
 # --------------------------------------------------------------------------------------------------

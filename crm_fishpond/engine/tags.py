@@ -16,7 +16,9 @@ Operators: ``=  !=  >  >=  <  <=  in  not_in  between  contains  startswith  is_
 Missing values (NaN, NaT, None, empty text) never satisfy a positive test (``=``, ``>``, ``in``,
 ``between``, ``contains``...), so a profile that never bought has ``days_since_last > 90`` False.
 ``!=`` and ``not_in`` are the exact negations of ``=`` and ``in``, so they hold for missing values.
-Dates compare by calendar day. ``contains`` and ``startswith`` ignore case; ``=`` and ``in`` do not.
+Dates compare by calendar day. Text comparisons ignore case: ``=``, ``in``, ``contains`` and
+``startswith`` (``territory = "india"`` matches ``India``, as the database's collation and Desk's list
+filters do).
 """
 
 from __future__ import annotations
@@ -143,6 +145,14 @@ def _as_date(v: Any) -> pd.Timestamp | None:
 			return None
 		return ts.tz_localize(None).normalize() if ts.tzinfo else ts.normalize()
 	return None
+
+
+def normalise_operator(op: Any) -> str | None:
+	"""The canonical operator for ``op`` (aliases and case resolved), or None when it is not one."""
+	if not isinstance(op, str):
+		return None
+	op = _ALIASES.get(op.strip().lower(), op.strip().lower())
+	return op if op in OPERATORS else None
 
 
 def parse_condition(spec: Any, path: str = "condition") -> Condition:
@@ -522,14 +532,13 @@ def _leaf_mask(frame: pd.DataFrame, leaf: Leaf) -> np.ndarray:
 		arr = _numbers(col)
 		with np.errstate(invalid="ignore"):
 			return ~np.isnan(arr) & _compare(arr, op, [float(v) for v in values])
-	# text equality / membership (exact, case-sensitive)
+	# text equality / membership, ignoring case: each distinct text is folded once
 	if op in _ORDERING or op == "between":
 		return np.zeros(len(col), dtype=bool)
-	s = _texts(col)
-	str_values = [v if isinstance(v, str) else _fmt_value(v).strip('"') for v in values]
-	if op == "=":
-		return _to_bool(s.eq(str_values[0]))
-	return _to_bool(s.isin(str_values))
+	wanted = {(v if isinstance(v, str) else _fmt_value(v).strip('"')).casefold() for v in values}
+	codes, uniques = pd.factorize(_texts(col), use_na_sentinel=True)
+	hit = np.array([str(u).casefold() in wanted for u in uniques] + [False], dtype=bool)
+	return hit[np.where(codes < 0, len(uniques), codes)]
 
 
 def _compare(arr: np.ndarray, op: str, values: Sequence) -> np.ndarray:
@@ -829,27 +838,50 @@ def _profile_ids(frame: pd.DataFrame) -> np.ndarray:
 	return frame.index.to_numpy(dtype=object)
 
 
-def evaluate_tags(frame: pd.DataFrame, rules: Iterable[TagRule | Mapping]) -> pd.DataFrame:
+def rule_error(kind: str, rule: str, error: Exception) -> dict[str, str]:
+	"""One entry of the ``errors`` list that rule evaluators fill: which rule failed and why."""
+	return {"kind": kind, "rule": rule, "error": str(error)}
+
+
+def evaluate_tags(
+	frame: pd.DataFrame, rules: Iterable[TagRule | Mapping], *, errors: list[dict] | None = None
+) -> pd.DataFrame:
 	"""Long frame ``profile, tag, reason``: one row per (profile, tag) whose rule holds.
 
 	``frame`` is indexed by profile (or has a ``profile`` column). Rules are validated against the
 	frame first. When several enabled rules give the same tag, the first matching rule's reason wins.
+
+	Without ``errors`` the first invalid rule raises EngineConfigError. With a list, each rule is
+	validated and evaluated on its own: a rule that fails is skipped and reported as
+	``{"kind": "tag", "rule": <tag>, "error": <message>}``, and the other rules still tag.
 	"""
 	if not isinstance(frame, pd.DataFrame):
 		raise EngineInputError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-	parsed = validate_rules(rules, frame)
+	if errors is None:
+		parsed = validate_rules(rules, frame)
+	else:
+		parsed = _as_rules(rules)
+		kinds = _kinds(frame)
 	ids = _profile_ids(frame)
 	parts = []
 	for rule in parsed:
 		if not rule.enabled:
 			continue
-		mask = _evaluate(frame, rule.condition)
-		if not mask.any():
+		try:
+			if errors is not None:
+				validate_rules([rule], kinds)
+			mask = _evaluate(frame, rule.condition)
+			if not mask.any():
+				continue
+			if rule.reason:
+				reason = render_template(frame, rule.reason, mask)
+			else:
+				reason = condition_reason(frame, rule.condition, mask)
+		except (EngineConfigError, EngineInputError) as e:
+			if errors is None:
+				raise
+			errors.append(rule_error("tag", rule.tag, e))
 			continue
-		if rule.reason:
-			reason = render_template(frame, rule.reason, mask)
-		else:
-			reason = condition_reason(frame, rule.condition, mask)
 		parts.append(pd.DataFrame({"profile": ids[mask], "tag": rule.tag, "reason": reason}))
 	if not parts:
 		return pd.DataFrame(

@@ -4,11 +4,17 @@ Precedence, lowest first: the engine defaults (its BANT fit factors use the answ
 Lead form), the site default below (Sales Orders as an engagement signal), the typed Settings fields
 (weights, half-life, churn thresholds), the stages and tags defined in Desk, and last the JSON in
 *Fishpond Settings → Engine config overrides* (deep-merged, so an admin can change one key).
+
+Stage entry rules and tag conditions are stored as the admin wrote them, in the profile form's
+vocabulary (labels and select options as shown, percents as percents), and translated to the
+engine's here (:mod:`crm_fishpond.scoring.rules`). A rule that cannot be translated is left out of
+the run and marked Failed on its record; the other rules and the run go on.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import frappe
@@ -18,16 +24,59 @@ from frappe.utils import flt
 from crm_fishpond.engine.activity import DEFAULT_EVENT_CAPS, DEFAULT_EVENT_POINTS
 from crm_fishpond.engine.config import EngineConfig
 from crm_fishpond.engine.errors import EngineConfigError
-from crm_fishpond.engine.lifecycle import DEFAULT_STAGES
+from crm_fishpond.engine.lifecycle import DEFAULT_STAGES, TEMPLATE_EXTRAS, default_rules
+from crm_fishpond.engine.vocabulary import Vocabulary
+from crm_fishpond.scoring import rules
+from crm_fishpond.scoring.loader import SALES_ORDER_EVENT
 
-SALES_ORDER_EVENT = "sales_order"
-"""Submitted Sales Orders enter the engine as behaviour events of this type: an order placed is the
-strongest intent signal a profile gives before its invoice (purchases are invoices)."""
+
+@dataclass
+class Setup:
+	"""The engine config of a run and where its admin-defined rules came from.
+
+	``used``: (engine kind, engine rule name) -> (doctype, record) of each Desk rule handed to the
+	engine. ``left_out``: (doctype, record) -> translated error of each Desk rule that could not be
+	translated; the run goes on without it (:func:`crm_fishpond.scoring.rules.record_status` marks it).
+	"""
+
+	config: EngineConfig
+	used: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+	left_out: dict[tuple[str, str], str] = field(default_factory=dict)
+
+	def record_status(self, engine_errors=()) -> int:
+		return rules.record_status(self.used, self.left_out, engine_errors)
 
 
 def engine_config() -> EngineConfig:
 	"""The validated EngineConfig of this site; a bad setting throws naming the offending field."""
-	data = config_dict()
+	return engine_setup().config
+
+
+def engine_setup() -> Setup:
+	"""The EngineConfig of this site with every Desk rule that can run; rules that cannot are left
+	out (see :class:`Setup`) instead of stopping the run. A bad setting throws naming its field."""
+	settings = frappe.get_cached_doc("Fishpond Settings")
+	base = settings_dict(settings)
+	vocab = rules.vocabulary(_validated(base))
+	setup = Setup(EngineConfig())
+	data = {**base, "stages": stage_settings(settings, vocab, setup), "tags": tag_rules(vocab, setup)}
+	overrides = _overrides(settings.engine_config)
+	stage_override = overrides.get("stages")
+	if isinstance(stage_override, dict) and {"rules", "thresholds"} & set(stage_override):
+		# the admin's own rules (or thresholds) replace the generated ones instead of mixing with them
+		data["stages"] = {k: v for k, v in data["stages"].items() if k not in ("rules", "thresholds")}
+		setup.used = {k: v for k, v in setup.used.items() if k[0] != "stage"}
+	setup.config = _validated(deep_merge(data, overrides))
+	return setup
+
+
+def rule_vocabulary() -> Vocabulary:
+	"""What rules may name and compare, for the rule forms (see :mod:`crm_fishpond.scoring.rules`)."""
+	settings = frappe.get_cached_doc("Fishpond Settings")
+	return rules.vocabulary(_validated(settings_dict(settings)))
+
+
+def _validated(data: dict[str, Any]) -> EngineConfig:
 	try:
 		return EngineConfig.from_dict(data)
 	except EngineConfigError as e:
@@ -38,7 +87,13 @@ def engine_config() -> EngineConfig:
 
 
 def config_dict() -> dict[str, Any]:
-	settings = frappe.get_cached_doc("Fishpond Settings")
+	"""The engine config of this site as plain data (Desk rules in the engine's vocabulary)."""
+	return engine_setup().config.to_dict()
+
+
+def settings_dict(settings=None) -> dict[str, Any]:
+	"""Fishpond Settings' typed fields and JSON overrides, without the Desk stages and tags."""
+	settings = settings or frappe.get_cached_doc("Fishpond Settings")
 	data: dict[str, Any] = {
 		"score": {
 			"weights": {
@@ -57,21 +112,15 @@ def config_dict() -> dict[str, Any]:
 			"medium_risk": flt(settings.churn_medium_threshold) / 100.0,
 			"high_risk": flt(settings.churn_high_threshold) / 100.0,
 		},
-		"stages": stage_settings(settings),
-		"tags": tag_rules(),
 	}
-	overrides = _overrides(settings.engine_config)
-	stage_override = overrides.get("stages")
-	if isinstance(stage_override, dict) and {"rules", "thresholds"} & set(stage_override):
-		# the admin's own rules (or thresholds) replace the generated ones instead of mixing with them
-		data["stages"] = {k: v for k, v in data["stages"].items() if k not in ("rules", "thresholds")}
+	overrides = {k: v for k, v in _overrides(settings.engine_config).items() if k not in ("stages", "tags")}
 	return deep_merge(data, overrides)
 
 
-def stage_settings(settings=None) -> dict[str, Any]:
+def stage_settings(settings, vocab: Vocabulary, setup: Setup) -> dict[str, Any]:
 	"""Stages in Desk order; the default transitions over the five keyed stages, with the churn
-	thresholds of Settings; every stage's own entry rule (if any) tried before them."""
-	settings = settings or frappe.get_cached_doc("Fishpond Settings")
+	thresholds of Settings; every stage's own entry rule (if any) tried before them. An entry rule
+	that cannot be translated is left out and recorded in ``setup``."""
 	stages = frappe.get_all(
 		"Lifecycle Stage",
 		fields=["name", "stage_key", "sequence", "entry_condition", "entry_reason"],
@@ -85,18 +134,21 @@ def stage_settings(settings=None) -> dict[str, Any]:
 	for s in stages:
 		if not s.entry_condition:
 			continue
+		rule_name = f"entry: {s.name}"
 		try:
-			condition = json.loads(s.entry_condition)
-		except ValueError:
-			frappe.throw(_("The entry rule of stage {0} is not valid JSON.").format(frappe.bold(s.name)))
-		custom.append(
-			{
-				"name": f"entry: {s.name}",
-				"to_stage": s.name,
-				"condition": condition,
-				"reason": s.entry_reason or _("entered {0}").format(s.name),
-			}
-		)
+			condition = vocab.to_engine(json.loads(s.entry_condition))
+			reason = vocab.template_to_engine(
+				s.entry_reason or _("entered {0}").format(s.name), extras=TEMPLATE_EXTRAS
+			)
+		except (ValueError, EngineConfigError) as e:
+			setup.left_out[(rules.STAGE, s.name)] = (
+				rules.error_text(e)
+				if isinstance(e, EngineConfigError)
+				else _("not valid JSON: {0}").format(e)
+			)
+			continue
+		setup.used[("stage", rule_name)] = (rules.STAGE, s.name)
+		custom.append({"name": rule_name, "to_stage": s.name, "condition": condition, "reason": reason})
 	thresholds = {
 		"churn_days": flt(settings.churn_inactive_days) or 180.0,
 		"churn_p_alive": min(1.0, flt(settings.churn_p_alive_below) / 100.0),
@@ -106,31 +158,37 @@ def stage_settings(settings=None) -> dict[str, Any]:
 		ordered = keyed + [n for n in names if n not in keyed]
 		if not custom:
 			return {"stages": ordered, "thresholds": thresholds}
-		from crm_fishpond.engine.lifecycle import default_rules
-
 		defaults = [r.to_dict() for r in default_rules(stages=keyed, **thresholds)]
 		return {"stages": ordered, "rules": custom + defaults}
 	# renamed keys or fewer than five stages: only the admin's entry rules move profiles
 	return {"stages": names, "rules": custom}
 
 
-def tag_rules() -> list[dict[str, Any]]:
+def tag_rules(vocab: Vocabulary, setup: Setup) -> list[dict[str, Any]]:
+	"""The enabled rule tags in the engine's vocabulary; one that cannot be translated is left out
+	and recorded in ``setup``."""
 	rows = frappe.get_all(
 		"Fishpond Tag",
 		filters={"tag_type": "Rule", "enabled": 1},
 		fields=["name", "condition"],
 		order_by="name asc",
 	)
-	rules = []
+	out = []
 	for row in rows:
 		if not row.condition:
 			continue
 		try:
-			condition = json.loads(row.condition)
-		except ValueError:
-			frappe.throw(_("The condition of tag {0} is not valid JSON.").format(frappe.bold(row.name)))
-		rules.append({"tag": row.name, "condition": condition})
-	return rules
+			condition = vocab.to_engine(json.loads(row.condition))
+		except (ValueError, EngineConfigError) as e:
+			setup.left_out[(rules.TAG, row.name)] = (
+				rules.error_text(e)
+				if isinstance(e, EngineConfigError)
+				else _("not valid JSON: {0}").format(e)
+			)
+			continue
+		setup.used[("tag", row.name)] = (rules.TAG, row.name)
+		out.append({"tag": row.name, "condition": condition})
+	return out
 
 
 def _overrides(raw: str | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@
   itself; a ``GROUP BY profile, day`` in SQL would return the same figures, but MariaDB answers it
   with an on-disk temporary table and a filesort that cost ~3x the plain read at a million rows.
 * **interactions** and **events**: one row each (their decay needs the time); submitted Sales Orders
-  join the events as type ``sales_order`` (see :data:`crm_fishpond.scoring.config.SALES_ORDER_EVENT`).
+  join the events as type ``sales_order`` (:data:`SALES_ORDER_EVENT`).
 
 With ``profiles`` given every query is restricted to them (the incremental rescore); without, the
 whole pond is read (the full run). Nothing loads a Document.
@@ -24,7 +24,10 @@ import pandas as pd
 from frappe.query_builder import functions as fn
 
 from crm_fishpond.engine.pipeline import PondInputs
-from crm_fishpond.scoring.config import SALES_ORDER_EVENT
+
+SALES_ORDER_EVENT = "sales_order"
+"""Submitted Sales Orders enter the engine as behaviour events of this type: an order placed is the
+strongest intent signal a profile gives before its invoice (purchases are invoices)."""
 
 OPEN_ORDER_STATUSES = ("To Deliver and Bill", "To Bill", "To Deliver", "On Hold")
 
@@ -49,6 +52,15 @@ PROFILE_FIELDS = {
 	"status": "status",
 	"fishpond": "fishpond",
 }
+
+
+DERIVED_PROFILE_COLUMNS = ("open_orders",)
+"""Profile columns the loader computes besides :data:`PROFILE_FIELDS` (rules may read them too)."""
+
+
+def profile_columns() -> list[str]:
+	"""The engine columns of the profiles frame (what rules read from the profile itself)."""
+	return [c for c in PROFILE_FIELDS if c != "mobile_no"] + list(DERIVED_PROFILE_COLUMNS)
 
 
 def load_inputs(profiles: Sequence[str] | None = None) -> PondInputs:

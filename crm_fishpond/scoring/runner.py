@@ -39,7 +39,7 @@ from crm_fishpond import jobs
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
 from crm_fishpond.engine.pipeline import PondResult, run_pond
 from crm_fishpond.scoring import loader, models, writer
-from crm_fishpond.scoring.config import engine_config
+from crm_fishpond.scoring.config import engine_setup
 from crm_fishpond.sync import runs
 
 RUN_TYPE = "Rescore"
@@ -204,7 +204,8 @@ def end_of_day(day: str) -> pd.Timestamp:
 def _compute(run: str, cursor: dict, timings: dict) -> tuple[PondResult, str, dict]:
 	"""Read the pond and run the engine; fit and store the models unless the run already did."""
 	t = time.monotonic()
-	config = engine_config()
+	setup = engine_setup()
+	config = setup.config
 	inputs = loader.load_inputs()
 	timings["load"] = round(time.monotonic() - t, 3)
 	sizes = {
@@ -224,6 +225,9 @@ def _compute(run: str, cursor: dict, timings: dict) -> tuple[PondResult, str, di
 		frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
 	timings["engine"] = round(time.monotonic() - t, 3)
 	timings["engine_steps"] = {k: round(v, 3) for k, v in result.timings.items()}
+	setup.record_status(result.rule_errors)
+	for doctype, name in sorted(setup.left_out) + sorted(_engine_failed(setup, result)):
+		runs.append_log(run, _("Rule {0} {1} failed and was skipped").format(_(doctype), name))
 	if fitted is None:
 		fit, created = models.save_fit(
 			result.models, run=run, profiles=sizes["profiles"], purchase_rows=sizes["purchase_rows"]
@@ -238,6 +242,10 @@ def _compute(run: str, cursor: dict, timings: dict) -> tuple[PondResult, str, di
 	runs.save_progress(run, cursor, progress=10)
 	_commit()
 	return result, cursor["model_fit"], sizes
+
+
+def _engine_failed(setup, result: PondResult) -> list[tuple[str, str]]:
+	return [setup.used[key] for e in result.rule_errors if (key := (e["kind"], e["rule"])) in setup.used]
 
 
 def _write_chunk_with_retries(run, metrics, tags, fit, rule_tags, counts) -> writer.WriteStats:
@@ -295,7 +303,10 @@ def rescore_profiles(profiles: Iterable[str]) -> int:
 	"""Rescore a batch of dirty profiles with the latest stored fit; returns profiles written.
 
 	Without a stored fit (no full run yet) there is nothing consistent to score with and the batch is
-	left to the first full run. While a full run is writing, the batch is parked (see module doc).
+	left to the first full run. While a full run is writing, the batch is parked (see module doc). A
+	rule that fails is skipped and marked on its record, the rest of the batch is scored. When the
+	batch cannot be scored at all (settings the stored fit cannot serve), it is parked the same way
+	and logged: no dirty profile is dropped.
 	"""
 	names = sorted({p for p in profiles if p})
 	if not names:
@@ -307,14 +318,17 @@ def rescore_profiles(profiles: Iterable[str]) -> int:
 		Redis.sadd(frappe.cache, _deferred_key(), *names)
 		return 0
 	try:
-		config = engine_config()
+		setup = engine_setup()
 		fitted = models.load_fit(fit).with_clv_reference(models.clv_reference())
 		inputs = loader.load_inputs(names)
-		result = run_pond(inputs, config, end_of_day(nowdate()), models=fitted, dedupe=False)
+		result = run_pond(inputs, setup.config, end_of_day(nowdate()), models=fitted, dedupe=False)
 	except (EngineConfigError, EngineInputError, frappe.ValidationError):
-		# a settings change the stored fit cannot serve (e.g. other RFM bins): wait for the next full run
-		frappe.log_error(title=_("Fishpond: incremental rescore skipped"))
+		# a settings change the stored fit cannot serve (e.g. other RFM bins): park the batch, it is
+		# marked dirty again when the next full run finishes (or the cron finds no run active)
+		frappe.log_error(title=_("Fishpond: incremental rescore postponed"))
+		Redis.sadd(frappe.cache, _deferred_key(), *names)
 		return 0
+	setup.record_status(result.rule_errors)
 	stats = writer.write_results(result.metrics, result.tags, model_fit=fit)
 	return stats.updated
 

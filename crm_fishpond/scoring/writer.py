@@ -31,6 +31,7 @@ from frappe.query_builder import functions as fn
 from frappe.utils import escape_html, now_datetime
 
 from crm_fishpond.bulk import CHILD_COLUMNS, insert_rows, update_rows
+from crm_fishpond.engine.vocabulary import DISPLAY_OPTIONS, PERCENT_COLUMNS
 
 DOCTYPE = "Fishpond Lead"
 NUMBER_COLUMNS = {
@@ -50,8 +51,10 @@ TEXT_COLUMNS = ("category", "value_grade", "rfm_segment", "churn_band", "score_b
 WRITTEN_COLUMNS = (*NUMBER_COLUMNS, *INT_COLUMNS, *TEXT_COLUMNS)
 TOLERANCE = 1e-6
 BREAKDOWN_PREFIXES = ("f_", "e_", "v_")
-BANDS = {"low": "Low", "medium": "Medium", "high": "High"}
-GRADES = {"high": "High", "mid": "Mid", "low": "Low"}
+# the engine's values as the form shows them: the same table rules are translated with
+BANDS = DISPLAY_OPTIONS["churn_band"]
+GRADES = DISPLAY_OPTIONS["value_grade"]
+CATEGORIES = DISPLAY_OPTIONS["category"]
 
 
 @dataclass
@@ -84,12 +87,12 @@ def column_values(metrics: pd.DataFrame, model_fit: str | None) -> pd.DataFrame:
 	out: dict[str, np.ndarray] = {}
 	for column in NUMBER_COLUMNS:
 		values = _num(metrics, column)
-		if column == "churn_risk":
+		if column in PERCENT_COLUMNS:
 			values = values * 100.0
 		out[column] = np.round(values, decimals(column))
 	for column in INT_COLUMNS:
 		out[column] = _num(metrics, column).astype(np.int64)
-	out["category"] = _mapped(metrics, "category", lambda v: v.title() if v else None)
+	out["category"] = _mapped(metrics, "category", CATEGORIES.get)
 	out["value_grade"] = np.where(buyer, _mapped(metrics, "value_grade", GRADES.get), None)
 	out["rfm_segment"] = np.where(buyer, _mapped(metrics, "rfm_segment", lambda v: v or None), None)
 	out["churn_band"] = _mapped(metrics, "churn_band", BANDS.get)

@@ -18,6 +18,8 @@ class FishpondTag(Document):
 		condition: DF.Code | None
 		description: DF.SmallText | None
 		enabled: DF.Check
+		rule_error: DF.SmallText | None
+		rule_status: DF.Literal["", "OK", "Failed"]
 		tag_category: DF.Data | None
 		tag_name: DF.Data
 		tag_type: DF.Literal["Manual", "Rule"]
@@ -27,26 +29,21 @@ class FishpondTag(Document):
 		if self.tag_type == "Rule":
 			self.validate_condition()
 
-	def parsed_condition(self) -> dict:
+	def validate_condition(self):
+		"""The condition must name fields and values the profile form shows; it is kept as written
+		and translated to the engine's terms for each run (crm_fishpond.scoring.rules)."""
+		from crm_fishpond.scoring.config import rule_vocabulary
+		from crm_fishpond.scoring.rules import check_condition
+
 		if not self.condition:
 			frappe.throw(_("A rule-driven tag needs a condition."))
-		try:
-			condition = json.loads(self.condition)
-		except ValueError as e:
-			frappe.throw(
-				_("The condition of tag {0} is not valid JSON: {1}").format(frappe.bold(self.name), str(e))
+		if self.is_new() or self.has_value_changed("condition") or self.has_value_changed("tag_type"):
+			check_condition(
+				rule_vocabulary(),
+				self.condition,
+				_("The condition of tag {0}").format(frappe.bold(self.tag_name)),
 			)
-		return condition
-
-	def validate_condition(self):
-		from crm_fishpond.engine.errors import EngineConfigError
-		from crm_fishpond.engine.tags import TagRule
-
-		condition = self.parsed_condition()
-		try:
-			TagRule.from_dict({"tag": self.tag_name, "condition": condition})
-		except EngineConfigError as e:
-			frappe.throw(
-				_("The condition of tag {0} is invalid: {1}").format(frappe.bold(self.tag_name), str(e))
-			)
-		self.condition = json.dumps(condition, indent=1)
+			self.condition = json.dumps(json.loads(self.condition), indent=1, ensure_ascii=False)
+			# checked, not run yet: the next rescore sets the status
+			self.rule_status = None
+			self.rule_error = None

@@ -18,6 +18,8 @@ class LifecycleStage(Document):
 		description: DF.SmallText | None
 		entry_condition: DF.Code | None
 		entry_reason: DF.Data | None
+		rule_error: DF.SmallText | None
+		rule_status: DF.Literal["", "OK", "Failed"]
 		sequence: DF.Int
 		stage_key: DF.Literal["acquisition", "conversion", "growth", "retention", "churn"]
 		stage_name: DF.Data
@@ -26,12 +28,32 @@ class LifecycleStage(Document):
 	def validate(self):
 		if self.sequence is not None and self.sequence < 0:
 			frappe.throw(_("Order cannot be negative."))
-		if self.entry_condition:
-			try:
-				self.entry_condition = json.dumps(json.loads(self.entry_condition), indent=1)
-			except ValueError as e:
-				frappe.throw(
-					_("The entry rule of stage {0} is not valid JSON: {1}").format(
-						frappe.bold(self.stage_name), str(e)
-					)
-				)
+		if self.entry_condition and (
+			self.is_new()
+			or self.has_value_changed("entry_condition")
+			or self.has_value_changed("entry_reason")
+		):
+			self.validate_entry_rule()
+		if not self.entry_condition:
+			self.rule_status = None
+			self.rule_error = None
+
+	def validate_entry_rule(self):
+		"""The entry rule must name fields and values the profile form shows, and its reason
+		template fields rules can read; both are kept as written and translated for each run."""
+		from crm_fishpond.scoring.config import rule_vocabulary
+		from crm_fishpond.scoring.rules import check_condition, check_template
+
+		vocab = rule_vocabulary()
+		what = _("The entry rule of stage {0}").format(frappe.bold(self.stage_name))
+		check_condition(vocab, self.entry_condition, what)
+		if self.entry_reason:
+			check_template(
+				vocab,
+				self.entry_reason,
+				_("The reason template of stage {0}").format(frappe.bold(self.stage_name)),
+			)
+		self.entry_condition = json.dumps(json.loads(self.entry_condition), indent=1, ensure_ascii=False)
+		# checked, not run yet: the next rescore sets the status
+		self.rule_status = None
+		self.rule_error = None
