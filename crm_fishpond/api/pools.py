@@ -58,6 +58,12 @@ def transfer(name: str, to_pool: str, keep_owner: int = 0, reason: str | None = 
 	return _single(pool_claim.transfer([name], to_pool, keep_owner=bool(int(keep_owner)), reason=reason))
 
 
+@frappe.whitelist(methods=["POST"])
+def mark_lost(name: str, reason: str) -> dict:
+	_require_pond_user()
+	return _single(pool_claim.mark_lost([name], reason=reason))
+
+
 # -- many leads (the list view) ----------------------------------------------------------------------
 @frappe.whitelist(methods=["POST"])
 def bulk_claim(names: str | list[str], reason: str | None = None) -> dict:
@@ -87,6 +93,12 @@ def bulk_transfer(
 	).as_dict()
 
 
+@frappe.whitelist(methods=["POST"])
+def bulk_mark_lost(names: str | list[str], reason: str) -> dict:
+	_require_pond_user()
+	return pool_claim.mark_lost(_names(names), reason=reason).as_dict()
+
+
 # -- reads ---------------------------------------------------------------------------------------------
 @frappe.whitelist(methods=["GET"])
 def actions_for(name: str) -> dict:
@@ -102,6 +114,7 @@ def actions_for(name: str) -> dict:
 	return {
 		"can_claim": not owner and scope.may_claim_from(pool),
 		"can_release": bool(owner) and scope.can_write(owner, pool),
+		"can_mark_lost": doc.status not in ("Lost", "Converted") and scope.can_write(owner, pool),
 		"can_assign": scope.manages(pool),
 		"can_transfer": scope.manages(pool),
 		"can_request_transfer": mine and not scope.manages(pool),

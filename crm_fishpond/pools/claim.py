@@ -34,7 +34,15 @@ from crm_fishpond.permissions import CLAIM_VISIBILITY, PondScope, pond_scope
 LEAD = "Fishpond Lead"
 LOG = "Fishpond Claim Log"
 MAX_BULK = 500
-CLAIM, RELEASE, ASSIGN, TRANSFER, RECYCLE, WARN = "Claim", "Release", "Assign", "Transfer", "Recycle", "Warn"
+CLAIM, RELEASE, ASSIGN, TRANSFER, RECYCLE, WARN, LOST = (
+	"Claim",
+	"Release",
+	"Assign",
+	"Transfer",
+	"Recycle",
+	"Warn",
+	"Lost",
+)
 LOG_FIELDS = (
 	"name",
 	"creation",
@@ -53,7 +61,29 @@ LOG_FIELDS = (
 	"action_by",
 	"action_on",
 )
-GUARDED_FIELDS = ("lead_owner", "fishpond", "claimed_on", "previous_owner", "released_on", "locked")
+# What only the pool actions (and the ERP sync) change. A rep's save through any channel (form, REST,
+# frappe.client.set_value, bulk edit, Data Import) may not touch them: each one decides whether a lead
+# counts toward a cap, can be recycled or is protected from recycling.
+GUARDED_FIELDS = (
+	"lead_owner",
+	"fishpond",
+	"status",
+	"lost_reason",
+	"claimed_on",
+	"previous_owner",
+	"released_on",
+	"locked",
+	"customer",
+	"lead",
+)
+# ...of which a manager of the lead's pool may change these on the form
+POOL_MANAGER_FIELDS = ("locked", "customer", "lead")
+# An owned lead counts toward its owner's cap unless it is Converted (and the pool does not count
+# converted leads): marking a lead Lost or Churned never frees a place while the rep keeps it.
+HELD_STATUSES = ("Claimed", "Lost", "Churned")
+# Statuses a claim turns into Claimed: taking a lead from the pool reopens it
+REOPENED_BY_CLAIM = ("In Pool", "Lost")
+RELEASE_TO_POOL, KEEP_WITH_OWNER = "Release to Pool", "Keep with Owner"
 
 
 class ClaimError(frappe.ValidationError):
@@ -83,10 +113,11 @@ class PoolCaps:
 	max_per_day: int
 	count_converted: bool
 	cooldown_days: int
+	lost_handling: str = RELEASE_TO_POOL
 
 	@property
 	def held_statuses(self) -> tuple[str, ...]:
-		return ("Claimed", "Converted") if self.count_converted else ("Claimed",)
+		return (*HELD_STATUSES, "Converted") if self.count_converted else HELD_STATUSES
 
 
 def pool_caps(pools) -> dict[str, PoolCaps]:
@@ -104,6 +135,7 @@ def pool_caps(pools) -> dict[str, PoolCaps]:
 			pond.max_claims_per_day,
 			pond.count_converted,
 			pond.claim_cooldown_days,
+			pond.lost_handling,
 		)
 		.where(pond.name.isin(pools))
 	).run(as_dict=True)
@@ -116,6 +148,7 @@ def pool_caps(pools) -> dict[str, PoolCaps]:
 			max_per_day=cint(r.max_claims_per_day),
 			count_converted=bool(r.count_converted),
 			cooldown_days=cint(r.claim_cooldown_days),
+			lost_handling=r.lost_handling or RELEASE_TO_POOL,
 		)
 		for r in rows
 	}
@@ -234,6 +267,62 @@ def transfer(
 	return out
 
 
+def mark_lost(names, reason: str, by: str | None = None) -> Outcome:
+	"""The owner (or a manager of the pool) marks leads Lost, with a reason. The pool's *When a Lead Is
+	Marked Lost* rule decides whether the claim ends (the lead waits in the pool, marked Lost, and the
+	cool-down applies) or the owner keeps it (it still counts toward their cap and can be recycled).
+	A converted lead is a customer: ERPNext decides that, not a click."""
+	by = by or frappe.session.user
+	reason = (reason or "").strip()
+	if not reason:
+		frappe.throw(_("Say why the lead is lost."), ClaimError)
+	names = _clean(names)
+	scope = pond_scope(by)
+	rows = _load(names)
+	caps = pool_caps(r.fishpond for r in rows.values())
+	now = now_datetime()
+	out, logs = Outcome(), []
+	for name in names:
+		row = rows.get(name)
+		if not row or not scope.can_read(row.lead_owner, row.fishpond):
+			out.failed[name] = _not_found(name)
+			continue
+		if not scope.can_write(row.lead_owner, row.fishpond):
+			out.failed[name] = _("Only the owner or a manager of pool {0} may mark {1} lost.").format(
+				row.fishpond or "-", name
+			)
+			continue
+		if row.status == "Lost":
+			out.failed[name] = _("{0} is already marked lost.").format(name)
+			continue
+		if row.status == "Converted":
+			out.failed[name] = _("{0} has bought: a converted lead cannot be marked lost.").format(name)
+			continue
+		cap = caps.get(row.fishpond)
+		release_claim = bool(row.lead_owner) and (not cap or cap.lost_handling != KEEP_WITH_OWNER)
+		values = {"status": "Lost", "lost_reason": reason, "modified": now, "modified_by": by}
+		if release_claim:
+			values.update(_release_values(row, now, by))
+			values["status"] = "Lost"
+		if not _update_lead(name, row.lead_owner, row.fishpond, values):
+			out.failed[name] = _changed_meanwhile(name)
+			continue
+		out.done.append(name)
+		logs.append(
+			_log(
+				LOST,
+				row,
+				by,
+				now,
+				reason,
+				from_user=row.lead_owner,
+				to_user=None if release_claim else row.lead_owner,
+			)
+		)
+	insert_logs(logs)
+	return out
+
+
 # -- the claim itself ----------------------------------------------------------------------------
 def _take(names, to_user: str, by: str, action: str, reason: str | None) -> Outcome:
 	names = _clean(names)
@@ -259,8 +348,9 @@ def _take(names, to_user: str, by: str, action: str, reason: str | None) -> Outc
 			"lead_owner": to_user,
 			"claimed_on": now,
 			"status": Case()
-			.when(frappe.qb.DocType(LEAD).status == "In Pool", "Claimed")
+			.when(frappe.qb.DocType(LEAD).status.isin(REOPENED_BY_CLAIM), "Claimed")
 			.else_(frappe.qb.DocType(LEAD).status),
+			"lost_reason": None,
 			"modified": now,
 			"modified_by": by,
 		}
@@ -334,7 +424,7 @@ def _take_error(name, row, cap, scope: PondScope, to_user, action, held, today, 
 
 
 def _status_after_take(status: str | None) -> str | None:
-	return "Claimed" if status == "In Pool" else status
+	return "Claimed" if status in REOPENED_BY_CLAIM else status
 
 
 def _is_member(pool: str, user: str) -> bool:
@@ -547,10 +637,16 @@ def insert_logs(logs: list[dict]) -> None:
 	insert_rows(LOG, LOG_FIELDS, rows, chunk_size=5000)
 
 
-# -- the guard: ownership changes only through the functions above ---------------------------------
+# -- the guard: ownership, pool and status change only through the functions above ------------------
 def guard_ownership_fields(doc, method=None) -> None:
-	"""doc_events validate on Fishpond Lead: a plain save may not change ownership, pool or lock."""
-	if doc.flags.ignore_permissions or frappe.flags.in_import or frappe.flags.in_install:
+	"""doc_events validate on Fishpond Lead: a user's save may not change what the pool actions own.
+
+	Every channel a user writes through (the form, ``frappe.client.set_value``, ``PUT /api/resource``,
+	the list view's bulk edit, Data Import) ends in ``Document.save``/``insert`` and so here; none of
+	them can set ``flags.ignore_permissions``. The pond's own jobs write with the query builder or with
+	``ignore_permissions`` and are not checked. Fishpond Managers and System Managers may correct any
+	field by hand."""
+	if doc.flags.ignore_permissions or frappe.flags.in_install:
 		return
 	if frappe.flags.in_migrate or frappe.flags.in_patch:
 		return
@@ -564,6 +660,11 @@ def guard_ownership_fields(doc, method=None) -> None:
 			)
 		if doc.lead_owner or doc.locked:
 			frappe.throw(_("Save the profile first, then claim it."), ClaimError)
+		if (doc.status or "In Pool") != "In Pool":
+			frappe.throw(
+				_("A new profile starts In Pool; its status then follows the pool actions and ERPNext."),
+				ClaimError,
+			)
 		return
 	before = doc.get_doc_before_save()
 	if not before:
@@ -571,15 +672,16 @@ def guard_ownership_fields(doc, method=None) -> None:
 	changed = []
 	for fieldname in GUARDED_FIELDS:
 		old, new = before.get(fieldname), doc.get(fieldname)
-		if fieldname == "claimed_on" and not old:
+		if fieldname == "claimed_on" and not old and doc.lead_owner and not before.get("lead_owner"):
 			continue  # the controller stamps a missing claim date
-		if fieldname == "locked" and scope.manages(before.fishpond):
-			continue  # pool managers lock and unlock their leads
+		if fieldname in POOL_MANAGER_FIELDS and scope.manages(before.fishpond):
+			continue  # pool managers lock their leads and fix their ERPNext links
 		if _normalise(doc, fieldname, old) != _normalise(doc, fieldname, new):
 			changed.append(_(doc.meta.get_label(fieldname)))
 	if changed:
 		frappe.throw(
-			_("Use Claim, Release, Assign or Transfer to change: {0}.").format(", ".join(changed)), ClaimError
+			_("Use Claim, Release, Mark Lost, Assign or Transfer to change: {0}.").format(", ".join(changed)),
+			ClaimError,
 		)
 
 

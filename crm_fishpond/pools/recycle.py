@@ -1,9 +1,10 @@
 """The recycler: neglected leads flow back to their pool, with a warning to the owner first.
 
-Per pool with *Recycle Neglected Leads* on, one query selects every owned lead (status Claimed or
-Converted) that a rule makes due within the warning horizon and no exemption protects:
+Per pool with *Recycle Neglected Leads* on, one query selects every owned lead (whatever its status:
+a rep who marks a lead Lost and keeps it is still its owner) that a rule makes due within the warning horizon and no exemption protects:
 
-- **no follow-up**: no interaction other than an inbound one since the claim, for N days
+- **no follow-up**: no outbound interaction (an inbound one or an internal note is not a follow-up)
+  since the claim, for N days
   (due = last follow-up, else the claim, + N days);
 - **no order**: no submitted Sales Order of the lead's customer dated on or after the claim day,
   N days after claiming (due = claim + N days).
@@ -28,7 +29,7 @@ from crm_fishpond.bulk import insert_rows
 from crm_fishpond.pools.claim import RECYCLE, WARN, insert_logs
 from crm_fishpond.pools.protection import exemption_sql
 
-RECYCLABLE_STATUSES = ("Claimed", "Converted")
+RECYCLABLE_STATUSES = ("Claimed", "Converted", "Lost", "Churned")
 CHUNK = 5000
 PREVIEW_ROWS = 200
 FOLLOW_UP, NO_ORDER = "no_followup", "no_order"
@@ -122,7 +123,7 @@ def select(rules: RecycleRules, now: datetime | None = None) -> Selection:
 			select fl.name, fl.lead_name, fl.lead_owner, fl.claimed_on, fl.customer,
 				(select max(i.interaction_time) from `tabFishpond Interaction` i
 					where i.fishpond_lead = fl.name and i.interaction_time >= fl.claimed_on
-						and coalesce(i.direction, '') != 'Inbound') as last_followup,
+						and coalesce(i.direction, 'Outbound') = 'Outbound') as last_followup,
 				case when fl.customer is not null and exists (
 					select 1 from `tabSales Order` so
 					where so.customer = fl.customer and so.docstatus = 1

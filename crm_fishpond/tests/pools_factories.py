@@ -27,6 +27,7 @@ POOL_DEFAULTS = {
 	"exempt_open_sales_order": 1,
 	"exempt_unpaid_invoice": 1,
 	"exempt_value_grades": None,
+	"lost_handling": "Release to Pool",
 }
 
 

@@ -129,7 +129,8 @@ class TestRecycleRules(RecycleCase):
 			due = recycle.select(rules).due
 		self.assertEqual([(r.name, r.rule) for r in due], [(lead, recycle.NO_ORDER)])
 
-	def test_only_claimed_and_converted_leads_of_the_pool_are_recycled(self):
+	def test_every_owned_lead_of_the_pool_is_recycled_whatever_its_status(self):
+		"""A lead its owner marked Lost (and kept) is still theirs to follow up: the rules apply."""
 		rules = self.rules(recycle_no_followup_days=10)
 		converted = self.claimed()
 		frappe.db.set_value("Fishpond Lead", converted, "status", "Converted")
@@ -143,7 +144,8 @@ class TestRecycleRules(RecycleCase):
 		self.run_at(add_days(self.t0, 11), rules)
 		self.assertIsNone(lead_row(converted).lead_owner)
 		self.assertEqual(lead_row(converted).status, "Converted")
-		self.assertEqual(lead_row(lost).lead_owner, self.rep_a)
+		self.assertIsNone(lead_row(lost).lead_owner)
+		self.assertEqual(lead_row(lost).status, "Lost")
 		self.assertIsNone(lead_row(free).lead_owner)
 		self.assertEqual(lead_row(elsewhere).lead_owner, self.rep_a)
 

@@ -28,6 +28,7 @@ class Fishpond(Document):
 		exempt_unpaid_invoice: DF.Check
 		exempt_value_grades: DF.SmallText | None
 		is_default: DF.Check
+		lost_handling: DF.Literal["Release to Pool", "Keep with Owner"]
 		max_claimed_per_user: DF.Int
 		max_claims_per_day: DF.Int
 		members: DF.Table[FishpondMember]

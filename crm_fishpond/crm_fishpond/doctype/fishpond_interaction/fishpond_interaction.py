@@ -1,8 +1,12 @@
 import frappe
 from frappe import _
 from frappe.model.document import Document
+from frappe.utils import add_to_date, format_datetime, get_datetime, now_datetime
 
 from crm_fishpond import jobs
+
+# clocks of browsers and servers drift a little
+FUTURE_TOLERANCE_MINUTES = 10
 
 
 class FishpondInteraction(Document):
@@ -29,6 +33,25 @@ class FishpondInteraction(Document):
 	def validate(self):
 		if self.reference_doctype and not self.reference_name:
 			frappe.throw(_("Choose the {0} this interaction refers to.").format(_(self.reference_doctype)))
+		self.validate_not_in_future()
+
+	def validate_not_in_future(self):
+		"""An interaction records what happened: a future time would hold off recycling for as long as
+		its owner likes (plans and reminders are ToDos and Events)."""
+		if not self.interaction_time:
+			return
+		now = now_datetime()
+		if get_datetime(self.interaction_time) <= add_to_date(now, minutes=FUTURE_TOLERANCE_MINUTES):
+			return
+		if self.flags.from_communication:
+			self.interaction_time = now  # a scheduled email is logged when it is recorded
+		else:
+			frappe.throw(
+				_("Interaction time {0} is in the future: log an interaction once it has happened.").format(
+					format_datetime(self.interaction_time)
+				),
+				frappe.ValidationError,
+			)
 
 	def on_update(self):
 		jobs.mark_dirty([self.fishpond_lead])

@@ -1,4 +1,4 @@
-// Pool actions on the form: Claim, Release, Assign, Transfer, Request Transfer.
+// Pool actions on the form: Claim, Release, Mark Lost, Assign, Transfer, Request Transfer.
 // Which buttons show comes from the server (crm_fishpond.api.pools.actions_for), so the form never
 // offers what the permission criterion would refuse.
 frappe.ui.form.on("Fishpond Lead", {
@@ -35,6 +35,19 @@ function fishpond_pool_buttons(frm, can) {
 					(v) => call("release", v),
 					__("Release to the Pool"),
 					__("Release")
+				),
+			group
+		);
+	}
+	if (can.can_mark_lost) {
+		frm.add_custom_button(
+			__("Mark Lost"),
+			() =>
+				frappe.prompt(
+					{ fieldname: "reason", fieldtype: "Small Text", label: __("Reason"), reqd: 1 },
+					(v) => call("mark_lost", v),
+					__("Mark the Lead Lost"),
+					__("Mark Lost")
 				),
 			group
 		);

@@ -21,6 +21,7 @@ DERIVED_FIELDS = (
 	"score_breakdown",
 	"churn_risk",
 	"churn_band",
+	"churn_method",
 	"p_alive",
 	"expected_purchases",
 	"clv",
@@ -57,6 +58,7 @@ class FishpondLead(ContactMaskMixin, Document):
 		budget: DF.Literal["", "Approved", "Allocated", "Planned", "Exploring", "None"]
 		category: DF.Literal["", "Potential", "Intention", "Deal", "Loyal"]
 		churn_band: DF.Literal["", "Low", "Medium", "High"]
+		churn_method: DF.Literal["", "BG/NBD", "Recency rule"]
 		churn_risk: DF.Percent
 		claimed_on: DF.Datetime | None
 		clv: DF.Currency
@@ -81,6 +83,7 @@ class FishpondLead(ContactMaskMixin, Document):
 		lead_score: DF.Float
 		lifecycle_stage: DF.Link | None
 		locked: DF.Check
+		lost_reason: DF.SmallText | None
 		m_score: DF.Int
 		mobile_no: DF.Data | None
 		monetary_value: DF.Currency
@@ -180,7 +183,11 @@ class FishpondLead(ContactMaskMixin, Document):
 			frappe.throw(_("A claimed profile needs an owner (rep)."))
 		if self.status in UNOWNED_STATUSES and self.lead_owner:
 			self.status = "Claimed"
-		if self.lead_owner and not self.claimed_on:
+		if (
+			self.lead_owner
+			and not self.claimed_on
+			and (self.is_new() or self.has_value_changed("lead_owner"))
+		):
 			self.claimed_on = now_datetime()
 
 	def record_stage_change(self):

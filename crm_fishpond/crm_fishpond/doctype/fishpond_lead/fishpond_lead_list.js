@@ -49,6 +49,17 @@ frappe.listview_settings["Fishpond Lead"] = {
 			false
 		);
 		listview.page.add_actions_menu_item(
+			__("Mark Lost"),
+			() =>
+				frappe.prompt(
+					{ fieldname: "reason", fieldtype: "Small Text", label: __("Reason"), reqd: 1 },
+					(v) => run("bulk_mark_lost", v, __("Marked lost")),
+					__("Mark the Leads Lost"),
+					__("Mark Lost")
+				),
+			false
+		);
+		listview.page.add_actions_menu_item(
 			__("Assign"),
 			() =>
 				frappe.prompt(
