@@ -58,6 +58,7 @@ permission_query_conditions = {
 	"Fishpond Transaction": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Claim Log": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Transfer Request": "crm_fishpond.permissions.query_conditions",
+	"Referral Reward": "crm_fishpond.permissions.query_conditions",
 }
 has_permission = {
 	"Fishpond Lead": "crm_fishpond.permissions.has_permission",
@@ -66,6 +67,7 @@ has_permission = {
 	"Fishpond Transaction": "crm_fishpond.permissions.has_permission",
 	"Fishpond Claim Log": "crm_fishpond.permissions.has_permission",
 	"Fishpond Transfer Request": "crm_fishpond.permissions.has_permission",
+	"Referral Reward": "crm_fishpond.permissions.has_permission",
 }
 
 # Document events on ERPNext doctypes: thin adapters in crm_fishpond.events
@@ -125,6 +127,7 @@ scheduler_events = {
 		"crm_fishpond.pools.recycle.scheduled_recycle",
 		"crm_fishpond.pools.recycle.scheduled_warnings",
 	],
+	"daily_long": ["crm_fishpond.sync.reconcile_summary.refresh"],
 	"cron": {
 		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty"],
 		"*/10 * * * *": ["crm_fishpond.scoring.runner.schedule_rescore"],

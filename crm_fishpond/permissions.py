@@ -14,9 +14,11 @@ make (``has_permission``), so the two can never disagree (the pattern of frappe/
   Claim*; in a *Managers Assign* pool members see only what is assigned to them.
 - Everyone sees the leads they own. Nobody else sees a rep's claimed lead.
 
-Satellites (interactions, behaviour events, transactions, claim logs, transfer requests) follow their
-profile: a row is visible exactly when its profile is. Accounts users read every transaction (they
-read the vouchers behind them in ERPNext anyway) but no profile.
+Satellites (interactions, behaviour events, transactions, claim logs, transfer requests, referral
+rewards) follow their profile: a row is visible exactly when its profile is. A referral reward names two
+profiles (referrer and referee); it is visible when either is, and changed only by who may change both.
+Accounts users read every transaction and every referral reward (they read the vouchers and ledger
+entries behind them in ERPNext anyway) but no profile.
 
 ``has_permission`` can only deny. Reads use the read criterion; writes need more: the lead's owner or a
 manager of its pool (a pool member may look at an unclaimed lead but changes it only after claiming).
@@ -32,16 +34,18 @@ import frappe
 LEAD = "Fishpond Lead"
 MANAGER_ROLES = frozenset({"System Manager", "Fishpond Manager"})
 CLAIM_VISIBILITY = "Members See and Claim"
-# doctype -> the Link field naming its profile
+# doctype -> the Link fields naming its profiles
 SATELLITES = {
-	"Fishpond Interaction": "fishpond_lead",
-	"Fishpond Behaviour Event": "fishpond_lead",
-	"Fishpond Transaction": "fishpond_lead",
-	"Fishpond Claim Log": "profile",
-	"Fishpond Transfer Request": "fishpond_lead",
+	"Fishpond Interaction": ("fishpond_lead",),
+	"Fishpond Behaviour Event": ("fishpond_lead",),
+	"Fishpond Transaction": ("fishpond_lead",),
+	"Fishpond Claim Log": ("profile",),
+	"Fishpond Transfer Request": ("fishpond_lead",),
+	"Referral Reward": ("referrer", "referee"),
 }
+ACCOUNTANTS = frozenset({"Accounts User", "Accounts Manager"})
 # roles that read every row of a satellite regardless of the profile
-SATELLITE_BYPASS = {"Fishpond Transaction": frozenset({"Accounts User", "Accounts Manager"})}
+SATELLITE_BYPASS = {"Fishpond Transaction": ACCOUNTANTS, "Referral Reward": ACCOUNTANTS}
 READ_PTYPES = frozenset({"read", "select", "print", "email", "report", "export", "share"})
 
 
@@ -91,10 +95,9 @@ class PondScope:
 	def satellite_sql(self, doctype: str) -> str:
 		if self.everything:
 			return ""
-		field = SATELLITES[doctype]
+		visible = f"(select `tabFishpond Lead`.`name` from `tabFishpond Lead` where {self.sql()})"
 		return (
-			f"`tab{doctype}`.`{field}` in "
-			f"(select `tabFishpond Lead`.`name` from `tabFishpond Lead` where {self.sql()})"
+			"(" + " or ".join(f"`tab{doctype}`.`{field}` in {visible}" for field in SATELLITES[doctype]) + ")"
 		)
 
 
@@ -171,19 +174,23 @@ def has_permission(
 		if stored is None:
 			return False
 		return None if check(*stored) else False
-	field = SATELLITES.get(doc.doctype)
-	if not field:
+	fields = SATELLITES.get(doc.doctype)
+	if not fields:
 		return None
-	profiles = {doc.get(field)}
+	profiles = {doc.get(field) for field in fields}
 	if not doc.is_new() and doc.name:
-		profiles.add(frappe.db.get_value(doc.doctype, doc.name, field))
-	for profile in profiles - {None, ""}:
-		stored = _stored_lead(profile)
-		if stored is None or not check(*stored):
-			return False
-	if not any(profiles - {None, ""}):
+		stored_links = frappe.db.get_value(doc.doctype, doc.name, list(fields), as_dict=True) or {}
+		profiles |= set(stored_links.values())
+	profiles -= {None, ""}
+	if not profiles:
 		return False  # a satellite of no profile belongs to managers
-	return None
+	allowed = []
+	for profile in sorted(profiles):
+		stored = _stored_lead(profile)
+		allowed.append(stored is not None and check(*stored))
+	# reading needs one visible profile (a reward names two); changing needs every one
+	ok = any(allowed) if ptype in READ_PTYPES else all(allowed)
+	return None if ok else False
 
 
 def _stored_lead(name: str) -> tuple[str | None, str | None] | None:

@@ -1,9 +1,11 @@
-"""Whitelisted sync APIs: start a backfill, read the reconciliation."""
+"""Whitelisted sync APIs: start a backfill, read the reconciliation, repair what it reports."""
 
 import frappe
 from frappe import _
+from frappe.utils import cint
 
 MANAGER_ROLES = ("Fishpond Manager", "System Manager")
+RECONCILER_ROLES = (*MANAGER_ROLES, "Accounts Manager", "Accounts User")
 
 
 def _require_manager():
@@ -20,17 +22,34 @@ def start_backfill() -> str:
 	return start(triggered_by=frappe.session.user, reason=_("started from Desk"))
 
 
-@frappe.whitelist()
-def reconciliation_summary() -> dict:
-	"""Counts of differences between the pond's history and ERPNext's tables."""
-	if not frappe.has_permission("Fishpond Transaction", "read"):
-		frappe.throw(_("Not permitted to read the transaction history."), frappe.PermissionError)
-	from crm_fishpond.sync.reconcile import reconcile
+@frappe.whitelist(methods=["GET", "POST"])
+def reconciliation_summary(refresh: int = 0) -> dict:
+	"""The last reconciliation of the pond's history against ERPNext's tables (counts and the first
+	differences), with ``checked_on``. It is an accountant's and manager's tool: the differences name
+	every customer. Reading never re-reads the vouchers; ``refresh=1`` (or no summary yet) queues the
+	background job that does, and ``refresh_queued`` says so."""
+	if not set(RECONCILER_ROLES) & set(frappe.get_roles()):
+		frappe.throw(
+			_("Only Fishpond Managers and accountants may read the reconciliation."), frappe.PermissionError
+		)
+	from crm_fishpond.sync import reconcile_summary
 
-	result = reconcile()
-	return {
-		"differences": result["differences"],
-		"customers_checked": result["customers_checked"],
-		"vouchers": result["vouchers"][:100],
-		"customers": result["customers"][:100],
-	}
+	queued = bool(cint(refresh)) or reconcile_summary.last_summary() is None
+	if queued:
+		reconcile_summary.request_refresh()
+	summary = reconcile_summary.last_summary() or {"differences": None, "checked_on": None}
+	return {**summary, "refresh_queued": queued}
+
+
+@frappe.whitelist(methods=["POST"])
+def repair_differences() -> None:
+	"""Queue a repair: every voucher the reconciliation reports is re-synced from ERPNext."""
+	_require_manager()
+	from crm_fishpond import jobs
+
+	jobs.enqueue(
+		"crm_fishpond.sync.reconcile.repair",
+		job_id="crm_fishpond:reconcile_repair",
+		queue="long",
+		timeout=3600,
+	)

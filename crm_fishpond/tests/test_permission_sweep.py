@@ -1,0 +1,287 @@
+"""Every whitelisted method and every report of the app, called by a plain rep and by a user with no
+pond role: zero leaks. The reconciliation is an accountant's and manager's tool, and cheap to read.
+Referral rewards follow the pond's row-level criterion.
+
+The sweep enumerates ``frappe.whitelisted`` for this app, so a new endpoint fails here until someone
+decides what a rep may get from it."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from unittest.mock import patch
+
+import frappe
+from frappe.utils import add_days, now_datetime
+
+import crm_fishpond
+from crm_fishpond.pools import claim as pool_claim
+from crm_fishpond.pools.claim import insert_logs
+from crm_fishpond.tests import pools_factories as pf
+
+PREFIX = "_FP Sweep"
+
+
+def app_whitelisted() -> set[str]:
+	for module in pkgutil.walk_packages(crm_fishpond.__path__, "crm_fishpond."):
+		if ".tests" in module.name or module.name.endswith(".patches") or ".patches." in module.name:
+			continue
+		importlib.import_module(module.name)
+	return {
+		f"{fn.__module__}.{fn.__qualname__}"
+		for fn in frappe.whitelisted
+		if getattr(fn, "__module__", "").startswith("crm_fishpond.")
+	}
+
+
+class SweepCase(pf.PoolTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.p = pf.pool(f"{PREFIX} P")
+		cls.q = pf.pool(f"{PREFIX} Q")
+		cls.rep_a = pf.rep("fp-sweep-a@example.com", pools=[cls.p])
+		cls.rep_b = pf.rep("fp-sweep-b@example.com", pools=[cls.p])
+		cls.rep_c = pf.rep("fp-sweep-c@example.com", pools=[cls.q])
+		cls.nobody = pf.user("fp-sweep-nobody@example.com", ["Sales User"])
+		cls.accountant = pf.user("fp-sweep-accounts@example.com", ["Accounts User"])
+		cls.manager = pf.manager("fp-sweep-manager@example.com")
+		cls.leads = {
+			"p_free": pf.lead(PREFIX, cls.p, email_id="free@example.com"),
+			"a_owned": pf.lead(PREFIX, cls.p, owner=cls.rep_a),
+			"b_owned": pf.lead(PREFIX, cls.p, owner=cls.rep_b, email_id="b-secret@example.com"),
+			"q_free": pf.lead(PREFIX, cls.q, email_id="q-secret@example.com"),
+			"c_owned": pf.lead(PREFIX, cls.q, owner=cls.rep_c),
+		}
+		cls.visible_to_a = {cls.leads["p_free"], cls.leads["a_owned"]}
+		past = add_days(now_datetime(), -3)
+		logs = []
+		for lead in cls.leads.values():
+			owner, pool = frappe.db.get_value("Fishpond Lead", lead, ["lead_owner", "fishpond"])
+			if owner:
+				base = {"profile": lead, "from_pool": pool, "to_pool": pool, "action_by": owner}
+				logs.append({**base, "action": "Claim", "to_user": owner, "action_on": past})
+				logs.append({**base, "action": "Recycle", "from_user": owner, "action_on": past})
+				logs.append({**base, "action": "Claim", "to_user": owner, "action_on": now_datetime()})
+		insert_logs(logs)
+		frappe.db.commit()  # nosemgrep: class fixtures
+
+	def as_user(self, user, fn):
+		frappe.set_user(user)
+		try:
+			return fn()
+		finally:
+			frappe.set_user("Administrator")
+
+
+class TestReconciliationIsForAccountantsAndManagers(SweepCase):
+	def test_a_rep_gets_nothing(self):
+		from crm_fishpond.api import sync as api
+
+		for user in (self.rep_a, self.nobody):
+			with self.assertRaises(frappe.PermissionError, msg=user):
+				self.as_user(user, api.reconciliation_summary)
+
+	def test_accountants_and_managers_read_it_and_reading_is_cheap(self):
+		from crm_fishpond.api import sync as api
+		from crm_fishpond.sync import reconcile
+
+		frappe.cache.delete_value("fishpond:reconciliation_summary")
+		real = reconcile.reconcile
+		with patch.object(reconcile, "reconcile", side_effect=real) as spy:
+			first = self.as_user(self.accountant, api.reconciliation_summary)
+			self.assertEqual(spy.call_count, 1, "no summary yet: the job ran (inline in tests)")
+			for user in (self.accountant, self.manager):
+				again = self.as_user(user, api.reconciliation_summary)
+				self.assertEqual(again["checked_on"], first["checked_on"])
+				self.assertFalse(again["refresh_queued"])
+			self.assertEqual(spy.call_count, 1, "reading the summary re-read the vouchers")
+			self.as_user(self.manager, lambda: api.reconciliation_summary(refresh=1))
+			self.assertEqual(spy.call_count, 2)
+		self.assertIn("differences", first)
+		self.assertIsNotNone(first["checked_on"])
+
+
+class TestReferralRewardRows(SweepCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		L = cls.leads
+
+		def reward(referrer, referee):
+			return (
+				frappe.get_doc(
+					{
+						"doctype": "Referral Reward",
+						"referrer": referrer,
+						"referee": referee,
+						"reward_type": "Coupon Code",
+						"status": "Pending",
+					}
+				)
+				.insert(ignore_permissions=True)
+				.name
+			)
+
+		cls.rewards = {
+			"a_refers_free": reward(L["a_owned"], L["p_free"]),
+			"b_refers_q": reward(L["b_owned"], L["q_free"]),
+			"c_refers_b": reward(L["c_owned"], L["b_owned"]),
+		}
+		frappe.db.commit()  # nosemgrep: class fixtures
+
+	def test_each_user_sees_the_rewards_of_profiles_they_see(self):
+		R = self.rewards
+		expected = {
+			self.rep_a: {R["a_refers_free"]},
+			self.rep_b: {R["a_refers_free"], R["b_refers_q"], R["c_refers_b"]},
+			self.rep_c: {R["b_refers_q"], R["c_refers_b"]},
+			self.nobody: set(),
+			self.accountant: set(R.values()),
+			self.manager: set(R.values()),
+		}
+		names = list(R.values())
+		for user, want in expected.items():
+
+			def listed():
+				try:
+					return set(
+						frappe.get_list("Referral Reward", filters={"name": ["in", names]}, pluck="name")
+					)
+				except frappe.PermissionError:
+					return set()
+
+			def readable():
+				return {n for n in names if frappe.has_permission("Referral Reward", "read", doc=n)}
+
+			self.assertEqual(self.as_user(user, listed), want, f"{user} lists")
+			self.assertEqual(self.as_user(user, readable), want, f"{user} reads")
+
+	def test_a_rep_changes_no_reward(self):
+		for name in self.rewards.values():
+			self.assertFalse(frappe.has_permission("Referral Reward", "write", doc=name, user=self.rep_a))
+
+
+class TestEveryWhitelistedMethod(SweepCase):
+	def calls(self) -> dict:
+		"""method -> (callable, check(result) -> list of leaks). A PermissionError or a translated
+		refusal (ValidationError) counts as no leak."""
+		from crm_fishpond.api import pools, scoring, sync
+
+		L = self.leads
+		foreign = [L["b_owned"], L["q_free"], L["c_owned"]]
+
+		def nothing_done(out):
+			return [f"done {out['done']}"] if out.get("done") else []
+
+		def no_foreign_contacts(out):
+			leaks = [n for n in out if n not in self.visible_to_a]
+			leaks += [
+				n
+				for n, v in out.items()
+				if v.get("email_id") in ("b-secret@example.com", "q-secret@example.com")
+			]
+			return leaks
+
+		def no_result(out):
+			return [f"returned {str(out)[:200]}"]
+
+		return {
+			"crm_fishpond.api.pools.claim": (lambda: pools.claim(L["q_free"]), nothing_done),
+			"crm_fishpond.api.pools.release": (lambda: pools.release(L["b_owned"]), nothing_done),
+			"crm_fishpond.api.pools.assign": (lambda: pools.assign(L["p_free"], self.rep_a), nothing_done),
+			"crm_fishpond.api.pools.transfer": (lambda: pools.transfer(L["a_owned"], self.q), nothing_done),
+			"crm_fishpond.api.pools.mark_lost": (lambda: pools.mark_lost(L["b_owned"], "x"), nothing_done),
+			"crm_fishpond.api.pools.bulk_claim": (
+				lambda: pools.bulk_claim(frappe.as_json(foreign)),
+				nothing_done,
+			),
+			"crm_fishpond.api.pools.bulk_release": (
+				lambda: pools.bulk_release(frappe.as_json(foreign)),
+				nothing_done,
+			),
+			"crm_fishpond.api.pools.bulk_assign": (
+				lambda: pools.bulk_assign(frappe.as_json([*foreign, L["p_free"]]), self.rep_a),
+				nothing_done,
+			),
+			"crm_fishpond.api.pools.bulk_transfer": (
+				lambda: pools.bulk_transfer(frappe.as_json([L["a_owned"], *foreign]), self.q),
+				nothing_done,
+			),
+			"crm_fishpond.api.pools.bulk_mark_lost": (
+				lambda: pools.bulk_mark_lost(frappe.as_json(foreign), "x"),
+				nothing_done,
+			),
+			"crm_fishpond.api.pools.actions_for": (lambda: pools.actions_for(L["b_owned"]), no_result),
+			"crm_fishpond.api.pools.contact_details": (
+				lambda: pools.contact_details(frappe.as_json(list(L.values()))),
+				no_foreign_contacts,
+			),
+			"crm_fishpond.api.pools.recycle_preview": (lambda: pools.recycle_preview(self.p), no_result),
+			"crm_fishpond.api.scoring.start_rescore": (scoring.start_rescore, no_result),
+			"crm_fishpond.api.scoring.rescore_status": (scoring.rescore_status, no_result),
+			"crm_fishpond.api.sync.start_backfill": (sync.start_backfill, no_result),
+			"crm_fishpond.api.sync.reconciliation_summary": (sync.reconciliation_summary, no_result),
+			"crm_fishpond.api.sync.repair_differences": (sync.repair_differences, no_result),
+		}
+
+	def test_the_sweep_covers_every_endpoint(self):
+		self.assertEqual(set(self.calls()), app_whitelisted())
+
+	def test_reps_and_strangers_get_nothing_they_should_not(self):
+		leaks = []
+		for user in (self.rep_a, self.nobody):
+			for method, (call, check) in self.calls().items():
+				frappe.db.savepoint("fp_sweep")
+				frappe.set_user(user)
+				try:
+					found = check(call())
+				except (frappe.PermissionError, frappe.ValidationError, frappe.DoesNotExistError):
+					found = []
+				finally:
+					frappe.set_user("Administrator")
+					frappe.clear_messages()
+					frappe.db.rollback(save_point="fp_sweep")
+				leaks += [f"{user} {method}: {leak}" for leak in found]
+		self.assertEqual(leaks, [])
+
+	def test_reports_show_a_rep_only_their_rows(self):
+		from frappe.desk.query_report import run
+
+		from crm_fishpond.permissions import pond_scope
+
+		reports = frappe.get_all("Report", filters={"module": "CRM Fishpond"}, pluck="name")
+		self.assertGreaterEqual(len(reports), 4)
+		leaks = []
+		for report in reports:
+			for user in (self.rep_a, self.nobody):
+				for filters in ({}, {"detail": 1}):
+					frappe.set_user(user)
+					try:
+						result = run(report, filters=filters)["result"]
+					except frappe.PermissionError:
+						result = []
+					finally:
+						frappe.set_user("Administrator")
+					for row in result:
+						if not isinstance(row, dict):
+							continue
+						stored = row.get("profile") and frappe.db.get_value(
+							"Fishpond Lead", row["profile"], ["lead_owner", "fishpond"]
+						)
+						if stored and not pond_scope(user).can_read(*stored):
+							leaks.append(f"{user} {report}: profile {row['profile']}")
+						if row.get("rep") and row["rep"] != user:
+							leaks.append(f"{user} {report}: rep {row['rep']}")
+						if report == "Fishpond Reconciliation":
+							leaks.append(f"{user} {report}: {row}")
+		self.assertEqual(leaks, [])
+		# the rep does see their own figures
+		frappe.set_user(self.rep_a)
+		rows = run("Fishpond Recycle Rate", filters={})["result"]
+		frappe.set_user("Administrator")
+		self.assertIn(self.rep_a, {r.get("rep") for r in rows if isinstance(r, dict)})
+
+	def test_pool_actions_still_work_for_their_rightful_user(self):
+		out = self.as_user(self.rep_a, lambda: pool_claim.claim([self.leads["p_free"]]))
+		self.assertEqual(out.done, [self.leads["p_free"]])
