@@ -32,22 +32,10 @@ doctype_js = {
 	"Lead": "public/js/lead.js",
 }
 
-# Fixtures: module-filtered only (never an unfiltered Custom Field export)
-fixtures = [
-	{"dt": "Role", "filters": [["role_name", "in", ["Fishpond Manager", "Fishpond User"]]]},
-	{"dt": "Lifecycle Stage"},
-	{"dt": "Notification", "filters": [["name", "in", ["Became at risk"]]]},
-	# pools: the example transfer-approval workflow and the states/actions it uses
-	{"dt": "Workflow", "filters": [["name", "in", ["Fishpond Transfer Approval"]]]},
-	{
-		"dt": "Workflow State",
-		"filters": [["name", "in", ["Draft", "Pending Approval", "Approved", "Rejected"]]],
-	},
-	{
-		"dt": "Workflow Action Master",
-		"filters": [["name", "in", ["Submit for Approval", "Approve", "Reject"]]],
-	},
-]
+# Fixtures: none. Frappe re-imports fixtures on every migrate, overwriting what an admin changed, so
+# the default roles, lifecycle stages, notification and workflow ship in setup_data/ and
+# crm_fishpond.install.ensure_defaults creates the missing ones (never an unfiltered Custom Field).
+fixtures = []
 
 # Permissions: one criterion serves both hooks (crm_fishpond/permissions.py)
 # ---------------------------------------------------------------------

@@ -1,4 +1,13 @@
-"""Install, migrate and uninstall hooks."""
+"""Install, migrate and uninstall hooks.
+
+The default records an admin tunes in Desk (roles, lifecycle stages, the *Became at risk*
+notification, the transfer-approval workflow with its states and actions) are not fixtures: Frappe
+re-imports fixtures on every `bench migrate`, overwriting the admin's edits. They ship in
+``setup_data/`` and :func:`ensure_defaults` inserts the ones that are missing, never updating one.
+"""
+
+import json
+from pathlib import Path
 
 import frappe
 from frappe import _
@@ -6,10 +15,22 @@ from frappe import _
 from crm_fishpond.setup import create_custom_fields, delete_custom_fields
 
 DEFAULT_POOL = "General Pool"
+SETUP_DATA = Path(__file__).parent / "setup_data"
+# (doctype, file) in insert order: a workflow needs its roles, states and actions first
+DEFAULT_FILES = (
+	("Role", "role.json"),
+	("Workflow State", "workflow_state.json"),
+	("Workflow Action Master", "workflow_action_master.json"),
+	("Lifecycle Stage", "lifecycle_stage.json"),
+	("Notification", "notification.json"),
+	("Workflow", "workflow.json"),
+)
+DEFAULT_STAGE_KEYS = ("acquisition", "conversion", "growth", "retention", "churn")
 
 
 def after_install() -> None:
 	create_custom_fields()
+	ensure_defaults()
 	ensure_default_pool()
 	frappe.db.commit()  # nosemgrep: the backfill job below must see the pool and fields
 	from crm_fishpond.sync.backfill import start_backfill
@@ -19,7 +40,36 @@ def after_install() -> None:
 
 def after_migrate() -> None:
 	create_custom_fields()
+	ensure_defaults()
 	ensure_default_pool()
+
+
+def default_records() -> list[tuple[str, list[dict]]]:
+	return [(doctype, json.loads((SETUP_DATA / name).read_text())) for doctype, name in DEFAULT_FILES]
+
+
+def default_exists(doctype: str, data: dict) -> bool:
+	"""A default counts as present under its name, and a stage also under its key (an admin may
+	have renamed *Growth*; the renamed stage is still the growth stage)."""
+	if frappe.db.exists(doctype, data["name"]):
+		return True
+	return doctype == "Lifecycle Stage" and bool(
+		frappe.db.exists("Lifecycle Stage", {"stage_key": data["stage_key"]})
+	)
+
+
+def ensure_defaults() -> list[str]:
+	"""Insert the shipped defaults that are missing; never touch one that exists, so whatever an admin
+	changed (a stage's rule, order or colour, enabling the notification) survives every migrate.
+	Returns the inserted records as "Doctype: name"."""
+	inserted = []
+	for doctype, records in default_records():
+		for data in records:
+			if default_exists(doctype, data):
+				continue
+			doc = frappe.get_doc(data).insert(ignore_permissions=True, set_name=data["name"])
+			inserted.append(f"{doctype}: {doc.name}")
+	return inserted
 
 
 def ensure_default_pool() -> str:

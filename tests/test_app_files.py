@@ -48,6 +48,9 @@ KNOWN_FRAMEWORK = {
 }
 
 DOCTYPE_FILES = sorted(MODULE.glob("doctype/*/*.json"))
+# default records an admin edits in Desk: shipped once from setup_data/ by install.ensure_defaults
+SETUP_DATA = APP / "setup_data"
+ADMIN_OWNED = {"Lifecycle Stage", "Notification", "Workflow", "Workflow State", "Workflow Action Master"}
 
 
 def load(path: Path) -> dict:
@@ -105,7 +108,7 @@ def test_links_point_at_existing_doctypes():
 
 
 def test_permissions_use_known_roles():
-	roles = {r["role_name"] for r in json.loads((APP / "fixtures" / "role.json").read_text())}
+	roles = {r["role_name"] for r in json.loads((SETUP_DATA / "role.json").read_text())}
 	roles |= {"System Manager", "Accounts User", "Accounts Manager", "Sales User", "Sales Manager", "All"}
 	for name, doc in app_doctypes().items():
 		if doc.get("istable"):
@@ -171,7 +174,7 @@ def test_doctype_js_and_assets_exist():
 
 def test_fixtures_are_filtered_and_files_exist():
 	hooks = _hooks()
-	for fixture in hooks["fixtures"]:
+	for fixture in hooks.get("fixtures", []):
 		dt = fixture["dt"] if isinstance(fixture, dict) else fixture
 		assert dt != "Custom Field" or fixture.get("filters"), "never an unfiltered Custom Field fixture"
 		if dt not in app_doctypes():
@@ -181,8 +184,28 @@ def test_fixtures_are_filtered_and_files_exist():
 		assert (APP / "fixtures" / f"{dt.lower().replace(' ', '_')}.json").exists(), f"fixture file for {dt}"
 
 
+def test_no_fixture_overwrites_what_an_admin_edits():
+	"""bench migrate re-imports, overwriting, every JSON file under fixtures/ (declared in hooks or not).
+	Records an admin tunes in Desk ship once from setup_data/ through crm_fishpond.install instead."""
+	declared = {f["dt"] if isinstance(f, dict) else f for f in _hooks().get("fixtures", [])}
+	assert not declared & ADMIN_OWNED, f"declared as fixtures: {declared & ADMIN_OWNED}"
+	for path in sorted((APP / "fixtures").glob("**/*.json")):
+		doctypes = {d.get("doctype") for d in json.loads(path.read_text())}
+		assert not doctypes & ADMIN_OWNED, f"{path.name} would be re-imported on every migrate"
+
+
+def test_shipped_defaults_are_inserted_by_install():
+	install = (APP / "install.py").read_text()
+	files = sorted(SETUP_DATA.glob("*.json"))
+	assert {p.stem for p in files} >= {dt.lower().replace(" ", "_") for dt in ADMIN_OWNED}
+	for path in files:
+		records = json.loads(path.read_text())
+		assert records and all(r["doctype"].lower().replace(" ", "_") == path.stem for r in records), path
+		assert f'"{path.name}"' in install, f"install.py never reads {path.name}"
+
+
 def test_default_lifecycle_stages_are_the_five():
-	stages = json.loads((APP / "fixtures" / "lifecycle_stage.json").read_text())
+	stages = json.loads((SETUP_DATA / "lifecycle_stage.json").read_text())
 	assert [s["stage_key"] for s in sorted(stages, key=lambda s: s["sequence"])] == [
 		"acquisition",
 		"conversion",

@@ -533,6 +533,6 @@ def _ensure_fixture_notification() -> None:
 		return
 	from pathlib import Path
 
-	path = Path(frappe.get_app_path("crm_fishpond", "fixtures", "notification.json"))
+	path = Path(frappe.get_app_path("crm_fishpond", "setup_data", "notification.json"))
 	for data in json.loads(path.read_text()):
 		frappe.get_doc(data).insert(ignore_permissions=True)

@@ -1,6 +1,6 @@
 """A request to move a lead to another pool, decided through a Workflow.
 
-The shipped workflow *Fishpond Transfer Approval* (a fixture) takes a request from Draft to Pending
+The shipped workflow *Fishpond Transfer Approval* (a default) takes a request from Draft to Pending
 Approval (the rep) and to Approved or Rejected (a Fishpond Manager). Reaching Approved moves the lead
 with crm_fishpond.pools.claim.transfer as the approving user, so that user's rights and the caps
 apply; a failed move stops the approval with the reason.

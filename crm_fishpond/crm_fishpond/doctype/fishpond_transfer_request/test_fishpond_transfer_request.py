@@ -89,7 +89,7 @@ class TestFishpondTransferRequest(pf.PoolTestCase):
 		self.assertRaises(frappe.PermissionError, doc.insert)
 
 	def test_shipped_workflow_fixture(self):
-		path = Path(crm_fishpond.__file__).parent / "fixtures" / "workflow.json"
+		path = Path(crm_fishpond.__file__).parent / "setup_data" / "workflow.json"
 		workflow = next(w for w in json.loads(path.read_text()) if w["name"] == WORKFLOW)
 		self.assertEqual(workflow["document_type"], "Fishpond Transfer Request")
 		transitions = {
