@@ -8,26 +8,43 @@ from frappe.commands import get_site, pass_context
 
 @click.command("fishpond-reconcile")
 @click.option("--json", "as_json", is_flag=True, help="Print every difference as JSON")
+@click.option(
+	"--repair",
+	is_flag=True,
+	help="Re-sync the differing vouchers from ERPNext (as the document events do), then compare again",
+)
 @pass_context
-def fishpond_reconcile(context, as_json=False):
+def fishpond_reconcile(context, as_json=False, repair=False):
 	"""Compare the pond's transaction history with ERPNext's Sales Orders and Sales Invoices."""
 	import frappe
 
-	from crm_fishpond.sync.reconcile import reconcile
+	from crm_fishpond.sync import reconcile as rec
 
 	frappe.init(site=get_site(context))
 	frappe.connect()
 	try:
-		result = reconcile()
+		result = rec.reconcile()
+		if repair and result["vouchers"]:
+			counts = rec.repair(result["vouchers"])
+			frappe.db.commit()
+			click.echo(f"repaired: {counts['synced']} re-synced, {counts['removed']} removed")
+			result = rec.reconcile()
+		lines = {id(row): rec.describe(row) for row in result["vouchers"]}
 	finally:
 		frappe.destroy()
 	if as_json:
+		for row in result["vouchers"]:
+			row["described"] = lines[id(row)]
 		click.echo(json.dumps(result, default=str, indent=1))
 	else:
 		click.echo(f"customers checked: {result['customers_checked']}")
 		click.echo(f"differences: {result['differences']}")
 		for row in result["vouchers"][:50]:
 			click.echo(f"  {row['kind']:<9} {row['voucher_type']} {row['voucher_no']} {row['customer']}")
+			for line in lines[id(row)]:
+				click.echo(f"      {line}")
+		if len(result["vouchers"]) > 50:
+			click.echo(f"  ... {len(result['vouchers']) - 50} more (--json lists all)")
 	if result["differences"]:
 		raise SystemExit(1)
 

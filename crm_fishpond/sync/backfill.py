@@ -136,7 +136,8 @@ def apply_chunk(headers: list[dict]) -> dict:
 		frappe.db.bulk_update("Fishpond Transaction", diff.updates, chunk_size=200)
 	for name, child in diff.item_changes.items():
 		replace_items(name, child)
-	return {"inserted": len(diff.inserts), "updated": len(diff.updates), "unchanged": diff.unchanged}
+	updated = len(diff.updates.keys() | diff.item_changes.keys())
+	return {"inserted": len(diff.inserts), "updated": updated, "unchanged": diff.unchanged}
 
 
 def refresh_all_profiles(batch: int = 2000) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import frappe
 
+from crm_fishpond.engine.voucher_items import item_differences
 from crm_fishpond.sync.transactions import (
 	COMPARED,
 	SYNCED_DOCTYPES,
@@ -99,7 +100,7 @@ def stored_rows(names: list[str]) -> dict[str, dict]:
 	return {r.name: r for r in rows}
 
 
-def stored_items(names: list[str]) -> dict[str, list[tuple]]:
+def stored_items(names: list[str]) -> dict[str, list[dict]]:
 	if not names:
 		return {}
 	ti = frappe.qb.DocType("Fishpond Transaction Item")
@@ -110,19 +111,10 @@ def stored_items(names: list[str]) -> dict[str, list[tuple]]:
 		.orderby(ti.parent)
 		.orderby(ti.idx)
 	).run(as_dict=True)
-	grouped: dict[str, list[tuple]] = defaultdict(list)
+	grouped: dict[str, list[dict]] = defaultdict(list)
 	for r in rows:
-		grouped[r.parent].append(_item_key(r))
+		grouped[r.pop("parent")].append(r)
 	return grouped
-
-
-def _item_key(row) -> tuple:
-	return (
-		row.get("item_code") or None,
-		row.get("item_group") or None,
-		round(float(row.get("qty") or 0), 6),
-		round(float(row.get("base_net_amount") or 0), 6),
-	)
 
 
 def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
@@ -143,21 +135,22 @@ def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
 			diff.details.append(_detail(parent, "missing", None))
 			continue
 		changed = changed_fields(current, parent)
-		child_keys = [_item_key(c) for c in child]
-		if child_keys != stored_child.get(parent["name"], []):
+		items = item_differences(stored_child.get(parent["name"], []), child)
+		if items:
 			diff.item_changes[parent["name"]] = child
-			changed.setdefault("total_qty", parent["total_qty"])
 		if changed:
 			diff.updates[parent["name"]] = changed
-			diff.details.append(
-				_detail(parent, "different", {k: (current.get(k), v) for k, v in changed.items()})
-			)
+		if changed or items:
+			fields = {k: (current.get(k), v) for k, v in changed.items()}
+			diff.details.append(_detail(parent, "different", fields, items))
 		else:
 			diff.unchanged += 1
 	return diff
 
 
-def _detail(parent: dict, kind: str, fields: dict | None) -> dict:
+def _detail(parent: dict, kind: str, fields: dict | None, items: list[dict] | None = None) -> dict:
+	"""One difference: ``fields`` maps a header field to (pond, ERPNext); ``items`` names each item row
+	that differs (see crm_fishpond.engine.voucher_items)."""
 	return {
 		"kind": kind,
 		"voucher_type": parent["voucher_type"],
@@ -165,6 +158,7 @@ def _detail(parent: dict, kind: str, fields: dict | None) -> dict:
 		"customer": parent["customer"],
 		"base_grand_total": parent["base_grand_total"],
 		"fields": fields,
+		"items": items or [],
 	}
 
 
@@ -197,6 +191,7 @@ def extra_rows(doctype: str) -> list[dict]:
 			"customer": r.customer,
 			"base_grand_total": r.base_grand_total,
 			"fields": None,
+			"items": [],
 			"row": r.name,
 		}
 		for r in rows

@@ -2,7 +2,13 @@
 
 `reconcile()` lists every difference voucher by voucher (missing, different, extra) and, per
 customer, the submitted totals on both sides. It reuses the backfill's reader and diff, so zero
-differences here means a backfill would write nothing.
+differences here means a backfill would write nothing. `describe()` turns one difference into lines a
+person can act on (which header field, which item row, pond value against ERPNext value).
+
+Reconciling only reports. `repair()` re-syncs the differing vouchers through the same upsert the
+document events use (and drops pond rows whose voucher is gone); a Fishpond Manager runs it from the
+report or with `bench --site S fishpond-reconcile --repair`. Nothing repairs on a schedule: a voucher
+changed behind the hooks' back (a direct database write) stays reported until someone repairs it.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 import frappe
+from frappe import _
 from frappe.query_builder import functions as fn
 
+from crm_fishpond import jobs
 from crm_fishpond.sync.history import diff_chunk, extra_rows, iter_chunks, profiles_by_customer
-from crm_fishpond.sync.transactions import SYNCED_DOCTYPES
+from crm_fishpond.sync.transactions import SYNCED_DOCTYPES, sync_voucher
 
 
 def voucher_differences(chunk_size: int = 5000) -> list[dict]:
@@ -73,3 +81,83 @@ def reconcile() -> dict:
 		"customers": mismatched,
 		"customers_checked": len(customers),
 	}
+
+
+def _label(doctype: str, fieldname: str) -> str:
+	return _(frappe.get_meta(doctype).get_label(fieldname))
+
+
+def _value(value) -> str:
+	if value is None or value == "":
+		return _("(empty)")
+	if isinstance(value, float):
+		return f"{value:g}"
+	return str(value)
+
+
+def _item_name(diff: dict) -> str:
+	code = diff["item_code"] or _("(no item code)")
+	return f"{code} ({diff['item_group']})" if diff.get("item_group") else code
+
+
+def describe(detail: dict) -> list[str]:
+	"""One difference as translated lines, e.g. "Item A (Products): Quantity 10 in the pond, 20 in
+	ERPNext"."""
+	if detail["kind"] == "missing":
+		return [_("not in the pond: repair or run a backfill to add it")]
+	if detail["kind"] == "extra":
+		return [_("in the pond only: the voucher was deleted or is a draft in ERPNext")]
+	lines = [
+		_("{0}: {1} in the pond, {2} in ERPNext").format(
+			_label("Fishpond Transaction", field), _value(pond), _value(erpnext)
+		)
+		for field, (pond, erpnext) in (detail.get("fields") or {}).items()
+	]
+	item_doctype = "Fishpond Transaction Item"
+	for diff in detail.get("items") or []:
+		if diff["change"] == "changed":
+			lines.append(
+				_("Item {0}: {1} {2} in the pond, {3} in ERPNext").format(
+					_item_name(diff),
+					_label(item_doctype, diff["field"]),
+					_value(diff["pond"]),
+					_value(diff["erpnext"]),
+				)
+			)
+		else:
+			values = diff["erpnext"] if diff["change"] == "missing" else diff["pond"]
+			message = (
+				_("Item {0}: in ERPNext (quantity {1}, amount {2}), not in the pond")
+				if diff["change"] == "missing"
+				else _("Item {0}: in the pond (quantity {1}, amount {2}), not in ERPNext")
+			)
+			lines.append(
+				message.format(_item_name(diff), _value(values["qty"]), _value(values["base_net_amount"]))
+			)
+	return lines
+
+
+def repair(details: list[dict] | None = None) -> dict:
+	"""Re-sync every differing voucher through the document events' upsert; returns counts.
+
+	Missing and different vouchers are read from ERPNext and upserted; pond rows whose voucher was
+	deleted or is a draft again are removed (as deleting a voucher does). The touched profiles are
+	marked for an incremental rescore. For a large drift a backfill is faster (it works in chunks).
+	"""
+	details = voucher_differences() if details is None else details
+	counts = {"synced": 0, "removed": 0}
+	profiles: list[str | None] = []
+	for detail in details:
+		if detail["kind"] == "extra":
+			profiles.append(frappe.db.get_value("Fishpond Transaction", detail["row"], "fishpond_lead"))
+			frappe.db.delete(
+				"Fishpond Transaction Item", {"parent": detail["row"], "parenttype": "Fishpond Transaction"}
+			)
+			frappe.db.delete("Fishpond Transaction", detail["row"])
+			counts["removed"] += 1
+			continue
+		profile, outcome = sync_voucher(frappe.get_doc(detail["voucher_type"], detail["voucher_no"]))
+		profiles.append(profile)
+		counts["synced"] += outcome in ("inserted", "updated")
+	jobs.mark_dirty(profiles)
+	return counts

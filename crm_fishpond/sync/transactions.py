@@ -17,6 +17,7 @@ import frappe
 from frappe.utils import cint, flt, getdate, now_datetime
 
 from crm_fishpond.bulk import CHILD_COLUMNS, DOC_COLUMNS
+from crm_fishpond.engine.voucher_items import item_differences
 
 SYNCED_DOCTYPES = ("Sales Order", "Sales Invoice")
 PREFIX = {"Sales Order": "SO", "Sales Invoice": "SI"}
@@ -193,11 +194,17 @@ def upsert(parent: dict, child: list[dict]) -> str:
 		insert_rows([(parent, child)])
 		return "inserted"
 	diff = changed_fields(stored, parent)
-	if not diff:
+	stored_child = frappe.get_all(
+		"Fishpond Transaction Item",
+		filters={"parent": parent["name"], "parenttype": "Fishpond Transaction"},
+		fields=list(ITEM_FIELDS),
+	)
+	items_differ = bool(item_differences(stored_child, child))
+	if not diff and not items_differ:
 		return "unchanged"
 	diff["synced_on"] = now_datetime()
 	frappe.db.set_value("Fishpond Transaction", parent["name"], diff, update_modified=True)
-	if {"item_codes", "item_groups", "total_qty"} & diff.keys():
+	if items_differ:
 		replace_items(parent["name"], child)
 	return "updated"
 

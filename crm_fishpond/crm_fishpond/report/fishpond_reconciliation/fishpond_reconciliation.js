@@ -21,5 +21,15 @@ frappe.query_reports["Fishpond Reconciliation"] = {
 				frappe.set_route("Form", "Fishpond Run", r.message);
 			});
 		});
+		report.page.add_inner_button(__("Repair Differences"), () => {
+			frappe.confirm(
+				__("Re-sync every voucher listed here from ERPNext? This runs in the background."),
+				() => {
+					frappe
+						.call({ method: "crm_fishpond.api.sync.repair_differences", type: "POST" })
+						.then(() => frappe.show_alert(__("Repair queued: refresh the report when it is done")));
+				}
+			);
+		});
 	},
 };

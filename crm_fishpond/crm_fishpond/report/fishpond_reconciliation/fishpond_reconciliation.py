@@ -3,7 +3,7 @@
 import frappe
 from frappe import _
 
-from crm_fishpond.sync.reconcile import customer_totals, voucher_differences
+from crm_fishpond.sync.reconcile import customer_totals, describe, voucher_differences
 
 
 def kind_label(kind: str) -> str:
@@ -47,12 +47,7 @@ def voucher_columns():
 			"fieldtype": "Float",
 			"width": 160,
 		},
-		{
-			"fieldname": "fields",
-			"label": _("Fields (pond → ERPNext)"),
-			"fieldtype": "Small Text",
-			"width": 360,
-		},
+		{"fieldname": "fields", "label": _("What Differs"), "fieldtype": "Small Text", "width": 480},
 	]
 
 
@@ -61,14 +56,7 @@ def voucher_rows(filters):
 	for row in voucher_differences():
 		if filters.customer and row["customer"] != filters.customer:
 			continue
-		fields = row.get("fields") or {}
-		rows.append(
-			{
-				**row,
-				"kind": kind_label(row["kind"]),
-				"fields": "; ".join(f"{k}: {old!s} → {new!s}" for k, (old, new) in fields.items()),
-			}
-		)
+		rows.append({**row, "kind": kind_label(row["kind"]), "fields": "; ".join(describe(row))})
 	return rows
 
 
