@@ -4,16 +4,29 @@ Profiles touched by an event are marked dirty in a per-site Redis set and one de
 the set, so a burst of 1,000 orders for one customer costs a handful of jobs, not 1,000. A job that is
 already running when a profile is marked picks it up on its next loop; the cron reconciler catches the
 rare mark made between the job's last look and its exit.
+
+The drain never holds marks only in memory. It *leases* a batch: in one MULTI/EXEC it copies the batch
+into a lease set, records the lease's deadline in a sorted set and removes the batch from the dirty set;
+the lease is dropped only after the batch has committed. A worker killed in between (OOM, deploy) leaves
+its lease behind, and the */5 reconciler returns expired leases to the dirty set and enqueues the drain.
+A lease lasts twice the default queue's timeout, so it never expires under a job that is still alive.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
+import socket
+import time
 from collections.abc import Iterable
 
 import frappe
 from redis import Redis
 
 DIRTY_KEY = "fishpond:dirty_profiles"
+LEASES_KEY = "fishpond:dirty_leases"  # sorted set: lease id -> deadline (unix time)
+LEASE_KEY = "fishpond:dirty_lease:"  # + lease id: the set of profiles the lease holds
+LEASE_SECONDS = 600  # twice the default queue's timeout (300 s), after which rq stops the job
 RESCORE_JOB_ID = "crm_fishpond:rescore_dirty"
 BATCH = 500
 
@@ -69,9 +82,58 @@ def _dirty_key() -> str:
 	return frappe.cache.make_key(DIRTY_KEY)
 
 
-def pop_dirty(count: int = BATCH) -> list[str]:
-	members = Redis.spop(frappe.cache, _dirty_key(), count) or []
-	return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+def _leases_key() -> str:
+	return frappe.cache.make_key(LEASES_KEY)
+
+
+def _lease_key(lease: str) -> str:
+	return frappe.cache.make_key(LEASE_KEY + lease)
+
+
+def _decode(members) -> list[str]:
+	return sorted(m.decode() if isinstance(m, bytes) else m for m in members or [])
+
+
+def lease_dirty(count: int = BATCH, now: float | None = None) -> tuple[str | None, list[str]]:
+	"""Take up to `count` dirty profiles under a new lease; returns (lease id, profiles).
+
+	The batch moves from the dirty set to the lease in one transaction, so at every instant each mark
+	is in the dirty set or in a lease. Two drains leasing the same profile both score it (harmless)."""
+	members = Redis.srandmember(frappe.cache, _dirty_key(), count)
+	if not members:
+		return None, []
+	lease = f"{socket.gethostname()}:{os.getpid()}:{frappe.generate_hash(length=10)}"
+	pipe = Redis.pipeline(frappe.cache, transaction=True)
+	pipe.sadd(_lease_key(lease), *members)
+	pipe.zadd(_leases_key(), {lease: (now or time.time()) + LEASE_SECONDS})
+	pipe.srem(_dirty_key(), *members)
+	pipe.execute()
+	return lease, _decode(members)
+
+
+def release_lease(lease: str) -> None:
+	"""The batch is committed: forget the lease."""
+	pipe = Redis.pipeline(frappe.cache, transaction=True)
+	pipe.delete(_lease_key(lease))
+	pipe.zrem(_leases_key(), lease)
+	pipe.execute()
+
+
+def return_lease(lease: str) -> None:
+	"""The batch was not committed: its profiles go back to the dirty set."""
+	pipe = Redis.pipeline(frappe.cache, transaction=True)
+	pipe.sunionstore(_dirty_key(), [_dirty_key(), _lease_key(lease)])
+	pipe.delete(_lease_key(lease))
+	pipe.zrem(_leases_key(), lease)
+	pipe.execute()
+
+
+def leased_profiles() -> list[str]:
+	"""Profiles held by leases, live or expired (for checks and tests)."""
+	leases = _decode(Redis.zrange(frappe.cache, _leases_key(), 0, -1))
+	if not leases:
+		return []
+	return _decode(Redis.sunion(frappe.cache, [_lease_key(lease) for lease in leases]))
 
 
 def pending_dirty() -> int:
@@ -79,12 +141,15 @@ def pending_dirty() -> int:
 
 
 def rescore_dirty() -> int:
-	"""Drain the dirty set in batches: refresh aggregates (and, once fitted, scores) of each batch."""
+	"""Drain the dirty set in leased batches: refresh aggregates (and, once fitted, scores) of each."""
 	from crm_fishpond.scoring.runner import rescore_profiles
 	from crm_fishpond.sync.aggregates import refresh_profiles
 
 	done = 0
-	while batch := pop_dirty():
+	while True:
+		lease, batch = lease_dirty()
+		if not batch:
+			return done
 		try:
 			refresh_profiles(batch)
 			rescore_profiles(batch)
@@ -93,14 +158,38 @@ def rescore_dirty() -> int:
 		except Exception:
 			if not frappe.flags.in_test:
 				frappe.db.rollback()
-			Redis.sadd(frappe.cache, _dirty_key(), *batch)
+			return_lease(lease)
 			frappe.log_error(title="Fishpond: incremental refresh failed")
 			raise
+		release_lease(lease)
 		done += len(batch)
-	return done
 
 
-def reconcile_dirty() -> None:
-	"""Cron safety net: enqueue the drain job if marks are waiting and no job holds them."""
+def reconcile_dirty(now: float | None = None) -> list[str]:
+	"""Cron safety net: return expired leases (their worker died) to the dirty set, then enqueue the
+	drain job if marks are waiting and no job holds them. Returns the expired leases."""
+	now = now or time.time()
+	expired = _decode(Redis.zrangebyscore(frappe.cache, _leases_key(), "-inf", now))
+	for lease in expired:
+		return_lease(lease)
+	if expired:
+		_forget_dead_drain(now)
 	if pending_dirty():
 		enqueue("crm_fishpond.jobs.rescore_dirty", job_id=RESCORE_JOB_ID)
+	return expired
+
+
+def _forget_dead_drain(now: float) -> None:
+	"""A worker killed mid-job leaves its job "started" in rq until rq's own clean-up, and a started job
+	of the same id swallows every new enqueue (deduplicate). A drain started longer ago than a lease
+	lasts cannot be alive (rq stops jobs at their timeout): delete it so the drain can be enqueued."""
+	from frappe.utils.background_jobs import get_job
+
+	job = get_job(RESCORE_JOB_ID)
+	if not job or job.get_status() != "started" or not job.started_at:
+		return
+	started = job.started_at
+	if started.tzinfo is None:  # rq 1.x stores naive UTC
+		started = started.replace(tzinfo=datetime.timezone.utc)
+	if now - started.timestamp() > LEASE_SECONDS:
+		job.delete()

