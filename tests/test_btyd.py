@@ -577,3 +577,71 @@ def test_churn_config_round_trip_and_validation():
 			ChurnConfig.from_dict(data)
 		assert err.value.field == field, data
 	assert dataclasses.replace(ChurnConfig(), high_risk=0.9).high_risk == 0.9
+
+
+# ---------------------------------------------------------------------------------------------
+# tiny ponds: a fit the data cannot support is flagged, never used
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_fit_on_one_customer_is_flagged_unusable():
+	one = fit_bgnbd([2], [30], [60])
+	assert not one.usable
+	assert one.problem == "too_few_customers"
+	assert "1 customer" in one.reason and str(btyd.MIN_CUSTOMERS) in one.reason
+
+
+def test_gamma_gamma_on_two_buyers_is_flagged_unusable():
+	two = fit_gamma_gamma([1, 2], [10.0, 20.0])
+	assert not two.usable
+	assert two.problem == "too_few_repeat_buyers"
+	assert "2 repeat buyers" in two.reason
+
+
+def test_cdnow_fits_stay_usable(bg, gg):
+	assert bg.usable and bg.problem == "" and bg.reason == ""
+	assert gg.usable and gg.problem == ""
+
+
+def test_absurd_or_unconverged_parameters_are_flagged(bg, gg):
+	r_huge = dataclasses.replace(bg, r=3e7, alpha=1e9)
+	assert btyd.bgnbd_problem(r_huge, customers=5000, repeat_buyers=2000)[0] == "implausible"
+	q_huge = dataclasses.replace(gg, q=5e6)
+	assert btyd.gamma_gamma_problem(q_huge, repeat_buyers=5000)[0] == "implausible"
+	stuck = dataclasses.replace(bg, converged=False)
+	assert btyd.bgnbd_problem(stuck, customers=5000, repeat_buyers=2000)[0] == "not_converged"
+	few_repeat = btyd.bgnbd_problem(bg, customers=5000, repeat_buyers=btyd.MIN_REPEAT_BUYERS - 1)
+	assert few_repeat[0] == "too_few_repeat_buyers"
+	assert btyd.bgnbd_problem(bg, customers=5000, repeat_buyers=2000) == ("", "")
+
+
+def test_unusable_flags_round_trip_and_old_records_are_checked(bg):
+	one = fit_bgnbd([2], [30], [60])
+	again = BGNBDParams.from_dict(json.loads(json.dumps(one.to_dict())))
+	assert again == one and not again.usable
+	# a record stored before fits were checked: its parameters are checked on load
+	old = {k: v for k, v in one.to_dict().items() if k not in ("usable", "problem", "reason")}
+	assert not BGNBDParams.from_dict(old).usable
+	old_good = {k: v for k, v in bg.to_dict().items() if k not in ("usable", "problem", "reason")}
+	assert BGNBDParams.from_dict(old_good).usable
+
+
+def test_recency_rule_rises_with_days_since_the_last_purchase():
+	summary = pd.DataFrame(
+		{
+			"orders": [1, 1, 1, 1, 0],
+			"days_since_last": [10.0, 60.0, 120.0, 400.0, 0.0],
+		},
+		index=list("abcde"),
+	)
+	out = btyd.recency_frame(summary, gap_days=60.0, config=ChurnConfig())
+	# 0 within one typical gap, rising linearly to 100 % at three gaps
+	assert out["churn_risk"].tolist() == [0.0, 0.0, 0.5, 1.0, 0.0]
+	assert out["churn_band"].tolist() == ["low", "low", "medium", "high", btyd.NO_PURCHASE]
+	assert out[["p_alive", "clv", "expected_purchases"]].isna().all().all()
+
+
+def test_typical_gap_is_the_median_repeat_interval_or_the_horizon():
+	summary = pd.DataFrame({"frequency": [2, 4, 1, 0], "recency": [60.0, 80.0, 30.0, 0.0]})
+	assert btyd.typical_gap_days(summary, fallback=90.0) == 30.0  # median of 30, 20, 30
+	assert btyd.typical_gap_days(summary.iloc[:2], fallback=90.0) == 90.0  # too few repeat buyers

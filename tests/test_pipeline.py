@@ -12,7 +12,6 @@ from crm_fishpond.engine.btyd import CHURN_COLUMNS
 from crm_fishpond.engine.config import EngineConfig, example_tag_rules
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
 from crm_fishpond.engine.pipeline import (
-	NO_MODEL,
 	STEPS,
 	FittedModels,
 	PondInputs,
@@ -208,8 +207,11 @@ def test_pond_where_nobody_bought_twice_has_no_churn_model():
 	m = r.metrics
 	assert r.models.bgnbd is None
 	assert set(CHURN_COLUMNS) <= set(m.columns)
-	assert m.loc["a", "churn_band"] == NO_MODEL and m.loc["c", "churn_band"] == "no purchase"
-	assert (m[["p_alive", "clv"]] == 0).all().all()
+	# churn risk by the recency rule (the horizon as the typical gap), no CLV
+	assert m.loc["a", "churn_method"] == "recency" and m.loc["c", "churn_method"] == ""
+	assert m.loc["a", "churn_band"] == "high" and m.loc["c", "churn_band"] == "no purchase"
+	assert m.loc["a", "churn_risk"] == 1.0 and m.loc["d", "churn_risk"] == 0.0
+	assert (m[["p_alive", "clv"]] == 0).all().all() and not m["clv_modelled"].any()
 	# without a model the lifecycle falls back to its days-only churn rule
 	assert m.loc["a", "stage"] == "churn"
 	assert "no churn model" in m.loc["a", "stage_reason"]
@@ -403,3 +405,43 @@ def test_a_bad_rule_is_reported_and_the_rest_of_the_run_completes(pond):
 	buyers = r.metrics.index[r.metrics["orders"] > 0]
 	assert set(r.tags["tag"]) == {"buyer"} and set(r.tags["profile"]) == set(buyers)
 	assert (r.metrics.loc[buyers, "stage"] == "growth").all()
+
+
+def tiny_pond(buyers: int, repeat: int) -> PondInputs:
+	"""``buyers`` customers, the first ``repeat`` of whom bought three times."""
+	rows = []
+	for i in range(buyers):
+		days = (400, 200, 30 + i) if i < repeat else (600 + 7 * i,)
+		rows += [(f"p{i:03d}", pd.Timestamp("2025-01-31") - pd.Timedelta(days=d), 100.0 + i) for d in days]
+	tx = pd.DataFrame(rows, columns=["profile", "date", "amount"])
+	profiles = pd.DataFrame({"profile": [f"p{i:03d}" for i in range(buyers)] + ["lead"]})
+	return PondInputs(profiles, tx)
+
+
+@pytest.mark.parametrize(("buyers", "repeat"), [(1, 1), (2, 2), (12, 8)])
+def test_a_tiny_pond_falls_back_to_the_recency_rule(buyers, repeat):
+	r = run_pond(tiny_pond(buyers, repeat), None, as_of="2025-01-31")
+	m = r.metrics
+	bg = r.models.bgnbd
+	assert bg is not None and not bg.usable and bg.problem == "too_few_customers"
+	assert r.models.gamma_gamma is None or not r.models.gamma_gamma.usable
+	buyer = m["orders"] > 0
+	assert (m.loc[buyer, "churn_method"] == "recency").all() and m.loc["lead", "churn_method"] == ""
+	assert not m["clv_modelled"].any() and (m["clv"] == 0).all() and (m["p_alive"] == 0).all()
+	# the recency rule, not the degenerate fit: a buyer silent for 400 days is at high risk
+	assert r.models.recency_gap_days > 0
+	if repeat < buyers:
+		assert m.loc[f"p{buyers - 1:03d}", "churn_risk"] > 0
+	# an incremental run with the stored models gives the same rows
+	again = run_pond(
+		tiny_pond(buyers, repeat), None, as_of="2025-01-31", models=FittedModels.from_dict(r.models.to_dict())
+	)
+	pd.testing.assert_frame_equal(again.metrics, m)
+
+
+def test_a_real_pond_still_scores_with_bgnbd_and_gamma_gamma(result):
+	m = result.metrics
+	assert result.models.bgnbd.usable and result.models.gamma_gamma.usable
+	buyer = m["orders"] > 0
+	assert (m.loc[buyer, "churn_method"] == "bgnbd").all() and m.loc[buyer, "clv_modelled"].all()
+	assert (m.loc[~buyer, "churn_method"] == "").all()

@@ -34,6 +34,15 @@ not grow with x, and falls back to Gauss-Jacobi quadrature of the defining integ
 the closed form is not finite; near its pole (a + b + x - 1 near or below 0) it uses Gauss'
 contiguous relation, and next to a = 1, where the prefactor c / (a - 1) cancels, it interpolates
 the closed form across a = 1. No NaN or infinity leaves this module for valid inputs.
+
+Tiny ponds: maximum likelihood on a handful of customers returns confident nonsense (one customer:
+r ~ 3e7, alpha ~ 1e9, "converged"). Every fit is therefore checked and flagged ``usable=False`` with
+a ``problem`` code and a ``reason`` when the data cannot support it: fewer than
+:data:`MIN_CUSTOMERS` customers or :data:`MIN_REPEAT_BUYERS` repeat buyers (BG/NBD), fewer than
+:data:`MIN_GG_REPEAT_BUYERS` repeat buyers (Gamma-Gamma), an optimiser that did not converge, or
+implausible parameters (a shape parameter above :data:`MAX_SHAPE`, a scale above :data:`MAX_SCALE`
+times the data's own scale, or a parameter pinned at the optimiser's bound). An unusable fit is
+kept for the record but never scores anyone: the pipeline falls back to :func:`recency_frame`.
 """
 
 from __future__ import annotations
@@ -64,6 +73,8 @@ __all__ = [
 	"fit_bgnbd",
 	"fit_gamma_gamma",
 	"p_alive",
+	"recency_frame",
+	"typical_gap_days",
 ]
 
 CHURN_COLUMNS = ("p_alive", "churn_risk", "churn_band", "expected_purchases", "expected_spend", "clv")
@@ -75,6 +86,23 @@ _DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0}
 _LOG_BOUND = 25.0  # parameters live in [e^-25, e^25]; beyond that the data cannot identify them
 _QUAD_NODES = 64
 _A_NEAR_ONE = 1e-3  # |a - 1| below this: interpolate the closed form (see _expected_if_alive)
+
+MIN_CUSTOMERS = 20
+"""BG/NBD needs at least this many customers (profiles with a purchase) ..."""
+MIN_REPEAT_BUYERS = 5
+"""... of whom at least this many bought again, else its churn risk is not used."""
+MIN_GG_REPEAT_BUYERS = 10
+"""Gamma-Gamma needs at least this many repeat buyers with a positive spend, else no CLV."""
+MAX_SHAPE = 1e4
+"""A shape parameter (r, a, b, p, q) above this means the data could not pin the model down."""
+MAX_SCALE = 1e4
+"""alpha above this many times the longest observation window, or v above this many times the
+median spend, likewise."""
+MIN_GAP_BUYERS = 3
+"""The recency rule's typical gap needs this many repeat buyers, else it is the churn horizon."""
+RECENCY_START_GAPS = 1.0
+RECENCY_FULL_GAPS = 3.0
+"""Recency rule: churn risk 0 up to one typical gap since the last purchase, 1 at three."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,6 +139,9 @@ class BGNBDParams:
 	fitted_on: str | None = None
 	freq: str = "D"
 	converged: bool = True
+	usable: bool = True
+	problem: str = ""
+	reason: str = ""
 
 	def __post_init__(self) -> None:
 		for name in ("r", "alpha", "a", "b"):
@@ -132,6 +163,9 @@ class BGNBDParams:
 			"fitted_on": self.fitted_on,
 			"freq": self.freq,
 			"converged": bool(self.converged),
+			"usable": bool(self.usable),
+			"problem": self.problem,
+			"reason": self.reason,
 		}
 
 	@classmethod
@@ -139,7 +173,7 @@ class BGNBDParams:
 		cu.require_mapping(data, "", "BG/NBD parameters")
 		if data.get("model", "bgnbd") != "bgnbd":
 			raise EngineConfigError(f"not BG/NBD parameters (model {data.get('model')!r})", field="model")
-		return cls(
+		params = cls(
 			r=_float_field(data, "r"),
 			alpha=_float_field(data, "alpha"),
 			a=_float_field(data, "a"),
@@ -152,6 +186,15 @@ class BGNBDParams:
 			freq=cu.text(data.get("freq", "D"), "freq"),
 			converged=cu.boolean(data.get("converged", True), "converged"),
 		)
+		if "usable" in data:
+			return dataclasses.replace(
+				params,
+				usable=cu.boolean(data["usable"], "usable"),
+				problem=str(data.get("problem") or ""),
+				reason=str(data.get("reason") or ""),
+			)
+		# stored before fits were checked: check what the record holds
+		return _flagged(params, *bgnbd_problem(params, customers=params.n))
 
 
 @dataclass(frozen=True)
@@ -169,6 +212,9 @@ class GammaGammaParams:
 	log_likelihood: float
 	fitted_on: str | None = None
 	converged: bool = True
+	usable: bool = True
+	problem: str = ""
+	reason: str = ""
 
 	def __post_init__(self) -> None:
 		for name in ("p", "q", "v"):
@@ -193,6 +239,9 @@ class GammaGammaParams:
 			"log_likelihood": float(self.log_likelihood),
 			"fitted_on": self.fitted_on,
 			"converged": bool(self.converged),
+			"usable": bool(self.usable),
+			"problem": self.problem,
+			"reason": self.reason,
 		}
 
 	@classmethod
@@ -202,7 +251,7 @@ class GammaGammaParams:
 			raise EngineConfigError(
 				f"not Gamma-Gamma parameters (model {data.get('model')!r})", field="model"
 			)
-		return cls(
+		params = cls(
 			p=_float_field(data, "p"),
 			q=_float_field(data, "q"),
 			v=_float_field(data, "v"),
@@ -213,6 +262,90 @@ class GammaGammaParams:
 			fitted_on=None if data.get("fitted_on") is None else str(data["fitted_on"]),
 			converged=cu.boolean(data.get("converged", True), "converged"),
 		)
+		if "usable" in data:
+			return dataclasses.replace(
+				params,
+				usable=cu.boolean(data["usable"], "usable"),
+				problem=str(data.get("problem") or ""),
+				reason=str(data.get("reason") or ""),
+			)
+		return _flagged(params, *gamma_gamma_problem(params, repeat_buyers=params.n))
+
+
+# ---------------------------------------------------------------------------------------------
+# is a fit usable?
+# ---------------------------------------------------------------------------------------------
+
+
+def _flagged(params, problem: str, reason: str):
+	if not problem:
+		return params
+	return dataclasses.replace(params, usable=False, problem=problem, reason=reason)
+
+
+def _plural(n: float, word: str) -> str:
+	n = round(n)
+	return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def bgnbd_problem(
+	params: BGNBDParams,
+	*,
+	customers: float,
+	repeat_buyers: float | None = None,
+	longest_window: float | None = None,
+) -> tuple[str, str]:
+	"""``(problem, reason)`` when a BG/NBD fit must not be used, else ``("", "")``.
+
+	``problem`` is ``too_few_customers``, ``too_few_repeat_buyers``, ``not_converged`` or
+	``implausible``; ``reason`` says it in words with the numbers. ``longest_window`` (max T, in the
+	fit's time unit) bounds alpha when given.
+	"""
+	if customers < MIN_CUSTOMERS:
+		return "too_few_customers", (
+			f"{_plural(customers, 'customer')} with a purchase; BG/NBD needs at least {MIN_CUSTOMERS}"
+		)
+	if repeat_buyers is not None and repeat_buyers < MIN_REPEAT_BUYERS:
+		return "too_few_repeat_buyers", (
+			f"{_plural(repeat_buyers, 'repeat buyer')}; BG/NBD needs at least {MIN_REPEAT_BUYERS}"
+		)
+	if not params.converged:
+		return "not_converged", "the BG/NBD fit did not converge"
+	shapes = {"r": params.r, "a": params.a, "b": params.b}
+	for name, value in shapes.items():
+		if value > MAX_SHAPE:
+			return "implausible", f"implausible BG/NBD parameter {name} = {value:.3g} (above {MAX_SHAPE:g})"
+	if longest_window and params.alpha > MAX_SCALE * longest_window:
+		return "implausible", (
+			f"implausible BG/NBD parameter alpha = {params.alpha:.3g} "
+			f"(above {MAX_SCALE:g} times the longest window, {longest_window:g})"
+		)
+	return "", ""
+
+
+def gamma_gamma_problem(
+	params: GammaGammaParams, *, repeat_buyers: float, median_spend: float | None = None
+) -> tuple[str, str]:
+	"""``(problem, reason)`` when a Gamma-Gamma fit must not be used, else ``("", "")``."""
+	if repeat_buyers < MIN_GG_REPEAT_BUYERS:
+		return "too_few_repeat_buyers", (
+			f"{_plural(repeat_buyers, 'repeat buyer')} with a positive spend; Gamma-Gamma needs at least "
+			f"{MIN_GG_REPEAT_BUYERS}"
+		)
+	if not params.converged:
+		return "not_converged", "the Gamma-Gamma fit did not converge"
+	for name, value in (("p", params.p), ("q", params.q)):
+		if value > MAX_SHAPE:
+			return (
+				"implausible",
+				f"implausible Gamma-Gamma parameter {name} = {value:.3g} (above {MAX_SHAPE:g})",
+			)
+	if median_spend and params.v > MAX_SCALE * median_spend:
+		return "implausible", (
+			f"implausible Gamma-Gamma parameter v = {params.v:.3g} "
+			f"(above {MAX_SCALE:g} times the median spend, {median_spend:g})"
+		)
+	return "", ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -462,7 +595,7 @@ def fit_bgnbd(
 	r, alpha_scaled, a, b = np.exp(theta)
 	alpha = alpha_scaled / scale
 	ll, _ = _bgnbd_loglik(np.log([r, alpha, a, b]), data, grad=False)
-	return BGNBDParams(
+	params = BGNBDParams(
 		r=float(r),
 		alpha=float(alpha),
 		a=float(a),
@@ -471,7 +604,11 @@ def fit_bgnbd(
 		log_likelihood=float(ll),
 		fitted_on=fitted_on,
 		freq=freq,
-		converged=converged,
+		converged=converged and bool(np.abs(theta).max() < _LOG_BOUND - 1),
+	)
+	repeat = float(w[x > 0].sum())
+	return _flagged(
+		params, *bgnbd_problem(params, customers=total, repeat_buyers=repeat, longest_window=float(ut.max()))
 	)
 
 
@@ -699,15 +836,16 @@ def fit_gamma_gamma(
 	v = v_scaled * scale
 	ll_scaled, _ = loglik(theta)
 	log_likelihood = ll_scaled - total * math.log(scale)  # density of m = density of m/scale / scale
-	return GammaGammaParams(
+	params = GammaGammaParams(
 		p=float(p),
 		q=float(q),
 		v=float(v),
 		n=total,
 		log_likelihood=float(log_likelihood),
 		fitted_on=fitted_on,
-		converged=converged,
+		converged=converged and bool(np.abs(theta).max() < _LOG_BOUND - 1),
 	)
+	return _flagged(params, *gamma_gamma_problem(params, repeat_buyers=total, median_spend=scale))
 
 
 def expected_spend(params: GammaGammaParams, frequency: Any, monetary_value: Any) -> np.ndarray:
@@ -905,3 +1043,52 @@ def churn_frame(
 		index=summary.index,
 	)
 	return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the recency rule: churn risk without a usable model
+# ---------------------------------------------------------------------------------------------
+
+
+def typical_gap_days(summary: pd.DataFrame, fallback: float) -> float:
+	"""The pond's typical days between purchases: the median over repeat buyers of each one's mean
+	gap (``recency / frequency``, in the summary's days), or ``fallback`` (the churn horizon) when
+	fewer than :data:`MIN_GAP_BUYERS` bought again."""
+	x = summary["frequency"].to_numpy(dtype=float)
+	tx = summary["recency"].to_numpy(dtype=float)
+	repeat = (x > 0) & (tx > 0)
+	if int(repeat.sum()) < MIN_GAP_BUYERS:
+		return float(fallback)
+	return float(np.median(tx[repeat] / x[repeat]))
+
+
+def recency_frame(summary: pd.DataFrame, gap_days: float, config: ChurnConfig | None = None) -> pd.DataFrame:
+	"""The churn columns by the recency rule, for ponds without a usable BG/NBD fit.
+
+	``churn_risk = clip((days_since_last - g) / (2 g), 0, 1)`` with ``g = gap_days`` (see
+	:func:`typical_gap_days`): no risk while the last purchase is within one typical gap, rising
+	linearly to 100 % at three gaps. ``churn_band`` uses the config's thresholds. ``p_alive``,
+	``expected_purchases``, ``expected_spend`` and ``clv`` are missing: no model, no estimate.
+	Profiles without a purchase: risk 0, band ``no purchase``.
+	"""
+	config = config or ChurnConfig()
+	require_columns(summary, ("orders", "days_since_last"), "summary")
+	buyer = summary["orders"].to_numpy() > 0
+	days = summary["days_since_last"].to_numpy(dtype=float)
+	g = max(float(gap_days), 1.0)
+	span = (RECENCY_FULL_GAPS - RECENCY_START_GAPS) * g
+	risk = np.clip((np.nan_to_num(days) - RECENCY_START_GAPS * g) / span, 0.0, 1.0)
+	risk = np.where(buyer, risk, 0.0)
+	band = np.where(risk >= config.high_risk, "high", np.where(risk >= config.medium_risk, "medium", "low"))
+	missing = np.full(len(summary), np.nan)
+	return pd.DataFrame(
+		{
+			"p_alive": missing,
+			"churn_risk": risk,
+			"churn_band": np.where(buyer, band, NO_PURCHASE).astype(object),
+			"expected_purchases": missing,
+			"expected_spend": missing,
+			"clv": missing,
+		},
+		index=summary.index,
+	)

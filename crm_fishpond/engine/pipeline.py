@@ -4,7 +4,8 @@ Order of the steps (each one's wall time lands in ``PondResult.timings``)::
 
 	validate     the four frames have their columns; profile ids are unique
 	rfm          rfm_summary over all profiles, RFM cut points (fitted or reused), scores and grade
-	btyd         BG/NBD + Gamma-Gamma (fitted on the buyers or reused): p_alive, churn risk, CLV
+	btyd         BG/NBD + Gamma-Gamma (fitted on the buyers or reused): p_alive, churn risk, CLV; the
+	             recency rule instead when the pond cannot support a BG/NBD fit
 	activity     interactions + events: counts, recency and decayed engagement points
 	score        lead score 0-100 (fit + engagement + value) and its per-factor columns
 	category     potential / intention / deal / loyal
@@ -58,7 +59,12 @@ T = TypeVar("T")
 STEPS = ("validate", "rfm", "btyd", "activity", "score", "category", "stages", "tags", "dedupe", "finish")
 
 NO_MODEL = "no model"
-"""``churn_band`` of buyers when the pond could not fit BG/NBD (nobody bought twice yet)."""
+"""``churn_band`` of buyers without any churn estimate (kept for callers; the recency rule now bands
+every buyer)."""
+
+CHURN_METHODS = ("bgnbd", "recency")
+"""``churn_method`` of a buyer: its churn risk came from BG/NBD, or from the recency rule
+(:func:`~.btyd.recency_frame`) because the pond cannot support a BG/NBD fit. Non-buyers: ""."""
 
 FILL_VALUES: dict[str, Any] = {
 	# like rfm's days_since_last (0 without purchase): 0 when the profile was never contacted
@@ -102,7 +108,10 @@ class FittedModels:
 	"""What a full run learned and an incremental run reuses.
 
 	``rfm``: the RFM cut points. ``bgnbd`` / ``gamma_gamma``: the fitted parameters, or None when the
-	pond's data could not identify them (nobody bought twice; fewer than two repeat buyers). ``fitted_on``: the
+	pond's data could not identify them (nobody bought twice; fewer than two repeat buyers); a fit
+	flagged ``usable=False`` (too few customers, not converged, implausible) is kept for the record
+	and never used. ``recency_gap_days``: the typical gap of the recency rule that replaces BG/NBD
+	then (:func:`~.btyd.typical_gap_days`). ``fitted_on``: the
 	``as_of`` of the fit; ``n``: the number of profiles with a purchase it saw. ``clv_reference``:
 	positive CLV by profile at fit time, the scale of the lead score's CLV percentile (not part of
 	:meth:`to_dict`: a site rebuilds it from the stored CLVs with :meth:`with_clv_reference`).
@@ -114,12 +123,31 @@ class FittedModels:
 	fitted_on: pd.Timestamp
 	n: int
 	clv_reference: pd.Series | None = field(default=None, compare=False, repr=False)
+	recency_gap_days: float | None = None
 
 	def with_clv_reference(self, clv: pd.Series | Mapping[str, float] | None) -> FittedModels:
 		"""A copy whose CLV percentile scale is ``clv`` (profile -> CLV; zero and missing ignored)."""
 		return FittedModels(
-			self.rfm, self.bgnbd, self.gamma_gamma, self.fitted_on, self.n, _clv_reference(clv)
+			self.rfm,
+			self.bgnbd,
+			self.gamma_gamma,
+			self.fitted_on,
+			self.n,
+			_clv_reference(clv),
+			self.recency_gap_days,
 		)
+
+	@property
+	def churn_model(self) -> btyd.BGNBDParams | None:
+		"""The BG/NBD fit when it is usable, else None (churn risk then comes from the recency rule)."""
+		return self.bgnbd if self.bgnbd is not None and self.bgnbd.usable else None
+
+	@property
+	def spend_model(self) -> btyd.GammaGammaParams | None:
+		"""The Gamma-Gamma fit when it and BG/NBD are usable, else None (no CLV)."""
+		if self.churn_model is None or self.gamma_gamma is None or not self.gamma_gamma.usable:
+			return None
+		return self.gamma_gamma
 
 	def to_dict(self) -> dict[str, Any]:
 		"""JSON-able parameters (without ``clv_reference``)."""
@@ -129,6 +157,7 @@ class FittedModels:
 			"gamma_gamma": None if self.gamma_gamma is None else self.gamma_gamma.to_dict(),
 			"fitted_on": self.fitted_on.isoformat(),
 			"n": int(self.n),
+			"recency_gap_days": self.recency_gap_days,
 		}
 
 	@classmethod
@@ -154,6 +183,7 @@ class FittedModels:
 			else _nested("models.gamma_gamma", btyd.GammaGammaParams.from_dict, d["gamma_gamma"]),
 			fitted_on=fitted_on,
 			n=int(d.get("n", 0)),
+			recency_gap_days=None if d.get("recency_gap_days") is None else float(d["recency_gap_days"]),
 		)
 
 
@@ -218,9 +248,12 @@ def run_pond(
 	with _timed(timings, "btyd"):
 		if refit:
 			bg, gg = _fit_btyd(summary, config, as_of)
+			gap = btyd.typical_gap_days(summary, config.churn.horizon_days)
+			fitted = FittedModels(thresholds, bg, gg, as_of, int((summary["orders"] > 0).sum()), None, gap)
 		else:
-			bg, gg = models.bgnbd, models.gamma_gamma
-		churn = _churn(summary, bg, gg, config)
+			fitted = models
+		churn = _churn(summary, fitted, config)
+		bg = fitted.churn_model
 
 	with _timed(timings, "activity"):
 		# one pass over the activity for the summary and the lead score's engagement part
@@ -236,8 +269,9 @@ def run_pond(
 		reference = _clv_reference(churn["clv"]) if refit and "clv" in churn else None
 		if not refit:
 			reference = models.clv_reference
-		# without a churn model the lead score's value part leaves CLV out instead of scoring it 0
-		scored_on = working if bg is not None else working.drop(columns=list(btyd.CHURN_COLUMNS))
+		# without a CLV model the lead score's value part leaves CLV out instead of scoring it 0
+		modelled = fitted.spend_model is not None
+		scored_on = working if modelled else working.drop(columns=list(btyd.CHURN_COLUMNS))
 		score = _lead_score(profiles, scored_on, engagement, config, as_of, None if refit else reference)
 		working = working.join(score)
 
@@ -266,9 +300,15 @@ def run_pond(
 	with _timed(timings, "finish"):
 		metrics = complete(_without_model(working))
 		if refit:
-			fitted = FittedModels(thresholds, bg, gg, as_of, int((summary["orders"] > 0).sum()), reference)
-		else:
-			fitted = models
+			fitted = FittedModels(
+				thresholds,
+				fitted.bgnbd,
+				fitted.gamma_gamma,
+				as_of,
+				fitted.n,
+				reference,
+				fitted.recency_gap_days,
+			)
 	timings["total"] = time.perf_counter() - started
 	return PondResult(
 		metrics, tags, duplicates, fitted, timings, config, as_of, refitted=refit, rule_errors=rule_errors
@@ -345,18 +385,30 @@ def _fit_btyd(
 	return bg, gg
 
 
-def _churn(
-	summary: pd.DataFrame,
-	bg: btyd.BGNBDParams | None,
-	gg: btyd.GammaGammaParams | None,
-	config: EngineConfig,
-) -> pd.DataFrame:
-	"""The churn/CLV columns. Without a BG/NBD model they are all missing, so rules see them as not
-	set (lifecycle's ``churn_no_model``); :func:`_without_model` completes them for the output."""
-	if bg is None:
-		frame = pd.DataFrame(np.nan, index=summary.index, columns=list(btyd.CHURN_COLUMNS))
-		return frame.astype({"churn_band": object})
-	return btyd.churn_frame(summary, bg, gg, config.churn)
+def _churn(summary: pd.DataFrame, models: FittedModels, config: EngineConfig) -> pd.DataFrame:
+	"""The churn/CLV columns, ``churn_method`` and ``clv_modelled``.
+
+	With a usable BG/NBD fit: its p_alive, churn risk and expected purchases, and CLV when the
+	Gamma-Gamma fit is usable too (else expected spend and CLV are missing). Without one (too few
+	customers, a degenerate or unconverged fit, nobody bought twice): churn risk and band by the
+	recency rule over ``models.recency_gap_days`` and no p_alive, expected purchases or CLV, so rules
+	see those as not set (lifecycle's ``churn_no_model``); :func:`complete` fills them for the output.
+	"""
+	buyer = summary["orders"].to_numpy() > 0
+	bg, gg = models.churn_model, models.spend_model
+	if bg is not None:
+		frame = btyd.churn_frame(summary, bg, gg, config.churn)
+		if gg is None:
+			frame["expected_spend"] = np.nan
+			frame["clv"] = np.nan
+		method = "bgnbd"
+	else:
+		gap = models.recency_gap_days or config.churn.horizon_days
+		frame = btyd.recency_frame(summary, gap, config.churn)
+		method = "recency"
+	frame["churn_method"] = np.where(buyer, method, "").astype(object)
+	frame["clv_modelled"] = buyer & (gg is not None)
+	return frame
 
 
 def _without_model(working: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,7 @@ DISPLAY_OPTIONS: dict[str, dict[str, str]] = {
 	"value_grade": {"high": "High", "mid": "Mid", "low": "Low"},
 	"churn_band": {"low": "Low", "medium": "Medium", "high": "High"},
 	"category": {"potential": "Potential", "intention": "Intention", "deal": "Deal", "loyal": "Loyal"},
+	"churn_method": {"bgnbd": "BG/NBD", "recency": "Recency rule"},
 }
 """Engine value -> the option the profile form shows, for the engine's own select columns."""
 

@@ -2,6 +2,10 @@
 
 A full run that fits exactly what the latest stored fit holds (same data, same day) reuses that
 record instead of adding an identical one, so a second run on unchanged data writes nothing.
+
+Each record says which method the scores came from (*Churn Risk From*: BG/NBD or the recency rule;
+*CLV From*: Gamma-Gamma or not computed) and why a fit was not used (too few customers, not
+converged, implausible parameters; see crm_fishpond.engine.btyd).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pandas as pd
 from frappe import _
 from frappe.utils import now_datetime
 
+from crm_fishpond.engine import btyd
 from crm_fishpond.engine.errors import EngineConfigError
 from crm_fishpond.engine.pipeline import FittedModels
 
@@ -73,6 +78,45 @@ def describe_changes(old: dict | None, new: dict) -> str:
 	return ", ".join(parts) or _("unchanged")
 
 
+def methods(models: FittedModels) -> dict[str, str]:
+	"""The methods behind a fit's scores and, in the user's language, why a fit was not used."""
+	problems = {
+		"too_few_customers": _("too few customers"),
+		"too_few_repeat_buyers": _("too few repeat buyers"),
+		"not_converged": _("the fit did not converge"),
+		"implausible": _("implausible parameters"),
+	}
+	reasons = []
+	if models.bgnbd is None:
+		reasons.append(_("BG/NBD: nobody bought twice yet"))
+	elif not models.bgnbd.usable:
+		reasons.append(
+			_("BG/NBD: {0} ({1})").format(
+				problems.get(models.bgnbd.problem, models.bgnbd.problem), models.bgnbd.reason
+			)
+		)
+	if models.gamma_gamma is not None and not models.gamma_gamma.usable:
+		gg = models.gamma_gamma
+		reasons.append(_("Gamma-Gamma: {0} ({1})").format(problems.get(gg.problem, gg.problem), gg.reason))
+	elif models.gamma_gamma is None and models.n:
+		reasons.append(
+			_("Gamma-Gamma: fewer than {0} repeat buyers with a positive spend").format(
+				btyd.MIN_GG_REPEAT_BUYERS
+			)
+		)
+	if models.churn_model is None:
+		reasons.append(
+			_("Churn risk from the recency rule: a typical gap of {0} days between purchases").format(
+				round(models.recency_gap_days or 0)
+			)
+		)
+	return {
+		"churn_method": "BG/NBD" if models.churn_model is not None else "Recency rule",
+		"clv_method": "Gamma-Gamma" if models.spend_model is not None else "Not computed",
+		"method_reason": "\n".join(reasons),
+	}
+
+
 def save_fit(models: FittedModels, *, run: str | None, profiles: int, purchase_rows: int) -> tuple[str, bool]:
 	"""Store ``models`` unless the latest fit holds the same; returns (fit name, created)."""
 	data = models.to_dict()
@@ -95,6 +139,7 @@ def save_fit(models: FittedModels, *, run: str | None, profiles: int, purchase_r
 			"purchase_rows": purchase_rows,
 			"previous_fit": previous,
 			"changes": describe_changes(old, data),
+			**methods(models),
 			"rfm_thresholds": _json(data.get("rfm")),
 			"bgnbd": _json(data.get("bgnbd")),
 			"gamma_gamma": _json(data.get("gamma_gamma")),

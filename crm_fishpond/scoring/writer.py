@@ -47,7 +47,7 @@ NUMBER_COLUMNS = {
 	"monetary_value": 2,
 }
 INT_COLUMNS = ("r_score", "f_score", "m_score")
-TEXT_COLUMNS = ("category", "value_grade", "rfm_segment", "churn_band", "score_breakdown")
+TEXT_COLUMNS = ("category", "value_grade", "rfm_segment", "churn_band", "churn_method", "score_breakdown")
 WRITTEN_COLUMNS = (*NUMBER_COLUMNS, *INT_COLUMNS, *TEXT_COLUMNS)
 TOLERANCE = 1e-6
 BREAKDOWN_PREFIXES = ("f_", "e_", "v_")
@@ -55,6 +55,7 @@ BREAKDOWN_PREFIXES = ("f_", "e_", "v_")
 BANDS = DISPLAY_OPTIONS["churn_band"]
 GRADES = DISPLAY_OPTIONS["value_grade"]
 CATEGORIES = DISPLAY_OPTIONS["category"]
+CHURN_METHODS = DISPLAY_OPTIONS["churn_method"]
 
 
 @dataclass
@@ -96,6 +97,7 @@ def column_values(metrics: pd.DataFrame, model_fit: str | None) -> pd.DataFrame:
 	out["value_grade"] = np.where(buyer, _mapped(metrics, "value_grade", GRADES.get), None)
 	out["rfm_segment"] = np.where(buyer, _mapped(metrics, "rfm_segment", lambda v: v or None), None)
 	out["churn_band"] = _mapped(metrics, "churn_band", BANDS.get)
+	out["churn_method"] = _mapped(metrics, "churn_method", CHURN_METHODS.get)
 	out["score_breakdown"] = _breakdowns(metrics, model_fit) if n else np.empty(0, dtype=object)
 	return pd.DataFrame(out, index=metrics.index)
 

@@ -14,8 +14,11 @@ class FishpondModelFit(Document):
 		bgnbd: DF.JSON | None
 		buyers: DF.Int
 		changes: DF.SmallText | None
+		churn_method: DF.Literal["BG/NBD", "Recency rule"]
+		clv_method: DF.Literal["Gamma-Gamma", "Not computed"]
 		fitted_on: DF.Datetime | None
 		gamma_gamma: DF.JSON | None
+		method_reason: DF.SmallText | None
 		models: DF.JSON | None
 		previous_fit: DF.Link | None
 		profiles: DF.Int
