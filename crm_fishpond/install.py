@@ -31,6 +31,7 @@ DEFAULT_STAGE_KEYS = ("acquisition", "conversion", "growth", "retention", "churn
 def after_install() -> None:
 	create_custom_fields()
 	ensure_defaults()
+	ensure_settings()
 	ensure_default_pool()
 	frappe.db.commit()  # nosemgrep: the backfill job below must see the pool and fields
 	from crm_fishpond.sync.backfill import start_backfill
@@ -41,7 +42,36 @@ def after_install() -> None:
 def after_migrate() -> None:
 	create_custom_fields()
 	ensure_defaults()
+	ensure_settings()
 	ensure_default_pool()
+
+
+def ensure_settings() -> None:
+	"""Store every Fishpond Settings default that is not stored yet; never change a stored value,
+	except a rescore time Frappe made up.
+
+	A Single reads its field defaults only while nothing of it is stored, and Frappe fills a never-saved
+	Time field with the current time, microseconds included, ignoring the field's default
+	(frappe.model.create_new.set_dynamic_default_values). The nightly rescore then ran at whatever
+	time the app was installed, and the stored microseconds turned the settings form dirty the moment
+	it opened. A time with a fraction of a second never comes from a person, so it is replaced."""
+	singles = frappe.qb.DocType("Singles")
+	stored = dict(
+		frappe.qb.from_(singles)
+		.select(singles.field, singles.value)
+		.where(singles.doctype == "Fishpond Settings")
+		.run()
+	)
+	missing = {
+		df.fieldname: df.default
+		for df in frappe.get_meta("Fishpond Settings").fields
+		if df.default is not None and df.fieldname not in stored
+	}
+	if "." in str(stored.get("rescore_time") or ""):
+		missing["rescore_time"] = frappe.get_meta("Fishpond Settings").get_field("rescore_time").default
+	if missing:
+		frappe.db.set_single_value("Fishpond Settings", missing, update_modified=False)
+		frappe.clear_document_cache("Fishpond Settings", "Fishpond Settings")
 
 
 def default_records() -> list[tuple[str, list[dict]]]:

@@ -265,3 +265,31 @@ def test_bant_answers_on_the_form_are_the_engine_vocabulary():
 		assert options, factor.field
 		unknown = [o for o in options if normalise_answer(o) not in factor.points]
 		assert not unknown, f"{factor.field}: {unknown} score nothing"
+
+
+def _workspaces() -> list[dict]:
+	return [load(p) for p in sorted(MODULE.glob("workspace/*/*.json"))]
+
+
+def test_no_workspace_shortcut_counts_a_single_doctype():
+	"""Desk (Frappe 15) counts the records behind every DocType shortcut unless its view is "New".
+	A Single has no table, so that count fails with a Server Error the moment the workspace opens.
+	A Single's route ignores the view, so "New" still opens its form and asks for no count."""
+	singles = {name for name, doc in app_doctypes().items() if doc.get("issingle")}
+	assert singles, "the app ships Fishpond Settings"
+	for ws in _workspaces():
+		for shortcut in ws["shortcuts"]:
+			if shortcut["type"] == "DocType" and shortcut["link_to"] in singles:
+				assert shortcut.get("doc_view") == "New" and not shortcut.get("stats_filter"), (
+					f"{ws['name']}: the shortcut to {shortcut['link_to']} counts a Single"
+				)
+
+
+def test_every_doctype_desk_links_to_has_a_list_its_readers_can_open():
+	"""A doctype marked read_only ("User Cannot Search") is left out of the Desk routes of a role that
+	may only read it, so its list answers "Page not found"."""
+	for name, doc in app_doctypes().items():
+		if doc.get("istable") or doc.get("issingle") or not doc.get("read_only"):
+			continue
+		readers_only = [p["role"] for p in doc["permissions"] if not (p.get("write") or p.get("create"))]
+		assert not readers_only, f"{name} is read_only: {readers_only} cannot open its list"

@@ -3,6 +3,7 @@ import json
 import frappe
 from frappe import _
 from frappe.model.document import Document
+from frappe.utils import get_time
 
 
 class FishpondSettings(Document):
@@ -39,12 +40,18 @@ class FishpondSettings(Document):
 
 	# end: auto-generated types
 	def validate(self):
+		self.round_rescore_time()
 		self.validate_weights()
 		self.validate_thresholds()
 		self.validate_engine_config()
 
 	def on_update(self):
 		frappe.clear_document_cache("Fishpond Settings", "Fishpond Settings")
+
+	def round_rescore_time(self):
+		"""A schedule needs no seconds; a whole minute also reads back unchanged in the form."""
+		if self.rescore_time:
+			self.rescore_time = get_time(self.rescore_time).strftime("%H:%M:00")
 
 	def validate_weights(self):
 		total = (self.weight_fit or 0) + (self.weight_engagement or 0) + (self.weight_value or 0)

@@ -1,0 +1,267 @@
+"""Browser smoke suite: every Desk page the app ships opens without an error and without turning dirty.
+
+Run by .ci/browser against a running server (see browser/serve.py), with the bench's python, which
+has the `playwright` package; the browser is Debian's /usr/bin/chromium (no `playwright install`).
+
+	python browser/smoke.py --url http://127.0.0.1:8031 --site SITE [--out DIR] [--lang zh --shot PATH]
+
+Each page is one test: the workspace, the list and a form of every doctype of the app, every single
+doctype and every script or query report. A test fails on a visible error dialog, a red message, a
+server error (HTTP 5xx) behind the page, or a console error or uncaught exception from the page;
+Fishpond Settings must also not be dirty once it has opened. Failures leave a screenshot in DIR.
+The last line is a pytest-style summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+APP = Path(__file__).resolve().parents[1] / "crm_fishpond"
+MODULE = APP / "crm_fishpond"
+CHROMIUM = os.environ.get("FISHPOND_CHROMIUM", "/usr/bin/chromium")
+# noise that says nothing about the app: no socket.io server runs beside `serve`, no favicon is shipped
+NOISE = re.compile(r"socket\.io|websocket|favicon|ERR_CONNECTION_REFUSED|:9000/", re.I)
+ERROR_TITLE = re.compile(r"error|not permitted|exception", re.I)
+
+
+def slug(name: str) -> str:
+	return name.lower().replace(" ", "-")
+
+
+def pages() -> list[tuple[str, str, dict]]:
+	"""(test id, route, options) for every page the app ships."""
+	out = [("workspace Fishpond CRM", "/app/fishpond-crm", {})]
+	for path in sorted(MODULE.glob("doctype/*/*.json")):
+		doc = json.loads(path.read_text())
+		if doc.get("doctype") != "DocType" or doc.get("istable"):
+			continue
+		name = doc["name"]
+		if doc.get("issingle"):
+			out.append((f"single {name}", f"/app/{slug(name)}", {"single": name}))
+			continue
+		out.append((f"list {name}", f"/app/{slug(name)}", {}))
+		out.append((f"form {name}", f"/app/{slug(name)}", {"form": name}))
+	for path in sorted(MODULE.glob("report/*/*.json")):
+		doc = json.loads(path.read_text())
+		if doc.get("report_type") in ("Script Report", "Query Report"):
+			out.append((f"report {doc['name']}", f"/app/query-report/{doc['name']}", {}))
+	return out
+
+
+@dataclass
+class Watch:
+	"""What the page reported while a test ran."""
+
+	console: list[str] = field(default_factory=list)
+	server: list[str] = field(default_factory=list)
+
+	def attach(self, page):
+		page.on("console", self.on_console)
+		page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
+		page.on("response", self.on_response)
+
+	def on_console(self, msg):
+		if msg.type == "error" and not NOISE.search(f"{msg.text} {msg.location.get('url', '')}"):
+			self.console.append(f"console: {msg.text}")
+
+	def on_response(self, response):
+		if response.status >= 500 and not NOISE.search(response.url):
+			self.server.append(f"HTTP {response.status} {response.url}")
+
+	def clear(self):
+		self.console.clear()
+		self.server.clear()
+
+
+def settle(page, timeout: float = 20.0) -> None:
+	"""Wait until Desk has routed and no frappe.call is pending for a moment."""
+	page.wait_for_function(
+		"() => window.frappe && frappe.container && document.body.dataset.route", timeout=timeout * 1000
+	)
+	deadline = time.monotonic() + timeout
+	quiet_since = None
+	while time.monotonic() < deadline:
+		busy = page.evaluate(
+			"() => (window.jQuery ? jQuery.active : 0) + (document.querySelector('#freeze.in') ? 1 : 0)"
+		)
+		if busy:
+			quiet_since = None
+		elif quiet_since is None:
+			quiet_since = time.monotonic()
+		elif time.monotonic() - quiet_since > 0.8:
+			return
+		time.sleep(0.1)
+
+
+def dialogs(page) -> list[str]:
+	"""Visible error dialogs and red messages."""
+	return page.evaluate(
+		"""(pattern) => {
+			const re = new RegExp(pattern, "i");
+			const out = [];
+			for (const modal of document.querySelectorAll(".modal.show")) {
+				const title = (modal.querySelector(".modal-title") || {}).innerText || "";
+				const red = modal.querySelector(".modal-header .indicator.red, .modal-header .red");
+				const body = (modal.querySelector(".msgprint, .modal-body") || {}).innerText || "";
+				if (re.test(title) || red) out.push(`dialog: ${title.trim()}: ${body.trim().slice(0, 300)}`);
+			}
+			return out;
+		}""",
+		ERROR_TITLE.pattern,
+	)
+
+
+def open_form(page, doctype: str, url: str) -> None:
+	"""Open an existing record of the doctype, or a new one when there is none."""
+	name = page.evaluate(
+		"""async (dt) => {
+			const rows = await frappe.db.get_list(dt, {fields: ["name"], limit: 1});
+			return rows.length ? rows[0].name : null;
+		}""",
+		doctype,
+	)
+	if name:
+		page.goto(f"{url}/app/{slug(doctype)}/{name}")
+	else:
+		page.goto(f"{url}/app/{slug(doctype)}/new")
+	settle(page)
+	page.wait_for_function("(dt) => window.cur_frm && cur_frm.doctype === dt", arg=doctype)
+
+
+def dirty(page) -> list[str]:
+	return page.evaluate(
+		"""() => {
+			const out = [];
+			if (window.cur_frm && cur_frm.is_dirty()) out.push("cur_frm.is_dirty() is true");
+			for (const el of document.querySelectorAll(".page-head .indicator-pill")) {
+				if (el.offsetParent && /not saved/i.test(el.innerText)) out.push(`indicator: ${el.innerText}`);
+			}
+			return out;
+		}"""
+	)
+
+
+def login(context, url: str, user: str, password: str) -> None:
+	response = context.request.post(f"{url}/api/method/login", form={"usr": user, "pwd": password})
+	if not response.ok:
+		raise SystemExit(f"login as {user} failed: HTTP {response.status} {response.text()[:200]}")
+
+
+def set_language(context, url: str, user: str, lang: str) -> str:
+	"""Set the user's language and return the previous one."""
+	got = context.request.get(
+		f"{url}/api/method/frappe.client.get_value",
+		params={"doctype": "User", "filters": json.dumps({"name": user}), "fieldname": "language"},
+	)
+	previous = (got.json().get("message") or {}).get("language") or ""
+	context.request.post(
+		f"{url}/api/method/frappe.client.set_value",
+		form={"doctype": "User", "name": user, "fieldname": "language", "value": lang},
+	)
+	return previous
+
+
+def run(args) -> int:
+	out = Path(args.out)
+	out.mkdir(parents=True, exist_ok=True)
+	passed, failed = 0, []
+	started = time.monotonic()
+	with sync_playwright() as p:
+		browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+		context = browser.new_context(
+			viewport={"width": 1440, "height": 900},
+			# the server picks the site from this header (no DNS for SITE is needed)
+			extra_http_headers={"X-Frappe-Site-Name": args.site},
+		)
+		context.set_default_timeout(30000)
+		login(context, args.url, args.user, args.password)
+		page = context.new_page()
+		watch = Watch()
+		watch.attach(page)
+		previous_lang = None
+		try:
+			if args.lang:
+				previous_lang = set_language(context, args.url, args.user, args.lang)
+			if args.shot:
+				page.goto(f"{args.url}/app/fishpond-crm")
+				settle(page)
+				Path(args.shot).parent.mkdir(parents=True, exist_ok=True)
+				page.screenshot(path=args.shot, full_page=True)
+				print(f"screenshot of the workspace: {args.shot}")
+				if args.only_shot:
+					return 0
+			selected = [t for t in pages() if not args.k or re.search(args.k, t[0], re.I)]
+			for test_id, route, opts in selected:
+				watch.clear()
+				problems: list[str] = []
+				try:
+					if "form" in opts:
+						page.goto(f"{args.url}/app")
+						settle(page)
+						watch.clear()
+						open_form(page, opts["form"], args.url)
+					else:
+						page.goto(f"{args.url}{route}")
+						settle(page)
+					if "single" in opts:
+						page.wait_for_function(
+							"(dt) => window.cur_frm && cur_frm.doctype === dt", arg=opts["single"]
+						)
+						settle(page)
+						problems += dirty(page)
+					problems += dialogs(page)
+				except Exception as exc:
+					problems.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+				problems += watch.server + watch.console
+				if problems:
+					shot = out / (re.sub(r"[^a-z0-9]+", "-", test_id.lower()).strip("-") + ".png")
+					try:
+						page.screenshot(path=str(shot), full_page=True)
+					except Exception:
+						shot = None
+					failed.append(test_id)
+					print(f"FAILED {test_id} ({route})")
+					for problem in dict.fromkeys(problems):
+						print(f"    {problem}")
+					if shot:
+						print(f"    screenshot: {shot}")
+				else:
+					passed += 1
+					print(f"PASSED {test_id}")
+		finally:
+			if args.lang and previous_lang is not None:
+				set_language(context, args.url, args.user, previous_lang)
+			browser.close()
+	elapsed = time.monotonic() - started
+	if failed:
+		print(f"screenshots of the failures: {out}")
+	summary = ", ".join(x for x in (f"{len(failed)} failed" if failed else "", f"{passed} passed") if x)
+	print(f"========== {summary} in {elapsed:.1f}s ==========")
+	return 1 if failed else 0
+
+
+def main() -> int:
+	parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+	parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8031")
+	parser.add_argument("--site", required=True, help="the site to open, e.g. fishpond.localhost")
+	parser.add_argument("--user", default="Administrator")
+	parser.add_argument("--password", default=os.environ.get("FISHPOND_ADMIN_PASSWORD", "admin"))
+	parser.add_argument("--out", default=os.environ.get("FISHPOND_BROWSER_OUT", "/tmp/fishpond-browser"))
+	parser.add_argument("--lang", help="run as this user language (restored afterwards), e.g. zh")
+	parser.add_argument("--shot", help="save a screenshot of the workspace here first")
+	parser.add_argument("--only-shot", action="store_true", help="only take the --shot screenshot")
+	parser.add_argument("-k", help="run only the tests whose id matches this regular expression")
+	return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+	sys.exit(main())
