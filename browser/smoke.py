@@ -156,17 +156,21 @@ def login(context, url: str, user: str, password: str) -> None:
 		raise SystemExit(f"login as {user} failed: HTTP {response.status} {response.text()[:200]}")
 
 
-def set_language(context, url: str, user: str, lang: str) -> str:
-	"""Set the user's language and return the previous one."""
+def set_language(context, url: str, user: str, lang: str, csrf_token: str | None = None) -> str:
+	"""Set the user's language and return the previous one. Once Desk has opened, the session has a
+	CSRF token and a POST must carry it."""
 	got = context.request.get(
 		f"{url}/api/method/frappe.client.get_value",
 		params={"doctype": "User", "filters": json.dumps({"name": user}), "fieldname": "language"},
 	)
 	previous = (got.json().get("message") or {}).get("language") or ""
-	context.request.post(
+	response = context.request.post(
 		f"{url}/api/method/frappe.client.set_value",
 		form={"doctype": "User", "name": user, "fieldname": "language", "value": lang},
+		headers={"X-Frappe-CSRF-Token": csrf_token} if csrf_token else None,
 	)
+	if not response.ok:
+		print(f"could not set the language of {user} to {lang!r}: HTTP {response.status}")
 	return previous
 
 
@@ -239,7 +243,8 @@ def run(args) -> int:
 					print(f"PASSED {test_id}")
 		finally:
 			if args.lang and previous_lang is not None:
-				set_language(context, args.url, args.user, previous_lang)
+				csrf_token = page.evaluate("() => window.frappe ? frappe.csrf_token : null")
+				set_language(context, args.url, args.user, previous_lang, csrf_token)
 			browser.close()
 	elapsed = time.monotonic() - started
 	if failed:
