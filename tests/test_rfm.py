@@ -252,8 +252,8 @@ def test_decimal_amounts_from_the_database_driver():
 	[
 		pd.Categorical(["b", "a", "b", "c"], categories=["a", "b", "c", "unused"]),
 		[7, 3, 7, 9],
-		["東京-01", "Ünïcode", "東京-01", "a" * 200],  # multi-byte, long (> 4 words, recomputed)
-		["p\x00x", "q", "p\x00x", "r"],  # NUL inside: falls back to pandas.factorize
+		["東京-01", "Ünïcode", "東京-01", "a" * 200],  # multi-byte, long (pandas.factorize)
+		["p\x00x", "q", "p\x00x", "r"],  # NUL inside
 		["same-prefix-12345678-a", "same-prefix-12345678-b", "same-prefix-12345678-a", "x"],
 	],
 	ids=["categorical", "integers", "unicode-long", "nul", "shared-prefix"],
@@ -275,57 +275,62 @@ def test_profile_columns_of_every_kind(profiles):
 	assert s["orders"].sum() == 4
 
 
-def test_fingerprint_collision_falls_back_to_exact_factorisation(monkeypatch):
-	# with every mixing constant 0 all fingerprints collide: the exactness check must catch it
-	for name in ("_MIX1", "_MIX2", "_MIX3"):
-		monkeypatch.setattr(rfm, name, np.uint64(0))
-	values = np.array(["profile-number-1", "profile-number-2", "profile-number-1"], dtype=object)
-	codes, _, exact = rfm._factorize_strings(values)
-	assert list(codes) == [0, 0, 0] and not exact()
-	frame = pd.DataFrame({"profile": values, "date": pd.to_datetime(["2024-03-01"] * 3), "amount": 1.0})
-	s = rfm_summary(frame, AS_OF)
-	assert list(s.index) == ["profile-number-1", "profile-number-2"]
-	assert list(s["total_amount"]) == [2.0, 1.0]
+def _expected_codes(values):
+	codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+	return codes, list(uniques)
 
 
-def test_rows_sharing_str_objects_take_the_identity_path_and_stay_exact():
-	# numpy-built frames reuse one str object per name; equal names may still be distinct objects
-	same_text = ["".join(["profile-", str(i % 7)]) for i in range(14)]  # 7 names, each twice as objects
-	assert same_text[0] == same_text[7] and same_text[0] is not same_text[7]
-	pool = np.array(same_text, dtype=object)
-	rng = np.random.default_rng(2)
-	values = pool[rng.integers(0, len(pool), 3000)]
-	pointers = rfm._object_pointers(values)
-	assert pointers is not None and rfm._distinct_estimate(pointers) * 4 < len(values)
-	codes, labels, exact = rfm._encode_profiles(pd.Series(values, dtype=object))
-	expected_codes, uniques = pd.factorize(values)
-	assert exact is None and np.array_equal(codes, expected_codes) and list(labels) == list(uniques)
-	frame = pd.DataFrame({"profile": values, "date": pd.Timestamp("2024-03-01"), "amount": 1.0})
-	summary = rfm_summary(frame, AS_OF)
-	assert summary["total_amount"].sum() == 3000 and len(summary) == 7
-
-
-def test_distinct_estimate_is_close():
-	rng = np.random.default_rng(4)
-	for distinct in (1, 50, 5_000, 200_000):
-		pointers = (rng.integers(1, 2**40, distinct).astype(np.uint64) << np.uint64(4))[
-			rng.integers(0, distinct, 400_000)
-		]
-		true = len(np.unique(pointers))
-		assert rfm._distinct_estimate(pointers) == pytest.approx(true, rel=0.15, abs=40)
-
-
-def test_factorize_strings_is_exact_on_many_lengths():
+@pytest.mark.parametrize(
+	"pool",
+	[
+		[f"FPL-{i:07d}" for i in range(50)],  # the usual document name: 11 ASCII bytes, two words
+		["a", "ab", "abcdefgh", "abcdefghi", "", "abcdefgh" * 3, "abcdefgh" * 3 + "x"],  # word edges
+		["東京-01", "Ünïcode", "東京-1", "e\u0301", "\u00e9"],  # non-ASCII: UTF-32 words
+		["p\x00x", "p", "px", "\x00p"],  # NUL inside a name is kept
+		["x" * 64, "x" * 65, "y" * 300],  # longer than _MAX_ID_BYTES: pandas.factorize
+	],
+	ids=["document-names", "word-edges", "unicode", "inner-nul", "long"],
+)
+def test_encode_profiles_matches_pandas_factorize(pool):
 	rng = np.random.default_rng(3)
-	pool = np.array(
-		["".join(rng.choice(list("ab\u00e9x"), size=n)) for n in rng.integers(0, 30, 400)], dtype=object
-	)
-	values = pool[rng.integers(0, len(pool), 5000)]
-	codes, reps, exact = rfm._factorize_strings(values)
-	assert exact is not None and exact()
-	expected_codes, uniques = pd.factorize(values)
+	values = np.array(pool, dtype=object)[rng.integers(0, len(pool), 2000)]
+	codes, labels = rfm._encode_profiles(pd.Series(values, dtype=object))
+	expected_codes, uniques = _expected_codes(values)
+	assert codes.dtype == np.int64
 	assert np.array_equal(codes, expected_codes)
-	assert list(values[reps]) == list(uniques)
+	assert list(labels) == uniques
+
+
+def test_encode_profiles_is_exact_on_random_text():
+	rng = np.random.default_rng(5)
+	pool = ["".join(rng.choice(list("ab\u00e9x-0"), size=n)) for n in rng.integers(0, 30, 400)]
+	values = np.array(pool, dtype=object)[rng.integers(0, len(pool), 5000)]
+	codes, labels = rfm._encode_profiles(pd.Series(values, dtype=object))
+	expected_codes, uniques = _expected_codes(values)
+	assert np.array_equal(codes, expected_codes) and list(labels) == uniques
+
+
+def test_encode_profiles_takes_integer_and_categorical_keys_without_reading_text():
+	codes, labels = rfm._encode_profiles(pd.Series(np.array([7, 3, 7, 9], dtype=np.int32)))
+	assert list(codes) == [0, 1, 0, 2] and list(labels) == [7, 3, 9]
+	cat = pd.Series(pd.Categorical(["b", "a", "b"], categories=["a", "b", "unused"]))
+	codes, labels = rfm._encode_profiles(cat)
+	assert list(codes) == [0, 1, 0] and list(labels) == ["b", "a"]
+
+
+def test_mixed_types_are_not_merged_by_their_text():
+	# 1 and "1" are different profiles (numpy's bytes would print both as b"1")
+	codes, labels = rfm._encode_profiles(pd.Series([1, "1", 1], dtype=object))
+	assert list(codes) == [0, 1, 0] and list(labels) == [1, "1"]
+
+
+def test_the_engine_reads_no_interpreter_internals():
+	import re
+	from pathlib import Path
+
+	app = Path(rfm.__file__).parents[1]
+	for path in app.rglob("*.py"):
+		assert not re.search(r"\bctypes\b", path.read_text(encoding="utf-8")), path
 
 
 @pytest.mark.parametrize(

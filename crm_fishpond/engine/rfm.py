@@ -32,11 +32,9 @@ Conventions (docs/engine-rfm-btyd.md has the worked details):
 
 from __future__ import annotations
 
-import ctypes
 import math
-import platform
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,7 +127,7 @@ def rfm_summary(
 		raise EngineInputError(f"freq must be one of {', '.join(_PERIODS)}; got {freq!r}")
 	require_columns(transactions, TRANSACTION_COLUMNS, "transactions")
 	with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rfm_summary") as pool:
-		return _rfm_summary(transactions, as_of, freq, profiles, pool, fast_strings=True)
+		return _rfm_summary(transactions, as_of, freq, profiles, pool)
 
 
 def _rfm_summary(
@@ -138,16 +136,12 @@ def _rfm_summary(
 	freq: str,
 	profiles: Iterable[Any] | None,
 	pool: ThreadPoolExecutor,
-	fast_strings: bool,
 ) -> pd.DataFrame:
 	period_days, shift = _PERIODS[freq]
 	as_of_day = _day_number(as_of)
 	as_of_period = (as_of_day + shift) // period_days
 
-	codes, labels, exact = _encode_profiles(transactions["profile"], fast_strings)
-	# the exactness check of the fast string codes runs on a worker thread while we aggregate
-	# (numpy releases the GIL); if it ever fails, everything is redone with pandas.factorize
-	verified = pool.submit(exact) if exact is not None else None
+	codes, labels = _encode_profiles(transactions["profile"])
 	period = (_day_numbers(transactions["date"]) + shift) // period_days
 	amount = _amounts(transactions["amount"])
 
@@ -163,8 +157,6 @@ def _rfm_summary(
 		present = np.ones(len(labels), dtype=bool)
 	n_profiles = len(labels)
 	agg = _aggregate(codes, period, amount, n_profiles, pool)
-	if verified is not None and not verified.result():  # a fingerprint collision: be exact
-		return _rfm_summary(transactions, as_of, freq, profiles, pool, fast_strings=False)
 	if profiles is None:
 		present = agg["rows"] > 0
 		if not present.all():
@@ -354,17 +346,18 @@ def _restrict_to_profiles(codes: np.ndarray, labels: pd.Index, profiles: Iterabl
 # profile ids -> dense integer codes
 # ---------------------------------------------------------------------------------------------
 
+_MAX_ID_BYTES = 64
+"""Text ids up to this many bytes (as fixed-width strings) take :func:`_factorize_text`; longer
+ones would make its array too large and go through :func:`pandas.factorize`."""
 
-def _encode_profiles(
-	profiles: pd.Series, fast_strings: bool | str = True
-) -> tuple[np.ndarray, pd.Index, Callable[[], bool] | None]:
-	"""Dense int64 codes (order of first appearance), the label of each code, and a deferred
-	exactness check to run before trusting the codes (None when they are exact already).
 
-	Categoricals use their codes; string columns go through :func:`_factorize_strings`, a
-	vectorised factorisation several times faster than :func:`pandas.factorize` on Python
-	strings, after deduplicating by object identity when most rows share their str objects;
-	anything else (or ``fast_strings=False``) uses :func:`pandas.factorize`.
+def _encode_profiles(profiles: pd.Series) -> tuple[np.ndarray, pd.Index]:
+	"""Dense int64 codes in order of first appearance, and the profile id of each code.
+
+	* a :class:`pandas.Categorical` column uses its codes (the cheapest input: no text is read);
+	* integer ids are factorised as integers;
+	* text ids go through :func:`_factorize_text`;
+	* anything else (mixed types, very long ids) through :func:`pandas.factorize`.
 	"""
 	if isinstance(profiles.dtype, pd.CategoricalDtype):
 		cat_codes = profiles.cat.codes.to_numpy()
@@ -372,188 +365,51 @@ def _encode_profiles(
 			raise EngineInputError("transactions.profile has missing values")
 		# keep first-appearance order and drop unused categories, like the other paths
 		codes, order = pd.factorize(cat_codes)
-		return codes.astype(np.int64), pd.Index(profiles.cat.categories.take(order)), None
+		return codes.astype(np.int64), pd.Index(profiles.cat.categories.take(order))
 	values = profiles.to_numpy()
-	if fast_strings and values.dtype == object and len(values):
-		pointers = _object_pointers(values) if fast_strings != _NO_POINTERS else None
-		if pointers is not None and _distinct_estimate(pointers) * 4 < len(values):
-			# most rows share their str object with others (numpy-built frames, Arrow reads with
-			# deduplication): factorise the object identities, then only the distinct objects
-			pointer_codes, distinct_pointers = pd.factorize(pointers)
-			first_rows = np.empty(len(distinct_pointers), dtype=np.int64)
-			first_rows[pointer_codes] = np.arange(len(values), dtype=np.int64)
-			objects = pd.Series(values[first_rows], dtype=profiles.dtype)
-			object_codes, labels, exact = _encode_profiles(objects, fast_strings=_NO_POINTERS)
-			if exact is not None and not exact():  # a fingerprint collision among the objects
-				object_codes, labels, _ = _encode_profiles(objects, fast_strings=False)
-			return object_codes[pointer_codes], labels, None
-		fast = _factorize_strings(values)
-		if fast is not None:
-			codes, representatives, exact = fast
-			return codes, pd.Index(values[representatives], dtype=profiles.dtype), exact
-	codes, uniques = pd.factorize(profiles, use_na_sentinel=True)
+	if values.dtype.kind in "iu":
+		codes, uniques = pd.factorize(values)
+		return codes.astype(np.int64, copy=False), pd.Index(uniques)
+	if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string":
+		codes = _factorize_text(values)
+		if codes is not None:
+			first_row = np.empty(int(codes.max()) + 1, dtype=np.int64)
+			first_row[codes[::-1]] = np.arange(len(codes) - 1, -1, -1, dtype=np.int64)
+			return codes, pd.Index(values[first_row], dtype=profiles.dtype)
+	codes, uniques = pd.factorize(values, use_na_sentinel=True)
 	if len(codes) and (codes < 0).any():
 		raise EngineInputError("transactions.profile has missing values")
-	return codes.astype(np.int64), pd.Index(uniques), None
+	return codes.astype(np.int64, copy=False), pd.Index(uniques, dtype=profiles.dtype)
 
 
-_NO_POINTERS = "strings only"  # _encode_profiles(fast_strings=...): skip the identity pass
+def _factorize_text(values: np.ndarray) -> np.ndarray | None:
+	"""Codes in order of first appearance for an array of ``str``, or None when it does not apply.
 
-
-def _object_pointers(values: np.ndarray) -> np.ndarray | None:
-	"""The PyObject addresses stored in an object array, as a read-only uint64 view (CPython only).
-
-	numpy refuses ``.view(np.uint64)`` on object arrays to stop writes through it; reading the
-	addresses is safe while ``values`` is alive, and two rows holding the same object certainly
-	hold the same value. Returns None where that layout is not guaranteed.
+	:func:`pandas.factorize` hashes every Python string; on ten million database strings that is
+	several seconds. Instead the strings are copied once into numpy's fixed-width bytes
+	(``"S"``: ASCII, the usual document name; ``"U"`` otherwise), each row is read as a few 64-bit
+	words (a view of that array, padded to a multiple of 8 bytes) and the words are factorised
+	column by column as integers, folding each column's codes into the running code. Equal strings
+	have equal bytes, so this is exact, with one documented exception of numpy's fixed-width
+	strings: trailing NUL characters are padding, so ``"a\\x00"`` counts as ``"a"`` (document
+	names never hold NUL). Returns None when an id is longer than :data:`_MAX_ID_BYTES`.
 	"""
-	if (
-		platform.python_implementation() != "CPython"
-		or values.dtype != object
-		or values.ndim != 1
-		or values.itemsize != 8
-		or not values.flags.c_contiguous
-	):
-		return None
-	address = values.__array_interface__["data"][0]
-	pointers = np.frombuffer((ctypes.c_uint64 * len(values)).from_address(address), dtype=np.uint64)
-	pointers.flags.writeable = False
-	return pointers
-
-
-def _distinct_estimate(pointers: np.ndarray) -> float:
-	"""Estimated number of distinct values (here: distinct objects), in a few vectorised passes.
-
-	Hashes every value, keeps the 1/16 of the hash space whose top 4 bits are zero (a sample by
-	value, not by row, so repeated values stay together), counts that slice's distinct values by
-	linear counting on a 2**20-bit table and scales by 16. Accurate to a few percent, which is all
-	the "are objects shared?" decision needs.
-	"""
-	hashed = (pointers >> np.uint64(4)) * _MIX1  # addresses are 16-byte aligned
-	hashed ^= hashed >> np.uint64(31)
-	hashed *= _MIX2
-	in_slice = hashed[hashed < np.uint64(1 << 60)]
-	table = np.zeros(1 << 20, dtype=bool)
-	table[(in_slice >> np.uint64(40)).astype(np.intp)] = True
-	filled = float(table.mean())
-	if filled >= 1.0:
-		return float(len(pointers))
-	return 16.0 * -(1 << 20) * math.log1p(-filled)
-
-
-_MIX1 = np.uint64(0x9E3779B97F4A7C15)
-_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX3 = np.uint64(0x94D049BB133111EB)
-_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
-
-
-def _factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, Callable[[], bool] | None] | None:
-	"""Exact factorisation of an object array of ``str`` without a per-element hash lookup.
-
-	Joins the strings with NUL separators into one UTF-8 buffer (one C-level pass), reads each
-	string as little-endian 64-bit words through an unaligned strided view, mixes the words into
-	a 64-bit fingerprint and factorises the fingerprints (an integer hash table). Strings of up to
-	8 bytes are their own (zero-padded) word, which is exact; longer ones come with ``exact``, a
-	check of every row's words against its group's representative, so that a fingerprint
-	collision can never merge two different strings. The caller runs it (possibly concurrently
-	with other work) and falls back to :func:`pandas.factorize` if it returns False.
-
-	:returns: (codes in order of first appearance, index of one row per code, ``exact`` or None),
-		or None for non-``str`` values and strings holding NUL (use :func:`pandas.factorize`).
-	"""
-	n = len(values)
 	try:
-		strings = values.tolist()
-		strings.append("\x00" * 7)  # with the last separator: 8 NULs pad the final 8-byte read
-		joined = "\x00".join(strings)
-		del strings
-	except TypeError:  # a non-str value (None, NaN, a number)
+		fixed = values.astype("S")
+	except UnicodeEncodeError:  # non-ASCII text: UTF-32, four bytes a character
+		fixed = values.astype("U")
+	unit = 4 if fixed.dtype.kind == "U" else 1  # bytes a character
+	width = -(-fixed.itemsize // 8) * 8
+	if width > _MAX_ID_BYTES * unit:
 		return None
-	buffer = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-	del joined
-	size = len(buffer) - 8  # the 8 trailing NULs pad the last unaligned read
-	separators = np.flatnonzero(buffer == 0)
-	if len(separators) != n + 7:  # some string holds a NUL character
-		return None
-	starts = np.empty(n, dtype=np.int64)
-	starts[0] = 0
-	starts[1:] = separators[: n - 1] + 1
-	lengths = np.empty(n, dtype=np.int64)
-	lengths[:-1] = separators[: n - 1]
-	lengths[-1] = size
-	lengths -= starts
-	del separators
-	words_view = np.ndarray(shape=(size + 1,), dtype="<u8", buffer=buffer, strides=(1,))
-	max_length = int(lengths.max())
-	n_words = max(1, (max_length + 7) // 8)
-	min_length = int(lengths.min())
-	by_length = np.arange(max_length + 1)
-
-	def word(k: int, rows: np.ndarray | None = None) -> np.ndarray:
-		"""Bytes 8k..8k+7 of each string as a little-endian uint64, zero past the string's end."""
-		begin = starts if rows is None else starts[rows]
-		if 8 * k + 8 <= min_length:  # every string covers these 8 bytes
-			return words_view[begin + 8 * k] if k else words_view[begin]
-		# some strings end inside (or before) this word: keep the read in the buffer, mask the rest
-		w = words_view[np.minimum(begin + 8 * k, size)] if k else words_view[begin]
-		masks = _BYTE_MASKS[np.clip(by_length - 8 * k, 0, 8)]
-		w &= masks[lengths if rows is None else lengths[rows]]
-		return w
-
-	if n_words == 1:
-		# one word holds the whole string and NUL-free strings are zero padded: exact already
-		codes, uniques = pd.factorize(word(0))
-		representatives = np.empty(len(uniques), dtype=np.int64)
-		representatives[codes] = np.arange(n, dtype=np.int64)  # any row of each group will do
-		return codes.astype(np.int64, copy=False), representatives, None
-
-	kept: list[np.ndarray] = []  # the words, for the exactness check (recomputed when too many)
-	fingerprint = lengths.astype(np.uint64) * _MIX1
-	for k in range(n_words):
-		w = word(k)
-		fingerprint ^= w
-		fingerprint *= _MIX2
-		fingerprint ^= fingerprint >> np.uint64(29)
-		if n_words <= 4:
-			kept.append(w)
-		del w
-	fingerprint *= _MIX3
-	fingerprint ^= fingerprint >> np.uint64(32)
-	codes, uniques = pd.factorize(fingerprint)
-	del fingerprint
-	codes = codes.astype(np.int64, copy=False)
-	representatives = np.empty(len(uniques), dtype=np.int64)
-	representatives[codes] = np.arange(n, dtype=np.int64)  # any row of each group will do
-	# Equal words in every position mean equal strings: past its end a string's words are zero and
-	# no string holds a NUL. The check keeps only what it needs alive (the buffer only when the
-	# words were too many to keep).
-	if kept:
-
-		def word_of(k: int, rows: slice) -> np.ndarray:
-			return kept[k][rows]
-
-		rep_words = [w[representatives] for w in kept]
-	else:
-
-		def word_of(k: int, rows: slice) -> np.ndarray:
-			return word(k, np.arange(rows.start, rows.stop))
-
-		rep_words = [word(k, representatives) for k in range(n_words)]
-
-	def exact() -> bool:
-		"""Every row equals its group's representative, word for word (no fingerprint collision).
-
-		Runs in chunks of 2**20 rows to keep its temporaries small (it overlaps other work)."""
-		step = 1 << 20
-		for begin in range(0, n, step):
-			rows = slice(begin, min(begin + step, n))
-			group = codes[rows]
-			for k in range(n_words):
-				if not np.array_equal(rep_words[k][group], word_of(k, rows)):
-					return False
-		return True
-
-	return codes, representatives, exact
+	if width != fixed.itemsize:  # pad with NUL bytes to whole 64-bit words
+		fixed = fixed.astype(f"{fixed.dtype.kind}{width // unit}")
+	words = fixed.view(np.uint64).reshape(len(fixed), width // 8)
+	codes, _ = pd.factorize(words[:, 0])
+	for k in range(1, words.shape[1]):
+		word_codes, word_values = pd.factorize(words[:, k])
+		codes, _ = pd.factorize(codes.astype(np.int64) * len(word_values) + word_codes)
+	return codes.astype(np.int64, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------
