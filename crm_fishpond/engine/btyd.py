@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, special
+from threadpoolctl import threadpool_limits
 
 from . import _configutil as cu
 from .errors import EngineConfigError, EngineInputError
@@ -517,19 +518,24 @@ def _maximise(
 		return value, gradient
 
 	best = None
-	for start in starts:
-		result = optimize.minimize(
-			objective,
-			start,
-			jac=True,
-			method="L-BFGS-B",
-			bounds=[(-_LOG_BOUND, _LOG_BOUND)] * n_params,
-			options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9},
-		)
-		if best is None or result.fun < best.fun:
-			best = result
-		if result.success and np.abs(result.x).max() < _LOG_BOUND - 1e-6:
-			break
+	# One BLAS thread: the likelihoods' np.dot on 1-D vectors and L-BFGS-B's own vector updates
+	# call the BLAS hundreds of times on small work, and a multithreaded BLAS (OpenBLAS, the
+	# default of numpy and scipy wheels) wakes its threads for each call. On a busy machine that
+	# made the fits several times slower than with one thread (benchmarks/bench_fit.py).
+	with threadpool_limits(limits=1, user_api="blas"):
+		for start in starts:
+			result = optimize.minimize(
+				objective,
+				start,
+				jac=True,
+				method="L-BFGS-B",
+				bounds=[(-_LOG_BOUND, _LOG_BOUND)] * n_params,
+				options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9},
+			)
+			if best is None or result.fun < best.fun:
+				best = result
+			if result.success and np.abs(result.x).max() < _LOG_BOUND - 1e-6:
+				break
 	assert best is not None
 	return best.x, bool(best.success) and bool(best.fun < 1e299)
 
