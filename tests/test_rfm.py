@@ -144,6 +144,39 @@ def test_zero_amount_day_is_not_a_purchase_day():
 	assert row(s, "a")["last_purchase"] == pd.Timestamp("2024-03-01")
 
 
+def test_zero_amount_purchases_setting_counts_zero_amount_days():
+	log = tx(
+		("a", "2024-03-01", 50),
+		("a", "2024-03-10", 0),  # a zero-amount invoice: a purchase under the setting
+		("b", "2024-03-02", 0),  # only zero-amount invoices
+		("b", "2024-03-05", 0),
+		("c", "2024-03-01", 40),
+		("c", "2024-03-03", 0),  # zero-amount invoice and a credit note: nets below zero
+		("c", "2024-03-03", -5),
+		("d", "2024-03-01", 40),
+		("d", "2024-03-04", 30),  # fully returned day without a zero-amount row: still no purchase
+		("d", "2024-03-04", -30),
+	)
+	s = rfm_summary(log, AS_OF, zero_amount_purchases=True)
+	a, b, c, d = (row(s, name) for name in "abcd")
+	assert (a["orders"], a["frequency"], a["recency"], a["monetary_value"]) == (2, 1, 9.0, 0.0)
+	assert a["last_purchase"] == pd.Timestamp("2024-03-10") and a["days_since_last"] == 21.0
+	assert (b["orders"], b["frequency"], b["recency"], b["T"], b["total_amount"]) == (2, 1, 3.0, 29.0, 0.0)
+	assert c["orders"] == 1 and d["orders"] == 1
+	default = rfm_summary(log, AS_OF)
+	assert [row(default, name)["orders"] for name in "abcd"] == [1, 0, 1, 1]
+
+
+def test_zero_amount_purchases_is_an_rfm_setting():
+	assert RFMConfig().zero_amount_purchases is False
+	config = RFMConfig.from_dict({"zero_amount_purchases": 1})
+	assert config.zero_amount_purchases is True
+	assert RFMConfig.from_dict(config.to_dict()) == config
+	with pytest.raises(EngineConfigError) as info:
+		RFMConfig.from_dict({"zero_amount_purchases": "yes"})
+	assert info.value.field == "zero_amount_purchases"
+
+
 def test_transactions_after_as_of_are_ignored_and_as_of_is_floored_to_the_day():
 	s = rfm_summary(
 		tx(

@@ -238,7 +238,9 @@ def run_pond(
 		index = pd.Index(ids, dtype=object, name="profile")
 
 	with _timed(timings, "rfm"):
-		summary = rfm_summary(inputs.transactions, as_of, profiles=index)
+		summary = rfm_summary(
+			inputs.transactions, as_of, profiles=index, zero_amount_purchases=config.rfm.zero_amount_purchases
+		)
 		refit = models is None
 		thresholds = (
 			fit_rfm_thresholds(summary, config.rfm, fitted_on=as_of.isoformat()) if refit else models.rfm

@@ -18,7 +18,9 @@ Conventions (docs/engine-rfm-btyd.md has the worked details):
   on Monday). Amounts are netted per (profile, period): a credit note booked on the same day as
   its invoice reduces that day's spend. A period whose net amount is <= 0 (up to float noise:
   1e-9 of its gross amount) is not a purchase period (a return-only day, a fully returned day,
-  a zero-amount invoice).
+  a zero-amount invoice). With ``zero_amount_purchases=True`` (:attr:`RFMConfig.zero_amount_purchases`)
+  a period holding a zero-amount transaction and netting to zero or more is a purchase period:
+  lifetimes' convention, where every transaction is a purchase (CDNOW has $0 rows).
 * ``as_of`` is floored to its period, like lifetimes' ``observation_period_end``: every
   transaction dated in a period up to and including the ``as_of`` period counts, later ones
   are ignored.
@@ -42,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _configutil as cu
 from .errors import EngineConfigError, EngineInputError
 from .schema import TRANSACTION_COLUMNS, require_columns
 
@@ -92,6 +95,7 @@ def rfm_summary(
 	freq: str = "D",
 	*,
 	profiles: Iterable[Any] | None = None,
+	zero_amount_purchases: bool = False,
 ) -> pd.DataFrame:
 	"""Summarise a transaction log per profile (BTYD summary + RFM figures).
 
@@ -104,6 +108,9 @@ def rfm_summary(
 	:param profiles: optional list of every profile to report. When given, the result has
 		exactly these rows, in this order: profiles without transactions get zeros/``NaT``
 		(``orders == 0``), and transactions of profiles not listed are dropped.
+	:param zero_amount_purchases: count a zero-amount transaction as a purchase (its period is a
+		purchase period unless it nets below zero), as lifetimes does. Default False: in ERP data
+		a zero-amount invoice (a free replacement, a sample, a fully discounted order) is no sale.
 	:returns: frame indexed by ``profile`` with :data:`SUMMARY_COLUMNS`:
 
 		* ``frequency`` (int): purchase periods - 1, i.e. repeat purchases (0 without purchase)
@@ -127,7 +134,7 @@ def rfm_summary(
 		raise EngineInputError(f"freq must be one of {', '.join(_PERIODS)}; got {freq!r}")
 	require_columns(transactions, TRANSACTION_COLUMNS, "transactions")
 	with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rfm_summary") as pool:
-		return _rfm_summary(transactions, as_of, freq, profiles, pool)
+		return _rfm_summary(transactions, as_of, freq, profiles, pool, bool(zero_amount_purchases))
 
 
 def _rfm_summary(
@@ -136,6 +143,7 @@ def _rfm_summary(
 	freq: str,
 	profiles: Iterable[Any] | None,
 	pool: ThreadPoolExecutor,
+	zero_amount_purchases: bool = False,
 ) -> pd.DataFrame:
 	period_days, shift = _PERIODS[freq]
 	as_of_day = _day_number(as_of)
@@ -156,7 +164,7 @@ def _rfm_summary(
 			codes, period, amount = codes[listed], period[listed], amount[listed]
 		present = np.ones(len(labels), dtype=bool)
 	n_profiles = len(labels)
-	agg = _aggregate(codes, period, amount, n_profiles, pool)
+	agg = _aggregate(codes, period, amount, n_profiles, pool, zero_amount_purchases)
 	if profiles is None:
 		present = agg["rows"] > 0
 		if not present.all():
@@ -165,13 +173,19 @@ def _rfm_summary(
 
 
 def _aggregate(
-	codes: np.ndarray, period: np.ndarray, amount: np.ndarray, n_profiles: int, pool: ThreadPoolExecutor
+	codes: np.ndarray,
+	period: np.ndarray,
+	amount: np.ndarray,
+	n_profiles: int,
+	pool: ThreadPoolExecutor,
+	zero_amount_purchases: bool = False,
 ) -> dict:
 	"""The per-profile reductions behind :func:`rfm_summary`, on dense integer codes.
 
 	Strategy: a (profile, period) pair is a purchase period when its net amount is > 0. Only
 	pairs holding a row with amount <= 0 can fail that test, so those few pairs are netted
-	exactly and their rows dropped when the net is <= 0. Every remaining row then belongs to a
+	exactly and their rows dropped when the net is <= 0 (with ``zero_amount_purchases``: when it
+	is < 0, or 0 without a zero-amount row). Every remaining row then belongs to a
 	purchase period, and the reductions are plain scatters (bincount, minimum.at, maximum.at);
 	the one thing that needs the pairs themselves, the number of distinct purchase periods, comes
 	from a single sort of a packed integer key.
@@ -209,7 +223,11 @@ def _aggregate(
 		net = np.bincount(inverse, weights=amount[touched], minlength=len(pair_keys))
 		gross = np.bincount(inverse, weights=np.abs(amount[touched]), minlength=len(pair_keys))
 		# "<= 0" up to float noise: 0.1 + 0.2 - 0.3 nets to 5.6e-17, not to a purchase
-		not_purchase = (net <= _NET_TOLERANCE * gross)[inverse]
+		not_purchase = net <= _NET_TOLERANCE * gross
+		if zero_amount_purchases:  # a zero-amount transaction is a purchase unless the period nets < 0
+			has_zero = np.bincount(inverse, weights=amount[touched] == 0, minlength=len(pair_keys)) > 0
+			not_purchase &= ~(has_zero & (net >= -_NET_TOLERANCE * gross))
+		not_purchase = not_purchase[inverse]
 		if not_purchase.any():
 			valid = np.ones(len(codes), dtype=bool)
 			valid[touched[not_purchase]] = False
@@ -452,6 +470,9 @@ class RFMConfig:
 	* ``value_grade``: ``high`` when the grade basis is >= ``grade_high_min``, ``mid`` when
 	  >= ``grade_mid_min``, else ``low``. Bases: ``rfm_sum`` (R + F + M), ``m_score``,
 	  ``fm_score``.
+	* ``zero_amount_purchases``: the summary counts zero-amount transactions as purchases
+	  (lifetimes' convention; see :func:`rfm_summary`). Off by default: in ERP data a zero-amount
+	  invoice is no sale.
 	"""
 
 	method: str = "quantile"
@@ -463,6 +484,7 @@ class RFMConfig:
 	grade_basis: str = "rfm_sum"
 	grade_high_min: float = 12
 	grade_mid_min: float = 8
+	zero_amount_purchases: bool = False
 
 	def __post_init__(self) -> None:
 		self.validate()
@@ -484,6 +506,10 @@ class RFMConfig:
 				values[name] = _as_str(data[name], name)
 		if "bins" in data:
 			values["bins"] = _as_int(data["bins"], "bins")
+		if "zero_amount_purchases" in data:
+			values["zero_amount_purchases"] = cu.boolean(
+				data["zero_amount_purchases"], "zero_amount_purchases"
+			)
 		for name in ("grade_high_min", "grade_mid_min"):
 			if name in data:
 				values[name] = _as_float(data[name], name)
@@ -508,9 +534,15 @@ class RFMConfig:
 			"grade_basis": self.grade_basis,
 			"grade_high_min": self.grade_high_min,
 			"grade_mid_min": self.grade_mid_min,
+			"zero_amount_purchases": self.zero_amount_purchases,
 		}
 
 	def validate(self) -> None:
+		if not isinstance(self.zero_amount_purchases, bool):
+			raise EngineConfigError(
+				f"zero_amount_purchases must be true or false; got {self.zero_amount_purchases!r}",
+				field="zero_amount_purchases",
+			)
 		if self.method not in _METHODS:
 			raise EngineConfigError(
 				f"method must be one of {', '.join(_METHODS)}; got {self.method!r}", field="method"
