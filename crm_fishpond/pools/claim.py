@@ -78,6 +78,8 @@ GUARDED_FIELDS = (
 )
 # ...of which a manager of the lead's pool may change these on the form
 POOL_MANAGER_FIELDS = ("locked", "customer", "lead")
+# ...and these a new profile may be created with (the others are the history of claims)
+SETTABLE_ON_INSERT = ("fishpond", "status", "customer", "lead")
 # An owned lead counts toward its owner's cap unless it is Converted (and the pool does not count
 # converted leads): marking a lead Lost or Churned never frees a place while the rep keeps it.
 HELD_STATUSES = ("Claimed", "Lost", "Churned")
@@ -304,7 +306,8 @@ def mark_lost(names, reason: str, by: str | None = None) -> Outcome:
 		if release_claim:
 			values.update(_release_values(row, now, by))
 			values["status"] = "Lost"
-		if not _update_lead(name, row.lead_owner, row.fishpond, values):
+		# an invoice may convert the lead meanwhile: the status we checked must still be there
+		if not _update_lead(name, row.lead_owner, row.fishpond, values, expected_status=row.status):
 			out.failed[name] = _changed_meanwhile(name)
 			continue
 		out.done.append(name)
@@ -553,8 +556,15 @@ def _claims_today(user: str, pools: list[str]) -> dict[str, int]:
 	return {pool: cint(n) for pool, n in query.run()}
 
 
-def _update_lead(name: str, expected_owner: str | None, expected_pool: str | None, values: dict) -> bool:
-	"""The conditional UPDATE: applies only if the owner and pool are still the ones we checked."""
+def _update_lead(
+	name: str,
+	expected_owner: str | None,
+	expected_pool: str | None,
+	values: dict,
+	expected_status: str | None = None,
+) -> bool:
+	"""The conditional UPDATE: applies only if the owner and pool (and, when given, the status) are still
+	the ones we checked."""
 	lead = frappe.qb.DocType(LEAD)
 	query = frappe.qb.update(lead)
 	for key, value in values.items():
@@ -568,6 +578,8 @@ def _update_lead(name: str, expected_owner: str | None, expected_pool: str | Non
 		query = query.where(lead.fishpond == expected_pool)
 	else:
 		query = query.where(lead.fishpond.isnull() | (lead.fishpond == ""))
+	if expected_status:
+		query = query.where(lead.status == expected_status)
 	query.run()
 	return frappe.db._cursor.rowcount == 1
 
@@ -665,6 +677,11 @@ def guard_ownership_fields(doc, method=None) -> None:
 				_("A new profile starts In Pool; its status then follows the pool actions and ERPNext."),
 				ClaimError,
 			)
+		preset = [
+			_(doc.meta.get_label(f)) for f in GUARDED_FIELDS if f not in SETTABLE_ON_INSERT and doc.get(f)
+		]
+		if preset:
+			frappe.throw(_("A new profile cannot start with: {0}.").format(", ".join(preset)), ClaimError)
 		return
 	before = doc.get_doc_before_save()
 	if not before:

@@ -213,7 +213,17 @@ class TestEveryFieldEveryChannel(RepWriteCase):
 
 	def test_a_new_profile_starts_in_the_pool(self):
 		frappe.set_user(self.rep_a)
-		for values in ({"status": "Converted"}, {"status": "Lost"}, {"lead_owner": self.rep_a}):
+		tempting = (
+			{"status": "Converted"},
+			{"status": "Lost"},
+			{"lead_owner": self.rep_a},
+			{"locked": 1},
+			# a cool-down that would keep rep B from claiming it
+			{"previous_owner": self.rep_b, "released_on": now_datetime()},
+			{"claimed_on": now_datetime()},
+			{"lost_reason": "never"},
+		)
+		for values in tempting:
 			doc = frappe.get_doc(
 				{"doctype": "Fishpond Lead", "lead_name": "_FP Write new", "fishpond": self.pool, **values}
 			)
@@ -259,6 +269,21 @@ class TestEveryFieldEveryChannel(RepWriteCase):
 
 
 class TestMarkLost(RepWriteCase):
+	def test_a_lead_converted_meanwhile_is_not_marked_lost(self):
+		"""mark_lost read the lead as Claimed; an invoice converts it before the UPDATE."""
+		real_load = pool_claim._load
+
+		def load_then_convert(names):
+			rows = real_load(names)
+			frappe.db.set_value("Fishpond Lead", self.held, "status", "Converted", update_modified=False)
+			return rows
+
+		with patch.object(pool_claim, "_load", load_then_convert):
+			outcome = pool_claim.mark_lost([self.held], reason="too late", by=self.rep_a)
+		self.assertEqual(outcome.done, [])
+		row = frappe.db.get_value("Fishpond Lead", self.held, ["status", "lead_owner"], as_dict=True)
+		self.assertEqual((row.status, row.lead_owner), ("Converted", self.rep_a))
+
 	def log(self, lead):
 		return frappe.get_all(
 			"Fishpond Claim Log",
