@@ -3,7 +3,10 @@
 The default records an admin tunes in Desk (roles, lifecycle stages, the *Became at risk*
 notification, the transfer-approval workflow with its states and actions) are not fixtures: Frappe
 re-imports fixtures on every `bench migrate`, overwriting the admin's edits. They ship in
-``setup_data/`` and :func:`ensure_defaults` inserts the ones that are missing, never updating one.
+``setup_data/`` and :func:`ensure_defaults` inserts each one once, the first time the app meets the
+site without it, and never updates one: an admin's edits survive every migrate, and a default an admin
+deleted (the transfer-approval workflow, say) stays deleted. What was shipped is kept in the hidden
+*Shipped Defaults* field of Fishpond Settings, which goes with the app on uninstall.
 """
 
 import json
@@ -89,16 +92,24 @@ def default_exists(doctype: str, data: dict) -> bool:
 
 
 def ensure_defaults() -> list[str]:
-	"""Insert the shipped defaults that are missing; never touch one that exists, so whatever an admin
-	changed (a stage's rule, order or colour, enabling the notification) survives every migrate.
-	Returns the inserted records as "Doctype: name"."""
+	"""Insert each shipped default once: one that exists or was shipped before is left alone, so
+	whatever an admin changed (a stage's rule, order or colour, enabling the notification, deleting the
+	workflow) survives every migrate. A default added by a later version of the app is inserted by the
+	first migrate after the upgrade. Returns the inserted records as "Doctype: name"."""
+	shipped = set(json.loads(frappe.db.get_single_value("Fishpond Settings", "shipped_defaults") or "[]"))
 	inserted = []
 	for doctype, records in default_records():
 		for data in records:
-			if default_exists(doctype, data):
+			key = f"{doctype}: {data['name']}"
+			if key in shipped:
 				continue
-			doc = frappe.get_doc(data).insert(ignore_permissions=True, set_name=data["name"])
-			inserted.append(f"{doctype}: {doc.name}")
+			if not default_exists(doctype, data):
+				frappe.get_doc(data).insert(ignore_permissions=True, set_name=data["name"])
+				inserted.append(key)
+			shipped.add(key)
+	frappe.db.set_single_value(
+		"Fishpond Settings", "shipped_defaults", json.dumps(sorted(shipped)), update_modified=False
+	)
 	return inserted
 
 

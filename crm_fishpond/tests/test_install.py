@@ -67,16 +67,34 @@ class TestShippedDefaults(FishpondTestCase):
 		self.assertEqual(frappe.db.get_value("Notification", NOTIFICATION, "enabled"), 1)
 		self.assertEqual(frappe.db.get_value("Workflow", WORKFLOW, "send_email_alert"), 1)
 
-	def test_missing_defaults_are_created_once(self):
+	def test_a_default_the_app_never_shipped_here_is_created_once(self):
+		"""A site that predates a default (or this bookkeeping) gets it from the next migrate."""
+		shipped = frappe.db.get_single_value("Fishpond Settings", "shipped_defaults")
 		frappe.delete_doc("Notification", NOTIFICATION, ignore_permissions=True, force=True)
+		frappe.db.set_single_value("Fishpond Settings", "shipped_defaults", "[]")
 		frappe.db.commit()  # nosemgrep: the migrate below commits
+		try:
+			migrate()
+			notification = frappe.get_doc("Notification", NOTIFICATION)
+			self.assertEqual(notification.enabled, 0)
+			self.assertEqual(notification.document_type, "Fishpond Lead")
+			self.assertEqual(install.ensure_defaults(), [], "a second run inserts nothing")
+		finally:
+			frappe.db.set_single_value("Fishpond Settings", "shipped_defaults", shipped)
+			frappe.db.commit()  # nosemgrep: restore
 
-		migrate()
-
-		notification = frappe.get_doc("Notification", NOTIFICATION)
-		self.assertEqual(notification.enabled, 0)
-		self.assertEqual(notification.document_type, "Fishpond Lead")
-		self.assertEqual(install.ensure_defaults(), [], "a second run inserts nothing")
+	def test_a_default_an_admin_deleted_stays_deleted(self):
+		"""Turning approvals off by deleting the shipped workflow survives migrate."""
+		workflow = frappe.get_doc("Workflow", WORKFLOW).as_dict()
+		frappe.delete_doc("Workflow", WORKFLOW, ignore_permissions=True, force=True)
+		frappe.db.commit()  # nosemgrep: an admin's delete, as Desk would commit it
+		try:
+			migrate()
+			self.assertFalse(frappe.db.exists("Workflow", WORKFLOW))
+		finally:
+			if not frappe.db.exists("Workflow", WORKFLOW):
+				frappe.get_doc(workflow).insert(ignore_permissions=True)
+			frappe.db.commit()  # nosemgrep: restore the shipped workflow for the other tests
 
 	def test_every_default_exists_after_install(self):
 		for doctype, records in install.default_records():

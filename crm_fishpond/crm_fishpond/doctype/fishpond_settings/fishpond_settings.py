@@ -31,6 +31,7 @@ class FishpondSettings(Document):
 		rescore_weekday: DF.Literal[
 			"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"
 		]
+		shipped_defaults: DF.LongText | None
 		sync_communications: DF.Check
 		sync_sales_invoices: DF.Check
 		sync_sales_orders: DF.Check
