@@ -32,6 +32,9 @@ def reconciliation_summary(refresh: int = 0) -> dict:
 		frappe.throw(
 			_("Only Fishpond Managers and accountants may read the reconciliation."), frappe.PermissionError
 		)
+	request = getattr(frappe.local, "request", None)
+	if cint(refresh) and request is not None and request.method != "POST":
+		frappe.throw(_("Start a new reconciliation with a POST request."), frappe.PermissionError)
 	from crm_fishpond.sync import reconcile_summary
 
 	queued = bool(cint(refresh)) or reconcile_summary.last_summary() is None
@@ -48,7 +51,7 @@ def repair_differences() -> None:
 	from crm_fishpond import jobs
 
 	jobs.enqueue(
-		"crm_fishpond.sync.reconcile.repair",
+		"crm_fishpond.sync.reconcile_summary.repair_and_refresh",
 		job_id="crm_fishpond:reconcile_repair",
 		queue="long",
 		timeout=3600,

@@ -12,6 +12,7 @@ import frappe
 from frappe.utils import now_datetime
 
 from crm_fishpond.jobs import enqueue
+from crm_fishpond.sync.reconcile import reconcile, repair
 
 SUMMARY_KEY = "fishpond:reconciliation_summary"
 JOB_ID = "crm_fishpond:reconciliation_summary"
@@ -20,8 +21,6 @@ ROWS = 100
 
 def refresh() -> dict:
 	"""The job: reconcile and store the summary."""
-	from crm_fishpond.sync.reconcile import reconcile
-
 	result = reconcile()
 	summary = {
 		"differences": result["differences"],
@@ -36,6 +35,14 @@ def refresh() -> dict:
 
 def last_summary() -> dict | None:
 	return frappe.cache.get_value(SUMMARY_KEY)
+
+
+def repair_and_refresh() -> dict:
+	"""The repair job behind the report's button: re-sync what differs, then store the new summary so
+	readers stop seeing what was repaired."""
+	counts = repair()
+	refresh()
+	return counts
 
 
 def request_refresh() -> None:

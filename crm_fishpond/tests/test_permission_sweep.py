@@ -84,11 +84,11 @@ class TestReconciliationIsForAccountantsAndManagers(SweepCase):
 
 	def test_accountants_and_managers_read_it_and_reading_is_cheap(self):
 		from crm_fishpond.api import sync as api
-		from crm_fishpond.sync import reconcile
+		from crm_fishpond.sync import reconcile_summary
 
 		frappe.cache.delete_value("fishpond:reconciliation_summary")
-		real = reconcile.reconcile
-		with patch.object(reconcile, "reconcile", side_effect=real) as spy:
+		real = reconcile_summary.reconcile
+		with patch.object(reconcile_summary, "reconcile", side_effect=real) as spy:
 			first = self.as_user(self.accountant, api.reconciliation_summary)
 			self.assertEqual(spy.call_count, 1, "no summary yet: the job ran (inline in tests)")
 			for user in (self.accountant, self.manager):
@@ -100,6 +100,16 @@ class TestReconciliationIsForAccountantsAndManagers(SweepCase):
 			self.assertEqual(spy.call_count, 2)
 		self.assertIn("differences", first)
 		self.assertIsNotNone(first["checked_on"])
+
+	def test_a_new_reconciliation_is_started_by_post_only(self):
+		from crm_fishpond.api import sync as api
+
+		frappe.local.request = frappe._dict(method="GET")
+		try:
+			with self.assertRaises(frappe.PermissionError):
+				self.as_user(self.manager, lambda: api.reconciliation_summary(refresh=1))
+		finally:
+			del frappe.local.request
 
 
 class TestReferralRewardRows(SweepCase):

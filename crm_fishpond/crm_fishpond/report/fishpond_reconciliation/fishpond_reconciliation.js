@@ -16,6 +16,8 @@ frappe.query_reports["Fishpond Reconciliation"] = {
 		},
 	],
 	onload(report) {
+		// backfill and repair are a Fishpond Manager's (the API refuses accountants too)
+		if (!frappe.user.has_role(["Fishpond Manager", "System Manager"])) return;
 		report.page.add_inner_button(__("Run Backfill"), () => {
 			frappe.call({ method: "crm_fishpond.api.sync.start_backfill", type: "POST" }).then((r) => {
 				frappe.set_route("Form", "Fishpond Run", r.message);
