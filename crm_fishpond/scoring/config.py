@@ -141,11 +141,7 @@ def stage_settings(settings, vocab: Vocabulary, setup: Setup) -> dict[str, Any]:
 				s.entry_reason or _("entered {0}").format(s.name), extras=TEMPLATE_EXTRAS
 			)
 		except (ValueError, EngineConfigError) as e:
-			setup.left_out[(rules.STAGE, s.name)] = (
-				rules.error_text(e)
-				if isinstance(e, EngineConfigError)
-				else _("not valid JSON: {0}").format(e)
-			)
+			_leave_out(setup, (rules.STAGE, s.name), e)
 			continue
 		setup.used[("stage", rule_name)] = (rules.STAGE, s.name)
 		custom.append({"name": rule_name, "to_stage": s.name, "condition": condition, "reason": reason})
@@ -180,15 +176,20 @@ def tag_rules(vocab: Vocabulary, setup: Setup) -> list[dict[str, Any]]:
 		try:
 			condition = vocab.to_engine(json.loads(row.condition))
 		except (ValueError, EngineConfigError) as e:
-			setup.left_out[(rules.TAG, row.name)] = (
-				rules.error_text(e)
-				if isinstance(e, EngineConfigError)
-				else _("not valid JSON: {0}").format(e)
-			)
+			_leave_out(setup, (rules.TAG, row.name), e)
 			continue
 		setup.used[("tag", row.name)] = (rules.TAG, row.name)
 		out.append({"tag": row.name, "condition": condition})
 	return out
+
+
+def _leave_out(setup: Setup, rule: tuple[str, str], error: Exception) -> None:
+	"""Record why a rule cannot be translated for the engine; the run skips it."""
+	setup.left_out[rule] = (
+		rules.error_text(error)
+		if isinstance(error, EngineConfigError)
+		else _("not valid JSON: {0}").format(error)
+	)
 
 
 def _overrides(raw: str | None) -> dict[str, Any]:

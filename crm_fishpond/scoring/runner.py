@@ -47,6 +47,8 @@ CHUNK = 2000
 RETRIES = 3
 RETRY_DELAY_SECONDS = 2
 DEFERRED_KEY = "fishpond:rescore_deferred"
+# batches the stored fit cannot serve wait for the next full run (which refits), not for the cron
+POSTPONED_KEY = "fishpond:rescore_postponed"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -305,8 +307,8 @@ def rescore_profiles(profiles: Iterable[str]) -> int:
 	Without a stored fit (no full run yet) there is nothing consistent to score with and the batch is
 	left to the first full run. While a full run is writing, the batch is parked (see module doc). A
 	rule that fails is skipped and marked on its record, the rest of the batch is scored. When the
-	batch cannot be scored at all (settings the stored fit cannot serve), it is parked the same way
-	and logged: no dirty profile is dropped.
+	batch cannot be scored at all (settings the stored fit cannot serve), it is logged and parked until
+	the next full run: no dirty profile is dropped.
 	"""
 	names = sorted({p for p in profiles if p})
 	if not names:
@@ -326,7 +328,7 @@ def rescore_profiles(profiles: Iterable[str]) -> int:
 		# a settings change the stored fit cannot serve (e.g. other RFM bins): park the batch, it is
 		# marked dirty again when the next full run finishes (or the cron finds no run active)
 		frappe.log_error(title=_("Fishpond: incremental rescore postponed"))
-		Redis.sadd(frappe.cache, _deferred_key(), *names)
+		Redis.sadd(frappe.cache, frappe.cache.make_key(POSTPONED_KEY), *names)
 		return 0
 	setup.record_status(result.rule_errors)
 	stats = writer.write_results(result.metrics, result.tags, model_fit=fit)
@@ -341,11 +343,15 @@ def _deferred_key() -> str:
 	return frappe.cache.make_key(DEFERRED_KEY)
 
 
-def release_deferred() -> int:
-	"""Mark the profiles parked during a full run dirty again (they are rescored on fresh data)."""
+def release_deferred(postponed: bool = True) -> int:
+	"""Mark the profiles parked during a full run dirty again (they are rescored on fresh data); with
+	``postponed``, also the batches the stored fit could not serve (only a finished full run, which
+	refits, should release those: the cron would retry them into the same error every 10 minutes)."""
+	keys = [_deferred_key()] + ([frappe.cache.make_key(POSTPONED_KEY)] if postponed else [])
 	parked = []
-	while batch := Redis.spop(frappe.cache, _deferred_key(), 1000):
-		parked += [m.decode() if isinstance(m, bytes) else m for m in batch]
+	for key in keys:
+		while batch := Redis.spop(frappe.cache, key, 1000):
+			parked += [m.decode() if isinstance(m, bytes) else m for m in batch]
 	if parked:
 		jobs.mark_dirty(parked)
 	return len(parked)
@@ -362,7 +368,7 @@ def schedule_rescore() -> str | None:
 		_commit()
 		enqueue_run(run)
 	if not runs.active_run(RUN_TYPE):
-		release_deferred()
+		release_deferred(postponed=False)
 	if not is_due():
 		return None
 	return start_full_rescore(triggered_by="Administrator", reason=_("scheduled"))
