@@ -24,6 +24,11 @@ class TestFishpondClaimLog(pf.PoolTestCase):
 		self.assertTrue(all(r.action_by == rep and r.from_pool == pool for r in rows))
 
 	def test_log_is_read_only_for_everyone(self):
+		# no role may create, change or delete a log row (the doctype-level "read_only" flag is off: it
+		# would hide the list from roles that can only read it)
 		meta = frappe.get_meta("Fishpond Claim Log")
-		self.assertTrue(meta.read_only and meta.in_create)
-		self.assertFalse(any(p.write or p.create for p in meta.permissions))
+		self.assertTrue(meta.in_create)
+		self.assertFalse(any(p.write or p.create or p.delete for p in meta.permissions))
+		rep = pf.rep("fp-log-reader@example.com")
+		self.assertFalse(frappe.has_permission("Fishpond Claim Log", "write", user=rep))
+		self.assertFalse(frappe.has_permission("Fishpond Claim Log", "create", user=rep))
