@@ -6,7 +6,8 @@ has the `playwright` package; the browser is Debian's /usr/bin/chromium (no `pla
 	python browser/smoke.py --url http://127.0.0.1:8031 --site SITE [--out DIR] [--lang zh --shot PATH]
 
 Each page is one test: the workspace, the list and a form of every doctype of the app, every single
-doctype and every script or query report. A test fails on a visible error dialog, a red message, a
+doctype and every script or query report. Flows then do what a person does on a page, end to end
+(a rep marks a lead lost from its form). A test fails on a visible error dialog, a red message, a
 server error (HTTP 5xx) behind the page, or a console error or uncaught exception from the page;
 Fishpond Settings must also not be dirty once it has opened. Failures leave a screenshot in DIR.
 The last line is a pytest-style summary.
@@ -174,6 +175,71 @@ def set_language(context, url: str, user: str, lang: str, csrf_token: str | None
 	return previous
 
 
+# -- flows: what a person does on a page, end to end ----------------------------------------------
+REP = "fp-browser-rep@example.com"
+REP_PASSWORD = "Fishpond-Rep-Browser-2026!"
+POOL = "_FP Browser Pool"
+
+
+def flow_rep_marks_a_lead_lost(context, admin_page, args) -> list[str]:
+	"""A rep opens a lead they hold, picks Pool > Mark Lost, gives a reason: the lead is Lost and, by
+	the pool's default rule, back in the pool. Set-up and checks run as Administrator."""
+	lead = admin_page.evaluate(
+		"""async ([rep, password, pool]) => {
+			if (!(await frappe.db.exists("User", rep))) {
+				await frappe.db.insert({doctype: "User", email: rep, first_name: "Browser Rep",
+					send_welcome_email: 0, new_password: password, roles: [{role: "Fishpond User"}]});
+			}
+			if (!(await frappe.db.exists("Fishpond", pool))) {
+				await frappe.db.insert({doctype: "Fishpond", pool_name: pool,
+					members: [{member_type: "User", user: rep}]});
+			}
+			const lead = await frappe.db.insert({doctype: "Fishpond Lead", lead_name: "Browser Lost Lead",
+				fishpond: pool});
+			await frappe.call({method: "crm_fishpond.api.pools.assign", type: "POST",
+				args: {name: lead.name, user: rep}});
+			return lead.name;
+		}""",
+		[REP, REP_PASSWORD, POOL],
+	)
+	rep_context = admin_page.context.browser.new_context(
+		viewport={"width": 1440, "height": 900}, extra_http_headers={"X-Frappe-Site-Name": args.site}
+	)
+	problems: list[str] = []
+	try:
+		login(rep_context, args.url, REP, REP_PASSWORD)
+		page = rep_context.new_page()
+		watch = Watch()
+		watch.attach(page)
+		page.goto(f"{args.url}/app/fishpond-lead/{lead}")
+		settle(page)
+		page.wait_for_function("(name) => window.cur_frm && cur_frm.docname === name", arg=lead)
+		settle(page)
+		page.get_by_role("button", name="Pool").click()
+		page.get_by_role("link", name="Mark Lost", exact=True).click()
+		page.locator(".modal.show textarea[data-fieldname='reason']").fill("Chose a competitor")
+		page.locator(".modal.show .btn-primary").click()
+		settle(page)
+		problems += dialogs(page) + watch.server + watch.console
+	finally:
+		rep_context.close()
+	row = admin_page.evaluate(
+		"(name) => frappe.db.get_value('Fishpond Lead', name, ['status', 'lead_owner', 'lost_reason'])"
+		".then(r => r.message)",
+		lead,
+	)
+	if (row.get("status"), row.get("lead_owner"), row.get("lost_reason")) != (
+		"Lost",
+		None,
+		"Chose a competitor",
+	):
+		problems.append(f"after Mark Lost the lead is {row}")
+	return problems
+
+
+FLOWS = {"flow rep marks a lead lost": flow_rep_marks_a_lead_lost}
+
+
 def run(args) -> int:
 	out = Path(args.out)
 	out.mkdir(parents=True, exist_ok=True)
@@ -238,6 +304,23 @@ def run(args) -> int:
 						print(f"    {problem}")
 					if shot:
 						print(f"    screenshot: {shot}")
+				else:
+					passed += 1
+					print(f"PASSED {test_id}")
+			for test_id, flow in FLOWS.items():
+				if args.k and not re.search(args.k, test_id, re.I):
+					continue
+				page.goto(f"{args.url}/app")
+				settle(page)
+				try:
+					problems = flow(context, page, args)
+				except Exception as exc:
+					problems = [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]
+				if problems:
+					failed.append(test_id)
+					print(f"FAILED {test_id}")
+					for problem in dict.fromkeys(problems):
+						print(f"    {problem}")
 				else:
 					passed += 1
 					print(f"PASSED {test_id}")
