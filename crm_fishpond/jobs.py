@@ -1,7 +1,7 @@
 """Background jobs: one helper enqueues everything (dotted path, primitive kwargs, job_id, dedup).
 
-Profiles touched by an event are marked dirty in a per-site Redis set and one deduplicated job drains
-the set, so a burst of 1,000 orders for one customer costs a handful of jobs, not 1,000. A job that is
+Profiles touched by an event are marked dirty in a per-site Redis set and one deduplicated job
+(crm_fishpond.scoring.incremental.rescore_dirty) drains the set, so a burst of 1,000 orders for one customer costs a handful of jobs, not 1,000. A job that is
 already running when a profile is marked picks it up on its next loop; the cron reconciler catches the
 rare mark made between the job's last look and its exit.
 
@@ -28,6 +28,8 @@ LEASES_KEY = "fishpond:dirty_leases"  # sorted set: lease id -> deadline (unix t
 LEASE_KEY = "fishpond:dirty_lease:"  # + lease id: the set of profiles the lease holds
 LEASE_SECONDS = 600  # twice the default queue's timeout (300 s), after which rq stops the job
 RESCORE_JOB_ID = "crm_fishpond:rescore_dirty"
+# the drain itself knows the scorer, so it lives beside it: this module knows no scoring
+DRAIN_JOB = "crm_fishpond.scoring.incremental.rescore_dirty"
 BATCH = 500
 
 
@@ -55,7 +57,7 @@ def mark_dirty(profiles: Iterable[str | None]) -> None:
 	Redis.sadd(frappe.cache, _dirty_key(), *names)
 	if _drain_pending_in_transaction():
 		return
-	enqueue("crm_fishpond.jobs.rescore_dirty", job_id=RESCORE_JOB_ID)
+	enqueue(DRAIN_JOB, job_id=RESCORE_JOB_ID)
 
 
 def _drain_pending_in_transaction() -> bool:
@@ -140,31 +142,6 @@ def pending_dirty() -> int:
 	return Redis.scard(frappe.cache, _dirty_key())
 
 
-def rescore_dirty() -> int:
-	"""Drain the dirty set in leased batches: refresh aggregates (and, once fitted, scores) of each."""
-	from crm_fishpond.scoring.runner import rescore_profiles
-	from crm_fishpond.sync.aggregates import refresh_profiles
-
-	done = 0
-	while True:
-		lease, batch = lease_dirty()
-		if not batch:
-			return done
-		try:
-			refresh_profiles(batch)
-			rescore_profiles(batch)
-			if not frappe.flags.in_test:
-				frappe.db.commit()  # nosemgrep: one batch is one unit of work
-		except Exception:
-			if not frappe.flags.in_test:
-				frappe.db.rollback()
-			return_lease(lease)
-			frappe.log_error(title="Fishpond: incremental refresh failed")
-			raise
-		release_lease(lease)
-		done += len(batch)
-
-
 def reconcile_dirty(now: float | None = None) -> list[str]:
 	"""Cron safety net: return expired leases (their worker died) to the dirty set, then enqueue the
 	drain job if marks are waiting and no job holds them. Returns the expired leases."""
@@ -175,7 +152,7 @@ def reconcile_dirty(now: float | None = None) -> list[str]:
 	if expired:
 		_forget_dead_drain(now)
 	if pending_dirty():
-		enqueue("crm_fishpond.jobs.rescore_dirty", job_id=RESCORE_JOB_ID)
+		enqueue(DRAIN_JOB, job_id=RESCORE_JOB_ID)
 	return expired
 
 

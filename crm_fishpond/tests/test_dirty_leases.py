@@ -23,6 +23,7 @@ from frappe.utils.background_jobs import get_job
 from redis import Redis
 
 from crm_fishpond import jobs
+from crm_fishpond.scoring import incremental
 from crm_fishpond.tests.utils import FishpondTestCase
 
 LABEL = "_FP Lease"
@@ -169,8 +170,8 @@ class TestKilledWorkerKeepsDirtyMarks(FishpondTestCase):
 		)
 		self.names.append(name)
 		Redis.sadd(frappe.cache, jobs._dirty_key(), name)
-		with patch("crm_fishpond.sync.aggregates.refresh_profiles", side_effect=RuntimeError("boom")):
+		with patch("crm_fishpond.scoring.incremental.refresh_profiles", side_effect=RuntimeError("boom")):
 			with self.assertRaises(RuntimeError):
-				jobs.rescore_dirty()
+				incremental.rescore_dirty()
 		self.assertIn(name, dirty_members())
 		self.assertNotIn(name, jobs.leased_profiles())

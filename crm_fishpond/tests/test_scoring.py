@@ -11,7 +11,7 @@ from frappe.utils import add_days, add_to_date, get_datetime, now_datetime, nowd
 
 from crm_fishpond import jobs
 from crm_fishpond.api import scoring as api
-from crm_fishpond.scoring import models, runner, writer
+from crm_fishpond.scoring import incremental, models, runner, writer
 from crm_fishpond.sync import runs
 from crm_fishpond.tests.utils import FishpondTestCase
 
@@ -433,7 +433,7 @@ class TestScoring(FishpondTestCase):
 				job.delete()
 			frappe.flags.fishpond_real_queue = False
 			frappe.flags.fishpond_drain_pending = False
-		self.assertLessEqual(jobs.rescore_dirty(), 1)
+		self.assertLessEqual(incremental.rescore_dirty(), 1)
 		self.assertEqual(jobs.pending_dirty(), 0)
 
 	# ---------------------------------------------------------------------------------------------
