@@ -7,7 +7,7 @@ has the `playwright` package; the browser is Debian's /usr/bin/chromium (no `pla
 
 Each page is one test: the workspace, the list and a form of every doctype of the app, every single
 doctype and every script or query report. Flows then do what a person does on a page, end to end
-(a rep marks a lead lost from its form). A test fails on a visible error dialog, a red message, a
+(a rep marks a lead lost from its form; an admin saves a misspelt tag rule and is told which field). A test fails on a visible error dialog, a red message, a
 server error (HTTP 5xx) behind the page, or a console error or uncaught exception from the page;
 Fishpond Settings must also not be dirty once it has opened. Failures leave a screenshot in DIR.
 The last line is a pytest-style summary.
@@ -237,7 +237,41 @@ def flow_rep_marks_a_lead_lost(context, admin_page, args) -> list[str]:
 	return problems
 
 
-FLOWS = {"flow rep marks a lead lost": flow_rep_marks_a_lead_lost}
+def flow_admin_saves_a_misspelt_rule(context, admin_page, args) -> list[str]:
+	"""An admin types a tag rule on a misspelt field and saves: the form refuses it with a message that
+	names the field and the closest one the profile has; nothing is saved."""
+	page = admin_page
+	page.goto(f"{args.url}/app/fishpond-tag/new")
+	settle(page)
+	page.wait_for_function("() => window.cur_frm && cur_frm.doctype === 'Fishpond Tag'")
+	page.evaluate(
+		"""async () => {
+			await cur_frm.set_value("tag_name", "_FP Browser Misspelt Rule");
+			await cur_frm.set_value("tag_type", "Rule");
+			await cur_frm.set_value("condition", JSON.stringify(
+				{"all": [{"field": "days_since_lst", "op": ">", "value": 90}]}));
+		}"""
+	)
+	page.keyboard.press("Control+s")
+	settle(page)
+	messages = page.evaluate(
+		"() => [...document.querySelectorAll('.modal.show .msgprint, .modal.show .modal-body')]"
+		".map(el => el.innerText).join(' ')"
+	)
+	problems = []
+	if "days_since_lst" not in messages or "days_since_last" not in messages:
+		problems.append(f"no clear error naming the field and the closest one: {messages[:300]!r}")
+	saved = page.evaluate("() => frappe.db.exists('Fishpond Tag', '_FP Browser Misspelt Rule')")
+	if saved:
+		problems.append("the misspelt rule was saved")
+	page.keyboard.press("Escape")
+	return problems
+
+
+FLOWS = {
+	"flow rep marks a lead lost": flow_rep_marks_a_lead_lost,
+	"flow admin saves a misspelt rule": flow_admin_saves_a_misspelt_rule,
+}
 
 
 def run(args) -> int:
