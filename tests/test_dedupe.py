@@ -143,6 +143,55 @@ def test_phone_prefilter_finds_the_same_matches():
 	assert quick[~shared].isna().all()
 
 
+def test_phone_prefilter_matches_full_parsing_on_a_generated_pond():
+	from crm_fishpond.engine.synth import generate_pond
+
+	pond = generate_pond(20_000, 1_000, seed=5).profiles
+	phones = pd.concat(
+		[
+			pond["phone"],
+			# the same numbers written with the international call prefix of another country
+			pd.Series(["00" + p.lstrip("+").replace(" ", "") for p in pond["phone"].dropna().head(300)]),
+			pd.Series(["011 " + p.lstrip("+") for p in pond["phone"].dropna().iloc[300:600]]),
+		],
+		ignore_index=True,
+	)
+	countries = pd.concat(
+		[pond["country"], pd.Series(["FR"] * 300), pd.Series(["US"] * 300)], ignore_index=True
+	)
+	full = phone_e164(phones, countries, DedupeConfig(phone_prefilter=False))
+	quick = phone_e164(phones, countries, DedupeConfig(phone_prefilter=True))
+	shared = full.duplicated(keep=False) & full.notna()
+	assert shared.sum() > 600
+	assert (quick[shared] == full[shared]).all()
+
+
+def test_phone_prefilter_skips_numbers_of_different_countries_that_share_their_last_digits(monkeypatch):
+	# every number ends in the same seven digits, but their country calling codes differ (written with
+	# "+", or national numbers of their region), so none can be a duplicate and none is parsed
+	from crm_fishpond.engine import dedupe
+
+	parsed = []
+	real = dedupe._parse_phone.__wrapped__
+	monkeypatch.setattr(dedupe, "_parse_phone", lambda raw, region: parsed.append(raw) or real(raw, region))
+	phones = pd.Series(
+		[
+			"+49 151 0001234567",
+			"+33 6 01234567",
+			"+86 138 01234567",
+			"+91 98 01234567",
+			"0151 1001234567",
+			"(202) 401-234-567",
+			"+44 7700 1234567",
+			"+81 90 01234567",
+		]
+	)
+	countries = pd.Series([None, None, None, None, "AT", "US", "FR", "CN"])
+	e164 = phone_e164(phones, countries, DedupeConfig())
+	assert e164.isna().all()
+	assert parsed == []
+
+
 def profiles(**cols):
 	n = len(next(iter(cols.values())))
 	return pd.DataFrame({"profile": [f"p{i}" for i in range(n)], **cols})

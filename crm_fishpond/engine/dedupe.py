@@ -20,7 +20,8 @@ Scale. Text normalisation runs once per *distinct* value (pandas' ``.str`` metho
 in Python too, only slower, unless pyarrow strings are installed). ``phonenumbers`` is a pure-Python
 parser: it runs once per distinct (number, region), results are cached across calls, and with
 ``phone_prefilter`` only numbers that could equal another one are parsed (two numbers can only share
-an E.164 form if their last seven digits agree, see :func:`_phone_candidates`). Fuzzy matching
+an E.164 form if their last seven digits and their country calling codes agree, see
+:func:`_phone_candidates` and :func:`_calling_codes`). Fuzzy matching
 (:func:`_similar_pairs`) compares small groups completely and big ones with a sorted neighbourhood
 instead of prefix blocks: prefix blocks cost the square of the block size and real names pile up on
 common prefixes ("sha", "int", "glo"), while a window of ``fuzzy_window`` neighbours in two orders
@@ -331,21 +332,91 @@ def clear_phone_cache() -> None:
 
 
 def _phone_candidates(
-	suffix: np.ndarray, n_digits: np.ndarray, unusual: np.ndarray, present: np.ndarray
+	suffix: np.ndarray,
+	n_digits: np.ndarray,
+	unusual: np.ndarray,
+	present: np.ndarray,
+	calling_code: np.ndarray | None = None,
 ) -> np.ndarray:
 	"""Which numbers need parsing because they could share an E.164 form with another number.
 
 	Any written form of a number (national, +international, with an international call prefix) ends
 	with its national significant number (NSN). So when NSNs have 7+ digits, equal numbers share
 	their last 7 digits, and a number whose last 7 digits no other number has cannot be a duplicate.
+	Equal numbers also have the same country calling code: with ``calling_code`` (from
+	:func:`_calling_codes`, -1 where it cannot be told without parsing) numbers that share their last
+	7 digits only with numbers of other countries are not parsed either.
 	Numbers with fewer than 10 digits (which covers every national and ``+`` form of a shorter NSN)
 	and numbers with letters or extension marks are always parsed; :func:`phone_e164` then adds
 	numbers ending in a parsed short number's country code + NSN.
 	"""
-	shared = (
-		pd.Series(np.where(present, suffix, None), dtype=object).duplicated(keep=False).to_numpy(dtype=bool)
-	)
+	if calling_code is None:
+		calling_code = np.full(len(suffix), -1, dtype=np.int64)
+	group, _ = pd.factorize(np.where(present, suffix, None), use_na_sentinel=True)
+	rows = np.flatnonzero(group >= 0)
+	group, code = group[rows], calling_code[rows]
+	size = np.bincount(group)
+	unknown = np.bincount(group, weights=code < 0, minlength=len(size))
+	pair, _ = pd.factorize(group.astype(np.int64) * (int(code.max()) + 2) + (code + 1))
+	same_code = np.bincount(pair)[pair]  # rows with this row's last 7 digits and calling code
+	# a known code can equal its own code and any unknown one; an unknown one can equal anything
+	could = np.where(code < 0, size[group] >= 2, same_code + unknown[group] >= 2)
+	shared = np.zeros(len(suffix), dtype=bool)
+	shared[rows] = could
 	return present & (unusual | (n_digits < 10) | shared)
+
+
+def _calling_codes(digits: np.ndarray, international: np.ndarray, regions: np.ndarray) -> np.ndarray:
+	"""The country calling code ``phonenumbers.parse`` gives each number, or -1 when only parsing can
+	tell (or the number has no digits).
+
+	phonenumbers takes it (``_maybe_extract_country_code``) from the digits after a ``+`` (calling
+	codes are a prefix code: exactly one of the first 1, 2 or 3 digits is one), from the digits after
+	the region's international call prefix, or else it is the region's own code. Numbers that start
+	with something the region's international prefix pattern matches, and numbers with non-ASCII
+	digits, get -1.
+	"""
+	if len(digits) == 0:
+		return np.zeros(0, dtype=np.int64)
+	known = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+	where = np.where(international, "+", regions)
+	keys = _pair_codes(digits, where)
+	first = np.empty(int(keys.max()) + 1, dtype=np.int64)
+	first[keys[::-1]] = np.arange(len(keys) - 1, -1, -1)  # one row of each distinct (number, region)
+	numbers, places = digits[first].tolist(), where[first].tolist()
+	values = np.array(
+		[_calling_code(d, r, known) for d, r in zip(numbers, places, strict=True)], dtype=np.int64
+	)
+	return values[keys]
+
+
+def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+	"""Dense codes of the distinct (a, b) pairs of two object columns (no sorting of the values)."""
+	a_codes, _ = pd.factorize(a, use_na_sentinel=False)
+	b_codes, b_values = pd.factorize(b, use_na_sentinel=False)
+	codes, _ = pd.factorize(a_codes.astype(np.int64) * len(b_values) + b_codes)
+	return codes
+
+
+def _calling_code(number: Any, region: str, known: Mapping[int, Any]) -> int:
+	if not isinstance(number, str) or not number or not number.isascii() or not number.isdigit():
+		return -1
+	if region == "+":
+		for length in (1, 2, 3):
+			if int(number[:length]) in known and number[0] != "0":
+				return int(number[:length])
+		return -1
+	metadata = phonenumbers.PhoneMetadata.metadata_for_region(region) if region else None
+	if metadata is None:
+		return -1
+	if metadata.international_prefix and _idd_pattern(metadata.international_prefix).match(number):
+		return -1
+	return int(metadata.country_code)
+
+
+@lru_cache(maxsize=512)
+def _idd_pattern(pattern: str) -> re.Pattern:
+	return re.compile(pattern)
 
 
 def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfig | None = None) -> pd.Series:
@@ -379,12 +450,22 @@ def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfi
 	if not present.any():
 		return pd.Series([None] * n, index=phones.index, dtype=object)
 	raw, digits = u_raw[at], u_digits[at]
-	if config.phone_prefilter:
-		todo = _phone_candidates(u_suffix[at], u_nd[at], u_unusual[at], present)
-	else:
-		todo = present.copy()
 	# a number written with + parses the same in every region
 	region_key = np.where(u_intl[at], "", _regions(regions, n, config.default_region))
+	if config.phone_prefilter:
+		suffix, n_digits, unusual = u_suffix[at], u_nd[at], u_unusual[at]
+		todo = _phone_candidates(suffix, n_digits, unusual, present)
+		# then among the numbers kept only for sharing their last 7 digits, compare calling codes too
+		# (a number's partners share those digits, so they were kept as well)
+		by_suffix = np.flatnonzero(todo & ~unusual & (n_digits >= 10))
+		if len(by_suffix):
+			calling_code = np.full(n, -1, dtype=np.int64)
+			calling_code[by_suffix] = _calling_codes(
+				digits[by_suffix], u_intl[at][by_suffix], region_key[by_suffix]
+			)
+			todo = _phone_candidates(suffix, n_digits, unusual, todo, calling_code)
+	else:
+		todo = present.copy()
 	e164 = np.full(n, None, dtype=object)
 	nsn_len = np.zeros(n, dtype=np.int64)
 
