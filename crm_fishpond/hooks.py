@@ -47,6 +47,7 @@ permission_query_conditions = {
 	"Fishpond Claim Log": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Transfer Request": "crm_fishpond.permissions.query_conditions",
 	"Referral Reward": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.query_conditions",
 }
 has_permission = {
 	"Fishpond Lead": "crm_fishpond.permissions.has_permission",
@@ -56,6 +57,7 @@ has_permission = {
 	"Fishpond Claim Log": "crm_fishpond.permissions.has_permission",
 	"Fishpond Transfer Request": "crm_fishpond.permissions.has_permission",
 	"Referral Reward": "crm_fishpond.permissions.has_permission",
+	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.has_permission",
 }
 
 # Document events on ERPNext doctypes: thin adapters in crm_fishpond.events

@@ -15,8 +15,10 @@ make (``has_permission``), so the two can never disagree (the pattern of frappe/
 - Everyone sees the leads they own. Nobody else sees a rep's claimed lead.
 
 Satellites (interactions, behaviour events, transactions, claim logs, transfer requests, referral
-rewards) follow their profile: a row is visible exactly when its profile is. A referral reward names two
-profiles (referrer and referee); it is visible when either is, and changed only by who may change both.
+rewards, duplicate candidates) follow their profile: a row is visible exactly when its profile is. A
+referral reward names two profiles (referrer and referee); it is visible when either is, and changed only
+by who may change both. A duplicate candidate names two profiles too but is visible only when BOTH are
+(it would otherwise reveal the other profile).
 Accounts users read every transaction and every referral reward (they read the vouchers and ledger
 entries behind them in ERPNext anyway) but no profile.
 
@@ -42,7 +44,12 @@ SATELLITES = {
 	"Fishpond Claim Log": ("profile",),
 	"Fishpond Transfer Request": ("fishpond_lead",),
 	"Referral Reward": ("referrer", "referee"),
+	"Fishpond Duplicate Candidate": ("profile_a", "profile_b"),
 }
+# satellites naming several profiles are read when ANY of them is visible (a reward names two),
+# except these, read only when EVERY profile is: a duplicate candidate would show a rep a profile
+# they may not see
+READ_NEEDS_ALL = frozenset({"Fishpond Duplicate Candidate"})
 ACCOUNTANTS = frozenset({"Accounts User", "Accounts Manager"})
 # roles that read every row of a satellite regardless of the profile
 SATELLITE_BYPASS = {"Fishpond Transaction": ACCOUNTANTS, "Referral Reward": ACCOUNTANTS}
@@ -96,8 +103,9 @@ class PondScope:
 		if self.everything:
 			return ""
 		visible = f"(select `tabFishpond Lead`.`name` from `tabFishpond Lead` where {self.sql()})"
+		joiner = " and " if doctype in READ_NEEDS_ALL else " or "
 		return (
-			"(" + " or ".join(f"`tab{doctype}`.`{field}` in {visible}" for field in SATELLITES[doctype]) + ")"
+			"(" + joiner.join(f"`tab{doctype}`.`{field}` in {visible}" for field in SATELLITES[doctype]) + ")"
 		)
 
 
@@ -188,8 +196,9 @@ def has_permission(
 	for profile in sorted(profiles):
 		stored = _stored_lead(profile)
 		allowed.append(stored is not None and check(*stored))
-	# reading needs one visible profile (a reward names two); changing needs every one
-	ok = any(allowed) if ptype in READ_PTYPES else all(allowed)
+	# reading needs one visible profile (a reward names two), or every one (READ_NEEDS_ALL);
+	# changing needs every one
+	ok = any(allowed) if ptype in READ_PTYPES and doc.doctype not in READ_NEEDS_ALL else all(allowed)
 	return None if ok else False
 
 

@@ -35,7 +35,7 @@ from frappe import _
 from frappe.utils import add_days, get_datetime, getdate, now_datetime, nowdate
 from redis import Redis
 
-from crm_fishpond import jobs
+from crm_fishpond import duplicates, jobs
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
 from crm_fishpond.engine.pipeline import PondResult, run_pond
 from crm_fishpond.scoring import loader, models, writer
@@ -194,6 +194,8 @@ def _execute(run: str, chunk_size: int) -> dict:
 	runs.publish(run, 100, _("Completed"))
 	_commit()
 	release_deferred()
+	# the duplicate pass compares every profile with every other: its own job, after the scores
+	duplicates.enqueue_pass()
 	return {"status": "Completed", "total": total, "model_fit": fit, **stats.as_dict()}
 
 

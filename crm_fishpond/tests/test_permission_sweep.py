@@ -176,9 +176,10 @@ class TestEveryWhitelistedMethod(SweepCase):
 	def calls(self) -> dict:
 		"""method -> (callable, check(result) -> list of leaks). A PermissionError or a translated
 		refusal (ValidationError) counts as no leak."""
-		from crm_fishpond.api import pools, scoring, sync
+		from crm_fishpond.api import duplicates, pools, scoring, sync
 
 		L = self.leads
+		pair = self.foreign_duplicate_pair()
 		foreign = [L["b_owned"], L["q_free"], L["c_owned"]]
 
 		def nothing_done(out):
@@ -233,7 +234,26 @@ class TestEveryWhitelistedMethod(SweepCase):
 			"crm_fishpond.api.sync.start_backfill": (sync.start_backfill, no_result),
 			"crm_fishpond.api.sync.reconciliation_summary": (sync.reconciliation_summary, no_result),
 			"crm_fishpond.api.sync.repair_differences": (sync.repair_differences, no_result),
+			"crm_fishpond.api.duplicates.profile_candidates": (
+				lambda: duplicates.profile_candidates(L["b_owned"]),
+				no_result,
+			),
+			"crm_fishpond.api.duplicates.dismiss": (lambda: duplicates.dismiss(pair), no_result),
+			"crm_fishpond.api.duplicates.merge": (lambda: duplicates.merge(pair), no_result),
+			"crm_fishpond.api.duplicates.resolve_profile": (
+				lambda: duplicates.resolve_profile(L["b_owned"]),
+				lambda out: [f"resolved {out}"] if out else [],
+			),
 		}
+
+	def foreign_duplicate_pair(self) -> str:
+		"""An open duplicate candidate of two profiles rep A may not see."""
+		a, b = sorted((self.leads["b_owned"], self.leads["q_free"]))
+		name = frappe.db.get_value("Fishpond Duplicate Candidate", {"profile_a": a, "profile_b": b})
+		if name:
+			return name
+		doc = {"doctype": "Fishpond Duplicate Candidate", "profile_a": a, "profile_b": b, "score": 0.9}
+		return frappe.get_doc(doc).insert(ignore_permissions=True).name
 
 	def test_the_sweep_covers_every_endpoint(self):
 		self.assertEqual(set(self.calls()), app_whitelisted())

@@ -115,3 +115,91 @@ function fishpond_pool_buttons(frm, can) {
 		group
 	);
 }
+
+// Possible duplicates (crm_fishpond.api.duplicates): the open pairs of this profile the user may see,
+// with Dismiss (never suggested again) and, for managers, Merge profiles (this profile is kept).
+frappe.ui.form.on("Fishpond Lead", {
+	refresh(frm) {
+		if (frm.is_new()) return;
+		frappe.call({
+			method: "crm_fishpond.api.duplicates.profile_candidates",
+			type: "GET",
+			args: { profile: frm.doc.name },
+			callback: (r) => fishpond_duplicates_section(frm, r.message || {}),
+		});
+	},
+});
+
+function fishpond_duplicates_section(frm, data) {
+	const rows = data.candidates || [];
+	if (!rows.length) return;
+	const esc = frappe.utils.escape_html;
+	const body = $(`<div class="fishpond-duplicates"></div>`);
+	rows.forEach((row) => {
+		const other = row.profile_a === frm.doc.name ? row.profile_b : row.profile_a;
+		const other_name = row.profile_a === frm.doc.name ? row.name_b : row.name_a;
+		const line = $(`<div class="flex justify-between align-center" style="margin-bottom: var(--margin-sm)">
+			<div><a href="/app/fishpond-lead/${encodeURIComponent(other)}">${esc(other_name || other)}</a>
+				<span class="text-muted">(${esc(other)}) · ${__("Score")} ${format_number(row.score, null, 2)}
+				· ${esc(row.evidence || "")}</span></div>
+			<div class="fishpond-duplicate-actions"></div></div>`);
+		const actions = line.find(".fishpond-duplicate-actions");
+		$(`<button class="btn btn-xs btn-default">${__("Dismiss")}</button>`)
+			.appendTo(actions)
+			.on("click", () =>
+				frappe.call({
+					method: "crm_fishpond.api.duplicates.dismiss",
+					type: "POST",
+					args: { candidate: row.name },
+					freeze: true,
+					callback: () => frm.reload_doc(),
+				})
+			);
+		if (data.can_merge) {
+			$(`<button class="btn btn-xs btn-default" style="margin-left: var(--margin-xs)">
+				${__("Merge profiles")}</button>`)
+				.appendTo(actions)
+				.on("click", () => fishpond_merge_dialog(frm, row, other));
+		}
+		body.append(line);
+	});
+	frm.dashboard.add_section(body, __("Possible duplicates"));
+	frm.dashboard.show();
+}
+
+function fishpond_merge_dialog(frm, row, other) {
+	const dialog = new frappe.ui.Dialog({
+		title: __("Merge profiles"),
+		fields: [
+			{
+				fieldname: "survivor",
+				fieldtype: "Select",
+				label: __("Profile to keep"),
+				options: [frm.doc.name, other],
+				default: frm.doc.name,
+				reqd: 1,
+			},
+			{
+				fieldname: "owner",
+				fieldtype: "Link",
+				options: "User",
+				label: __("Owner"),
+				description: __("Empty: the owner who claimed first keeps the profile"),
+			},
+		],
+		primary_action_label: __("Merge profiles"),
+		primary_action(values) {
+			frappe.call({
+				method: "crm_fishpond.api.duplicates.merge",
+				type: "POST",
+				args: { candidate: row.name, survivor: values.survivor, owner: values.owner },
+				freeze: true,
+				callback: (r) => {
+					dialog.hide();
+					frappe.set_route("Form", "Fishpond Lead", r.message.survivor);
+				},
+			});
+		},
+	});
+	dialog.show();
+}

@@ -1,0 +1,317 @@
+"""Duplicates in the pond: the nightly pass, the profile's open pairs, dismiss, and Merge profiles.
+
+**The pass** (``run_duplicate_pass``, a deduplicated long-queue job the full rescore enqueues when it
+completes) reads every profile's identity columns in one query, lets the engine's matcher
+(crm_fishpond.engine.dedupe) find the pairs and stores them set-based as *Fishpond Duplicate
+Candidate* records named ``<profile_a>~<profile_b>`` (``profile_a < profile_b``):
+
+- a new pair is bulk-inserted as Open;
+- an Open pair whose score or evidence changed is updated, an unchanged one is not written;
+- a Dismissed pair is never reopened or rewritten (a person decided);
+- an Open pair the matcher no longer finds (a phone corrected, a profile deleted) is deleted: it was
+  only ever a suggestion. Merged pairs are kept as the tombstones of merges.
+
+The evidence is the matcher's reason in words, without the e-mail address or phone number itself (a
+rep may see a profile whose contact details are masked for them).
+
+**Merge** (``merge``, Fishpond Managers only) keeps one profile (by default the older one) and folds
+the other into it with Frappe's own ``rename_doc(..., merge=True)``, which moves every Link pointing at
+the merged profile (transactions, interactions, behaviour events, claim log, transfer requests,
+referral rewards as referrer and referee, referred-by, the ``fishpond_lead`` fields on Customer and
+Lead), dynamic links (comments, assignments, attachments, versions), then deletes it (a Deleted
+Document keeps its data). Child rows are not links, so tags and stage history are moved first. See
+docs/duplicates.md.
+"""
+
+from __future__ import annotations
+
+import frappe
+import pandas as pd
+from frappe import _
+from frappe.utils import now_datetime
+
+from crm_fishpond import jobs, permissions
+from crm_fishpond.crm_fishpond.doctype.fishpond_duplicate_candidate.fishpond_duplicate_candidate import (
+	pair_name,
+)
+from crm_fishpond.engine.dedupe import duplicate_candidates
+from crm_fishpond.scoring.config import engine_setup
+
+CANDIDATE = "Fishpond Duplicate Candidate"
+LEAD = "Fishpond Lead"
+OPEN, MERGED, DISMISSED = "Open", "Merged", "Dismissed"
+PASS_JOB = "crm_fishpond.duplicates.run_duplicate_pass"
+PASS_JOB_ID = "crm_fishpond:duplicate_pass"
+CHUNK = 1000
+# the ERPNext records a profile links to: the survivor keeps its own and takes the other's when empty
+PARTY_LINKS = ("customer", "lead", "contact")
+CONTACT_FIELDS = ("email_id", "phone", "mobile_no")
+
+
+# --------------------------------------------------------------------------------------------------
+# the pass
+
+
+def enqueue_pass() -> None:
+	jobs.enqueue(PASS_JOB, job_id=PASS_JOB_ID, queue="long", timeout=3600)
+
+
+def run_duplicate_pass() -> dict:
+	"""Find the duplicate pairs of the whole pond and store the differences. Returns counts."""
+	profiles = load_identities()
+	pairs = duplicate_candidates(profiles, engine_setup().config.dedupe)
+	names = dict(zip(profiles["profile"], profiles["person_name"], strict=True))
+	return store(pairs, names)
+
+
+def load_identities() -> pd.DataFrame:
+	"""The columns the matcher reads, one row per profile; the country as its ISO code (phone region)."""
+	lead = frappe.qb.DocType(LEAD)
+	country = frappe.qb.DocType("Country")
+	rows = (
+		frappe.qb.from_(lead)
+		.left_join(country)
+		.on(country.name == lead.country)
+		.select(
+			lead.name,
+			lead.lead_name,
+			lead.company_name,
+			lead.email_id,
+			lead.phone,
+			lead.mobile_no,
+			lead.territory,
+			country.code,
+		)
+		.orderby(lead.name)
+	).run()
+	frame = pd.DataFrame.from_records(
+		list(rows),
+		columns=[
+			"profile",
+			"person_name",
+			"company_name",
+			"email",
+			"phone",
+			"mobile_no",
+			"territory",
+			"country",
+		],
+	).astype(object)
+	# one phone per profile, as the scorer's loader does: the mobile number when there is one
+	mobile = frame.pop("mobile_no")
+	frame["phone"] = mobile.where(mobile.notna() & (mobile != ""), frame["phone"])
+	frame["country"] = frame["country"].str.upper()
+	return frame
+
+
+def evidence_in_words(reason: str) -> str:
+	"""The matcher's reason without contact values: "same email a@b" -> "Same e-mail address"."""
+	words = []
+	for part in (reason or "").split("; "):
+		if part.startswith("same email"):
+			words.append(_("Same e-mail address"))
+		elif part.startswith("same phone"):
+			words.append(_("Same phone number"))
+		elif part:
+			words.append(part[:1].upper() + part[1:])
+	return "; ".join(words)
+
+
+def store(pairs: pd.DataFrame, person_names: dict | None = None) -> dict:
+	"""Write the differences between ``pairs`` (the matcher's output) and the stored candidates."""
+	person_names = person_names or {}
+	cand = frappe.qb.DocType(CANDIDATE)
+	stored = {
+		name: (status, score, evidence)
+		for name, status, score, evidence in (
+			frappe.qb.from_(cand)
+			.select(cand.name, cand.status, cand.score, cand.evidence)
+			.where(cand.status.isin([OPEN, DISMISSED]))
+		).run()
+	}
+	found = {}
+	for a, b, confidence, reason in pairs[["profile_a", "profile_b", "confidence", "reason"]].itertuples(
+		index=False, name=None
+	):
+		found[pair_name(a, b)] = (a, b, round(float(confidence), 3), evidence_in_words(reason))
+
+	new = [name for name in found if name not in stored]
+	changed = [
+		name
+		for name, (status, score, evidence) in stored.items()
+		if status == OPEN
+		and name in found
+		and (round(float(score or 0), 3), evidence or "") != (found[name][2], found[name][3])
+	]
+	vanished = [name for name, (status, _s, _e) in stored.items() if status == OPEN and name not in found]
+
+	now, user = now_datetime(), frappe.session.user
+	fields = [
+		"name", "creation", "modified", "owner", "modified_by", "docstatus",
+		"profile_a", "profile_b", "name_a", "name_b", "score", "evidence", "status",
+	]  # fmt: skip
+	for start in range(0, len(new), CHUNK):
+		rows = []
+		for name in new[start : start + CHUNK]:
+			a, b, score, evidence = found[name]
+			rows.append(
+				(
+					name, now, now, user, user, 0,
+					a, b, person_names.get(a), person_names.get(b), score, evidence, OPEN,
+				)
+			)  # fmt: skip
+		frappe.db.bulk_insert(CANDIDATE, fields, rows)
+	for name in changed:
+		_a, _b, score, evidence = found[name]
+		(
+			frappe.qb.update(cand)
+			.set(cand.score, score)
+			.set(cand.evidence, evidence)
+			.set(cand.modified, now)
+			.set(cand.modified_by, user)
+			.where(cand.name == name)
+		).run()
+	for start in range(0, len(vanished), CHUNK):
+		frappe.qb.from_(cand).delete().where(cand.name.isin(vanished[start : start + CHUNK])).run()
+	return {"found": len(found), "inserted": len(new), "updated": len(changed), "removed": len(vanished)}
+
+
+# --------------------------------------------------------------------------------------------------
+# the profile's candidates, dismiss
+
+
+def open_candidates(profile: str) -> list[dict]:
+	"""The Open pairs of ``profile`` the session user may read (both profiles visible), best first."""
+	return frappe.get_list(
+		CANDIDATE,
+		filters={"status": OPEN},
+		or_filters={"profile_a": profile, "profile_b": profile},
+		fields=["name", "profile_a", "profile_b", "name_a", "name_b", "score", "evidence"],
+		order_by="score desc, name asc",
+	)
+
+
+def dismiss(candidate: str) -> None:
+	"""Mark a pair as not duplicates: the pass never reopens it. Needs write on both profiles."""
+	doc = frappe.get_doc(CANDIDATE, candidate)
+	doc.check_permission("read")
+	for profile in (doc.profile_a, doc.profile_b):
+		frappe.get_doc(LEAD, profile).check_permission("write")
+	if doc.status != OPEN:
+		frappe.throw(_("Only an open pair can be dismissed; this one is {0}.").format(_(doc.status)))
+	doc.db_set({"status": DISMISSED, "decided_by": frappe.session.user})
+	doc.add_comment("Info", _("Dismissed: not duplicates"))
+
+
+# --------------------------------------------------------------------------------------------------
+# merge
+
+
+def merge(candidate: str, survivor: str | None = None, owner: str | None = None) -> dict:
+	"""Fold one profile of an Open pair into the other (see the module docstring). Managers only."""
+	if not permissions.is_pond_manager():
+		frappe.throw(_("Only a Fishpond Manager can merge profiles."), frappe.PermissionError)
+	doc = frappe.get_doc(CANDIDATE, candidate)
+	if doc.status != OPEN:
+		frappe.throw(_("Only an open pair can be merged; this one is {0}.").format(_(doc.status)))
+	fields = ["name", "creation", "lead_owner", "claimed_on", "status", *PARTY_LINKS, *CONTACT_FIELDS]
+	rows = {r.name: r for r in frappe.get_all(LEAD, {"name": ("in", [doc.profile_a, doc.profile_b])}, fields)}
+	if len(rows) != 2:
+		frappe.throw(_("One of the two profiles no longer exists."))
+	if survivor and survivor not in rows:
+		frappe.throw(_("The profile to keep must be one of the pair."))
+	keep = rows[survivor] if survivor else min(rows.values(), key=lambda r: (r.creation, r.name))
+	gone = rows[doc.profile_b if keep.name == doc.profile_a else doc.profile_a]
+	if keep.customer and gone.customer:
+		frappe.throw(
+			_(
+				"Both profiles have a Customer ({0} and {1}). Customers are merged by an accountant "
+				"(Customer merge in ERPNext); merge the Customers first, then the profiles."
+			).format(frappe.bold(keep.customer), frappe.bold(gone.customer))
+		)
+	owners = [r.lead_owner for r in sorted(rows.values(), key=_claim_order) if r.lead_owner]
+	if owner and owner not in owners:
+		frappe.throw(_("The owner to keep must own one of the two profiles."))
+	new_owner = owner or (owners[0] if owners else None)
+
+	_drop_other_candidates(gone.name, doc.name)
+	_move_children(gone.name, keep.name)
+	updates = {f: gone.get(f) for f in (*PARTY_LINKS, *CONTACT_FIELDS) if not keep.get(f) and gone.get(f)}
+	# the merged profile lets go of its ERPNext records first: one record keeps one profile
+	frappe.db.set_value(LEAD, gone.name, {f: None for f in PARTY_LINKS}, update_modified=False)
+	if new_owner != keep.lead_owner:
+		updates.update(lead_owner=new_owner, status="Claimed" if new_owner else keep.status)
+	if updates:
+		frappe.db.set_value(LEAD, keep.name, updates)
+	for field, doctype in (("customer", "Customer"), ("lead", "Lead")):
+		value = updates.get(field)
+		if value and frappe.db.has_column(doctype, "fishpond_lead"):
+			frappe.db.set_value(doctype, value, "fishpond_lead", keep.name, update_modified=False)
+
+	# force: profiles are not renamed by hand (allow_rename is off); write on both is still checked
+	frappe.rename_doc(
+		LEAD, gone.name, keep.name, force=True, merge=True, show_alert=False, rebuild_search=False
+	)
+	frappe.db.set_value(
+		CANDIDATE,
+		doc.name,
+		{
+			"status": MERGED,
+			"merged_from": gone.name,
+			"merged_into": keep.name,
+			"decided_by": frappe.session.user,
+		},
+	)
+	jobs.mark_dirty([keep.name])
+	return {"survivor": keep.name, "merged": gone.name, "owner": new_owner}
+
+
+def _claim_order(row) -> tuple:
+	# "the older owner": whoever claimed first; unclaimed or undated claims last
+	return (row.claimed_on is None, row.claimed_on or row.creation, row.creation, row.name)
+
+
+def _drop_other_candidates(gone: str, keep_candidate: str) -> None:
+	"""Pairs of the merged profile with third profiles: the next pass finds them again for the survivor."""
+	cand = frappe.qb.DocType(CANDIDATE)
+	(
+		frappe.qb.from_(cand)
+		.delete()
+		.where((cand.profile_a == gone) | (cand.profile_b == gone))
+		.where(cand.name != keep_candidate)
+		.where(cand.status != MERGED)
+	).run()
+
+
+def _move_children(gone: str, keep: str) -> None:
+	"""Tags (the survivor's own win) and stage history (appended after the survivor's) move across."""
+	tag = frappe.qb.DocType("Fishpond Lead Tag")
+	have = (frappe.qb.from_(tag).select(tag.tag).where(tag.parenttype == LEAD).where(tag.parent == keep)).run(
+		pluck=True
+	)
+	offset = frappe.db.count("Fishpond Lead Tag", {"parenttype": LEAD, "parent": keep})
+	move = frappe.qb.update(tag).set(tag.parent, keep).set(tag.idx, tag.idx + offset)
+	move = move.where(tag.parenttype == LEAD).where(tag.parent == gone)
+	if have:
+		move = move.where(tag.tag.notin(have))
+	move.run()
+	frappe.qb.from_(tag).delete().where(tag.parenttype == LEAD).where(tag.parent == gone).run()
+
+	history = frappe.qb.DocType("Fishpond Stage History")
+	offset = frappe.db.count("Fishpond Stage History", {"parenttype": LEAD, "parent": keep})
+	(
+		frappe.qb.update(history)
+		.set(history.parent, keep)
+		.set(history.idx, history.idx + offset)
+		.where(history.parenttype == LEAD)
+		.where(history.parent == gone)
+	).run()
+
+
+def resolve_profile(name: str) -> str | None:
+	"""The profile ``name`` is now: itself, or (following merge tombstones) the profile it went into."""
+	seen = set()
+	while name and not frappe.db.exists(LEAD, name) and name not in seen:
+		seen.add(name)
+		name = frappe.db.get_value(CANDIDATE, {"status": MERGED, "merged_from": name}, "merged_into")
+	return name if name and frappe.db.exists(LEAD, name) else None
