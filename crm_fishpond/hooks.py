@@ -90,6 +90,7 @@ doc_events = {
 		"on_cancel": "crm_fishpond.events.sales.on_payment_change",
 	},
 	"Lead": {
+		"before_insert": "crm_fishpond.events.capture.lead_before_insert",
 		"after_insert": "crm_fishpond.events.party.lead_after_insert",
 		"on_update": "crm_fishpond.events.party.lead_on_update",
 		"on_trash": "crm_fishpond.events.party.unlink_on_trash",
@@ -116,6 +117,7 @@ scheduler_events = {
 		"crm_fishpond.sync.backfill.resume_stuck_runs",
 		"crm_fishpond.pools.recycle.scheduled_recycle",
 		"crm_fishpond.pools.recycle.scheduled_warnings",
+		"crm_fishpond.sync.ingest.rematch_parked",
 	],
 	"daily_long": ["crm_fishpond.sync.reconcile_summary.refresh"],
 	"cron": {

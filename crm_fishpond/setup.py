@@ -17,7 +17,26 @@ def get_custom_fields() -> dict[str, list[dict]]:
 	}
 	return {
 		"Customer": [{**profile_link, "insert_after": "lead_name"}],
-		"Lead": [{**profile_link, "insert_after": "customer"}],
+		"Lead": [
+			{**profile_link, "insert_after": "customer"},
+			# typed on the public join form (crm_fishpond.api.capture); referral rewards come with issue 9
+			{
+				"fieldname": "fishpond_referral_code",
+				"label": "Referral Code",
+				"fieldtype": "Data",
+				"length": 40,
+				"insert_after": "fishpond_lead",
+				"no_copy": 1,
+				"translatable": 0,
+			},
+			{
+				"fieldname": "fishpond_consent",
+				"label": "Consented to Contact",
+				"fieldtype": "Check",
+				"insert_after": "fishpond_referral_code",
+				"no_copy": 1,
+			},
+		],
 	}
 
 

@@ -176,7 +176,7 @@ class TestEveryWhitelistedMethod(SweepCase):
 	def calls(self) -> dict:
 		"""method -> (callable, check(result) -> list of leaks). A PermissionError or a translated
 		refusal (ValidationError) counts as no leak."""
-		from crm_fishpond.api import duplicates, pools, scoring, sync
+		from crm_fishpond.api import capture, duplicates, ingest, pools, scoring, sync
 
 		L = self.leads
 		pair = self.foreign_duplicate_pair()
@@ -240,6 +240,15 @@ class TestEveryWhitelistedMethod(SweepCase):
 			),
 			"crm_fishpond.api.duplicates.dismiss": (lambda: duplicates.dismiss(pair), no_result),
 			"crm_fishpond.api.duplicates.merge": (lambda: duplicates.merge(pair), no_result),
+			# the join form is public by design: anyone may sign up, and the answer tells nothing
+			"crm_fishpond.api.capture.submit_lead": (
+				lambda: capture.submit_lead(first_name="Sweep", email="sweep.capture@example.com", consent=1),
+				lambda out: [] if set(out) == {"message"} else [f"answered {out}"],
+			),
+			"crm_fishpond.api.ingest.behaviour_events": (
+				lambda: ingest.behaviour_events([{"email": "free@example.com"}], "sweep"),
+				no_result,
+			),
 			"crm_fishpond.api.duplicates.resolve_profile": (
 				lambda: duplicates.resolve_profile(L["b_owned"]),
 				lambda out: [f"resolved {out}"] if out else [],
