@@ -193,7 +193,7 @@ def open_candidates(profile: str) -> list[dict]:
 
 def dismiss(candidate: str) -> None:
 	"""Mark a pair as not duplicates: the pass never reopens it. Needs write on both profiles."""
-	doc = frappe.get_doc(CANDIDATE, candidate)
+	doc = frappe.get_doc(CANDIDATE, candidate, for_update=True)
 	doc.check_permission("read")
 	for profile in (doc.profile_a, doc.profile_b):
 		frappe.get_doc(LEAD, profile).check_permission("write")
@@ -211,7 +211,8 @@ def merge(candidate: str, survivor: str | None = None, owner: str | None = None)
 	"""Fold one profile of an Open pair into the other (see the module docstring). Managers only."""
 	if not permissions.is_pond_manager():
 		frappe.throw(_("Only a Fishpond Manager can merge profiles."), frappe.PermissionError)
-	doc = frappe.get_doc(CANDIDATE, candidate)
+	# locked: two managers merging the same pair at once see one merge and one refusal
+	doc = frappe.get_doc(CANDIDATE, candidate, for_update=True)
 	if doc.status != OPEN:
 		frappe.throw(_("Only an open pair can be merged; this one is {0}.").format(_(doc.status)))
 	fields = ["name", "creation", "lead_owner", "claimed_on", "status", *PARTY_LINKS, *CONTACT_FIELDS]

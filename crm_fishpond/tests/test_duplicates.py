@@ -126,6 +126,28 @@ class TestDuplicates(pf.PoolTestCase):
 				"to_pool": self.p,
 			}
 		).insert(ignore_permissions=True)
+		third = pf.lead(LABEL, self.p)
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Behaviour Event",
+				"fishpond_lead": loser,
+				"event_type": "Page View",
+				"event_time": now_datetime(),
+			}
+		).insert(ignore_permissions=True)
+		for referrer, referee in ((loser, third), (third, loser)):
+			frappe.get_doc(
+				{
+					"doctype": "Referral Reward",
+					"referrer": referrer,
+					"referee": referee,
+					"reward_type": "Coupon Code",
+					"status": "Pending",
+				}
+			).insert(ignore_permissions=True)
+		stage = frappe.get_all("Lifecycle Stage", pluck="name", limit=1)[0]
+		for profile in (survivor, loser):
+			self.add_stage_history(profile, stage)
 		duplicates.run_duplicate_pass()
 		before = reconcile.reconcile()["differences"]
 		frappe.set_user(self.manager)
@@ -153,6 +175,15 @@ class TestDuplicates(pf.PoolTestCase):
 			self.assertEqual(frappe.db.count(doctype, {field: loser}), 0, doctype)
 		self.assertGreater(frappe.db.count("Fishpond Transaction", {"fishpond_lead": survivor}), 0)
 		self.assertEqual(frappe.db.count("Fishpond Lead Tag", {"parent": loser}), 0)
+		# both histories on the survivor (the rescore after the merge may append a stage change)
+		self.assertEqual(frappe.db.count("Fishpond Stage History", {"parent": loser}), 0)
+		moved = {"parent": survivor, "reason": f"{LABEL} test"}
+		self.assertEqual(frappe.db.count("Fishpond Stage History", moved), 2)
+		idx = frappe.get_all("Fishpond Stage History", {"parent": survivor}, pluck="idx", order_by="idx")
+		self.assertEqual(len(idx), len(set(idx)))
+		self.assertEqual(frappe.db.count("Referral Reward", {"referrer": survivor, "referee": third}), 1)
+		self.assertEqual(frappe.db.count("Referral Reward", {"referrer": third, "referee": survivor}), 1)
+		self.assertEqual(frappe.db.count("Fishpond Behaviour Event", {"fishpond_lead": survivor}), 1)
 		self.assertIn(self.tag(), frappe.get_all("Fishpond Lead Tag", {"parent": survivor}, pluck="tag"))
 		tombstone = frappe.db.get_value(
 			CANDIDATE, pair_name(a, b), ["status", "merged_from", "merged_into"], as_dict=True
@@ -194,6 +225,21 @@ class TestDuplicates(pf.PoolTestCase):
 		self.assertIn("accountant", str(raised.exception).lower())
 		self.assertTrue(frappe.db.exists("Fishpond Lead", b))
 		self.assertEqual(candidate(a, b).status, "Open")
+
+	def add_stage_history(self, profile: str, stage: str) -> None:
+		idx = frappe.db.count("Fishpond Stage History", {"parent": profile}) + 1
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Stage History",
+				"parent": profile,
+				"parenttype": "Fishpond Lead",
+				"parentfield": "stage_history",
+				"idx": idx,
+				"to_stage": stage,
+				"changed_on": now_datetime(),
+				"reason": f"{LABEL} test",
+			}
+		).db_insert()
 
 	def tag(self) -> str:
 		name = f"{LABEL} Tag"
