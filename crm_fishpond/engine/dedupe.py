@@ -597,7 +597,7 @@ def _similar_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: 
 	if len(big):
 		big_keys = keys[big]
 		for sort_keys in (big_keys, np.array([k[::-1] for k in big_keys.tolist()], dtype=object)):
-			order = big[np.argsort(sort_keys, kind="stable")]
+			order = big[_text_order(sort_keys)]
 			order = order[np.argsort(group[order], kind="stable")]
 			for start in range(0, max(len(order) - window, 1), chunk - window):
 				members = order[start : start + chunk]
@@ -622,6 +622,18 @@ def _similar_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: 
 	)
 	found = found.drop_duplicates(["a", "b"])
 	return found["a"].to_numpy(np.int64), found["b"].to_numpy(np.int64), found["sim"].to_numpy(float)
+
+
+def _text_order(keys: np.ndarray) -> np.ndarray:
+	"""Stable argsort of an object array of ``str``, in Python's order (by code point).
+
+	Sorting an object array compares Python objects one call at a time; numpy's fixed-width unicode
+	strings sort in C in the same order (keys hold no NUL character). Very long keys keep the object
+	sort, so the fixed-width copy stays small."""
+	longest = max((len(k) for k in keys.tolist()), default=0)
+	if longest > 256:
+		return np.argsort(keys, kind="stable")
+	return np.argsort(keys.astype(f"U{max(longest, 1)}"), kind="stable")
 
 
 def _token_key(value: Any) -> str | None:
