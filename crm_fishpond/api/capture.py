@@ -84,6 +84,8 @@ def submit_lead(
 			"fishpond_referral_code": values["referral_code"],
 			"fishpond_consent": 1,
 			"source": "Website" if frappe.db.exists("Lead Source", "Website") else None,
+			# Lead Owner defaults to the session user: "Guest" here; the pool decides who works it
+			"lead_owner": "",
 		}
 	)
 	lead.flags.fishpond_capture = True

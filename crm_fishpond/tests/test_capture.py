@@ -62,13 +62,21 @@ class TestCapture(FishpondTestCase):
 		lead = frappe.db.get_value(
 			"Lead",
 			{"email_id": "ada.capture@example.com"},
-			["name", "first_name", "company_name", "fishpond_referral_code", "fishpond_consent"],
+			[
+				"name",
+				"first_name",
+				"company_name",
+				"fishpond_referral_code",
+				"fishpond_consent",
+				"lead_owner",
+			],
 			as_dict=True,
 		)
 		self.assertEqual(
 			(lead.first_name, lead.company_name, lead.fishpond_referral_code, lead.fishpond_consent),
 			("Ada", "Analytical Engines", "FRIEND-42", 1),
 		)
+		self.assertFalse(lead.lead_owner, "a visitor's Lead belongs to nobody until a rep claims it")
 		pool = frappe.db.get_value("Fishpond Lead", {"lead": lead.name}, "fishpond")
 		self.assertEqual(pool, frappe.db.get_single_value("Fishpond Settings", "default_pool"))
 		comment = frappe.db.get_value(
