@@ -117,7 +117,7 @@ function fishpond_pool_buttons(frm, can) {
 }
 
 // Possible duplicates (crm_fishpond.api.duplicates): the open pairs of this profile the user may see,
-// with Dismiss (never suggested again) and, for managers, Merge profiles (this profile is kept).
+// with Not a duplicate (dismissed: never suggested again) and, for managers, Merge profiles (this profile is kept).
 frappe.ui.form.on("Fishpond Lead", {
 	refresh(frm) {
 		if (frm.is_new()) return;
@@ -144,7 +144,7 @@ function fishpond_duplicates_section(frm, data) {
 				· ${esc(row.evidence || "")}</span></div>
 			<div class="fishpond-duplicate-actions"></div></div>`);
 		const actions = line.find(".fishpond-duplicate-actions");
-		$(`<button class="btn btn-xs btn-default">${__("Dismiss")}</button>`)
+		$(`<button class="btn btn-xs btn-default">${__("Not a duplicate")}</button>`)
 			.appendTo(actions)
 			.on("click", () =>
 				frappe.call({
@@ -183,7 +183,7 @@ function fishpond_merge_dialog(frm, row, other) {
 				fieldname: "owner",
 				fieldtype: "Link",
 				options: "User",
-				label: __("Owner"),
+				label: __("Owner to keep"),
 				description: __("Empty: the owner who claimed first keeps the profile"),
 			},
 		],
@@ -196,7 +196,8 @@ function fishpond_merge_dialog(frm, row, other) {
 				freeze: true,
 				callback: (r) => {
 					dialog.hide();
-					frappe.set_route("Form", "Fishpond Lead", r.message.survivor);
+					if (r.message.survivor === frm.doc.name) frm.reload_doc();
+					else frappe.set_route("Form", "Fishpond Lead", r.message.survivor);
 				},
 			});
 		},
