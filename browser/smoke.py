@@ -289,8 +289,12 @@ def flow_guest_joins_the_pond(context, admin_page, args) -> list[str]:
 		page.wait_for_selector(".modal.show")
 		if "consent" not in page.locator(".modal.show").inner_text().lower():
 			problems.append("sending without consent did not ask for it")
-		page.evaluate("() => frappe.msg_dialog.hide()")
-		page.wait_for_selector(".modal.show", state="detached")
+		# Bootstrap ignores a hide while the dialog is still fading in: ask until it is gone
+		page.wait_for_function(
+			"() => { const m = document.querySelector('.modal.show');"
+			" if (!m) return true; $(m).modal('hide'); return false; }",
+			polling=250,
+		)
 		page.check("input[data-fieldname='fishpond_consent']")
 		page.locator("button.submit-btn").first.click()
 		page.wait_for_selector(".success-page:visible, .modal.show")

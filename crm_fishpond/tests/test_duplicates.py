@@ -149,7 +149,7 @@ class TestDuplicates(pf.PoolTestCase):
 		for profile in (survivor, loser):
 			self.add_stage_history(profile, stage)
 		duplicates.run_duplicate_pass()
-		before = reconcile.reconcile()["differences"]
+		before = self.differences_of(customer)
 		frappe.set_user(self.manager)
 		result = duplicates.merge(pair_name(a, b))
 		frappe.set_user("Administrator")
@@ -192,8 +192,15 @@ class TestDuplicates(pf.PoolTestCase):
 			(tombstone.status, tombstone.merged_from, tombstone.merged_into), ("Merged", loser, survivor)
 		)
 		self.assertEqual(duplicates.resolve_profile(loser), survivor)
-		self.assertEqual(reconcile.reconcile()["differences"], before)
-		self.assertEqual(before, 0)
+		# the merged history still matches ERPNext's (other tests on a shared site may leave their own
+		# differences: only this customer's count)
+		self.assertEqual(before, [])
+		self.assertEqual(self.differences_of(customer), [])
+
+	@staticmethod
+	def differences_of(customer: str) -> list:
+		result = reconcile.reconcile()
+		return [d for d in result["vouchers"] + result["customers"] if d.get("customer") == customer]
 
 	def test_manager_may_choose_the_owner(self):
 		other = pf.rep("fp-dup-rep2@example.com", pools=[self.p])

@@ -61,11 +61,11 @@ class RepWriteCase(pf.PoolTestCase):
 		cls.protected_customer = f.customer("_FP Write Protected Customer")
 		if not frappe.db.exists("Sales Order", {"customer": cls.protected_customer, "docstatus": 1}):
 			f.sales_order(cls.protected_customer)
-		# ...that no profile holds yet (a new Customer gets one of its own)
+		# ...that no profile holds (a new Customer may get one of its own). Nothing here is committed:
+		# the class's fixtures roll back when it ends, so the site's reconciliation stays clean.
 		frappe.db.set_value(
 			"Fishpond Lead", {"customer": cls.protected_customer}, "customer", None, update_modified=False
 		)
-		frappe.db.commit()  # nosemgrep: class fixtures; every test rolls back to its savepoint
 
 	def setUp(self):
 		super().setUp()
