@@ -148,7 +148,7 @@ def is_pond_manager(user: str | None = None) -> bool:
 # -- hooks -------------------------------------------------------------------------------------
 def query_conditions(user: str | None = None, doctype: str | None = None) -> str:
 	"""permission_query_conditions for Fishpond Lead and its satellites."""
-	from crm_fishpond.pools.masking import ensure_converging_field_stripping
+	from crm_fishpond.pools.field_stripping import ensure_converging_field_stripping
 
 	ensure_converging_field_stripping()
 	user = user or frappe.session.user
