@@ -20,7 +20,7 @@ from frappe import _
 from frappe.utils import get_datetime, get_system_timezone, now_datetime, validate_email_address
 
 from crm_fishpond import jobs
-from crm_fishpond.bulk import insert_rows
+from crm_fishpond.bulk import DOC_COLUMNS, insert_rows
 
 BATCH = "Fishpond Ingest Batch"
 EVENT = "Fishpond Behaviour Event"
@@ -34,12 +34,7 @@ CHANNELS = ("Web", "App", "Other")
 ROW_KEYS = {"email", "profile", "event_type", "event_time", "channel", "url", "payload", "weight"}
 EARLIEST = datetime(1970, 1, 1)
 EVENT_FIELDS = (
-	"name",
-	"creation",
-	"modified",
-	"owner",
-	"modified_by",
-	"docstatus",
+	*DOC_COLUMNS,
 	"idx",
 	"fishpond_lead",
 	"event_type",
