@@ -108,6 +108,10 @@ doc_events = {
 		"after_insert": "crm_fishpond.events.communication.after_insert",
 		"on_trash": "crm_fishpond.events.communication.on_trash",
 	},
+	# the onboarding's steps are ticked off however the work was done (crm_fishpond.events.onboarding)
+	"Fishpond": {"on_update": "crm_fishpond.events.onboarding.pool_on_update"},
+	"Fishpond Tag": {"on_update": "crm_fishpond.events.onboarding.tag_on_update"},
+	"Fishpond Run": {"after_insert": "crm_fishpond.events.onboarding.run_after_insert"},
 }
 
 # Background jobs
