@@ -7,7 +7,8 @@ has the `playwright` package; the browser is Debian's /usr/bin/chromium (no `pla
 
 Each page is one test: the workspace, the list and a form of every doctype of the app, every single
 doctype and every script or query report. Flows then do what a person does on a page, end to end
-(a rep marks a lead lost from its form; an admin saves a misspelt tag rule and is told which field). A test fails on a visible error dialog, a red message, a
+(a rep marks a lead lost from its form; an admin saves a misspelt tag rule and is told which field;
+an admin finds the setup onboarding on the workspace). A test fails on a visible error dialog, a red message, a
 server error (HTTP 5xx) behind the page, or a console error or uncaught exception from the page;
 Fishpond Settings must also not be dirty once it has opened. Failures leave a screenshot in DIR.
 The last line is a pytest-style summary.
@@ -314,10 +315,51 @@ def flow_guest_joins_the_pond(context, admin_page, args) -> list[str]:
 	return problems
 
 
+def flow_admin_is_walked_through_the_setup(context, admin_page, args) -> list[str]:
+	"""The workspace shows the *Fishpond CRM* onboarding, one entry per step, while it is enabled and
+	not complete (and no widget once it is). Picking a step shows its text and its action button;
+	pressing that is left to people, since it marks the step done."""
+	page = admin_page
+	watch = Watch()
+	watch.attach(page)
+	state = page.evaluate(
+		"""async () => {
+			const enabled = await frappe.db.get_single_value("System Settings", "enable_onboarding");
+			const doc = await frappe.db.get_doc("Module Onboarding", "Fishpond CRM");
+			const steps = await frappe.xcall(
+				"frappe.desk.doctype.onboarding_step.onboarding_step.get_onboarding_steps",
+				{ob_steps: JSON.stringify(doc.steps)});
+			const open = steps.filter((s) => !s.is_complete && !s.is_skipped).length;
+			return {shown: Boolean(enabled && !doc.is_complete && open), steps: steps.length};
+		}"""
+	)
+	page.goto(f"{args.url}/app/fishpond-crm")
+	settle(page)
+	problems: list[str] = []
+	widget = page.locator(".onboarding-widget-box")
+	if not state["shown"]:
+		print("    (the onboarding is disabled or complete on this site: checking that no widget shows)")
+		if widget.count():
+			problems.append("a disabled or complete onboarding still shows on the workspace")
+		return problems + dialogs(page) + watch.server + watch.console
+	widget.first.wait_for(state="visible")
+	steps = widget.locator(".onboarding-step")
+	if steps.count() != state["steps"]:
+		problems.append(f"the widget lists {steps.count()} steps, the onboarding has {state['steps']}")
+	if steps.count():
+		steps.nth(steps.count() - 1).locator(".step-title").click()
+		body = widget.locator(".onboarding-step-body").inner_text().strip()
+		button = widget.locator(".onboarding-step-footer button").first.inner_text().strip()
+		if not body or not button:
+			problems.append(f"a picked step shows text {body[:80]!r} and button {button!r}")
+	return problems + dialogs(page) + watch.server + watch.console
+
+
 FLOWS = {
 	"flow rep marks a lead lost": flow_rep_marks_a_lead_lost,
 	"flow admin saves a misspelt rule": flow_admin_saves_a_misspelt_rule,
 	"flow guest joins the pond": flow_guest_joins_the_pond,
+	"flow admin is walked through the setup": flow_admin_is_walked_through_the_setup,
 }
 
 
