@@ -95,6 +95,11 @@ MESSAGES = {
 	"needs_text": "{label} holds text, but the rule compares it with {value!r}; quote it as text",
 	"percent_range": "{label} is a percent from 0 to 100, got {value!r}",
 	"invalid": "{path}: {detail}",
+	# rules built in the filter UI (crm_fishpond.engine.filters)
+	"bad_filter_row": "{path}: a filter row is [doctype, fieldname, operator, value]",
+	"bad_match": "{path}: match must be 'all' or 'any', got {value!r}",
+	"bad_is": "operator 'is' on {label} takes 'set' or 'not set', got {value!r}",
+	"like_pattern": "{label}: the pattern {value!r} is not supported; use like %text% (contains) or text% (starts with)",
 }
 """English text of each :class:`RuleError` code (the site translates the same codes itself)."""
 

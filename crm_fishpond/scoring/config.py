@@ -52,14 +52,20 @@ def engine_config() -> EngineConfig:
 	return engine_setup().config
 
 
-def engine_setup() -> Setup:
+def engine_setup(stage_edits: dict[str, dict[str, Any]] | None = None) -> Setup:
 	"""The EngineConfig of this site with every Desk rule that can run; rules that cannot are left
-	out (see :class:`Setup`) instead of stopping the run. A bad setting throws naming its field."""
+	out (see :class:`Setup`) instead of stopping the run. A bad setting throws naming its field.
+	``stage_edits``: stage name -> unsaved values of that Lifecycle Stage (``sequence``,
+	``stage_key``, ``entry_condition``, ``entry_reason``), as a rule preview sees the stages."""
 	settings = frappe.get_cached_doc("Fishpond Settings")
 	base = settings_dict(settings)
 	vocab = rules.vocabulary(_validated(base))
 	setup = Setup(EngineConfig())
-	data = {**base, "stages": stage_settings(settings, vocab, setup), "tags": tag_rules(vocab, setup)}
+	data = {
+		**base,
+		"stages": stage_settings(settings, vocab, setup, stage_edits),
+		"tags": tag_rules(vocab, setup),
+	}
 	overrides = _overrides(settings.engine_config)
 	stage_override = overrides.get("stages")
 	if isinstance(stage_override, dict) and {"rules", "thresholds"} & set(stage_override):
@@ -117,15 +123,23 @@ def settings_dict(settings=None) -> dict[str, Any]:
 	return deep_merge(data, overrides)
 
 
-def stage_settings(settings, vocab: Vocabulary, setup: Setup) -> dict[str, Any]:
+def stage_settings(
+	settings, vocab: Vocabulary, setup: Setup, edits: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
 	"""Stages in Desk order; the default transitions over the five keyed stages, with the churn
 	thresholds of Settings; every stage's own entry rule (if any) tried before them. An entry rule
-	that cannot be translated is left out and recorded in ``setup``."""
+	that cannot be translated is left out and recorded in ``setup``. ``edits``: see
+	:func:`engine_setup` (a stage not saved yet joins the list)."""
 	stages = frappe.get_all(
 		"Lifecycle Stage",
 		fields=["name", "stage_key", "sequence", "entry_condition", "entry_reason"],
 		order_by="sequence asc, name asc",
 	)
+	if edits:
+		by_name = {s.name: s for s in stages}
+		for name, values in edits.items():
+			by_name.setdefault(name, frappe._dict(name=name)).update(values)
+		stages = sorted(by_name.values(), key=lambda s: (s.get("sequence") or 0, s.name))
 	if not stages:
 		return {}
 	names = [s.name for s in stages]

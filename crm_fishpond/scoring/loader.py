@@ -51,6 +51,7 @@ PROFILE_FIELDS = {
 	"timeline": "timeline",
 	"status": "status",
 	"fishpond": "fishpond",
+	"lead_owner": "lead_owner",
 }
 
 

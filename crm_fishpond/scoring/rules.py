@@ -22,6 +22,7 @@ from frappe import _
 
 from crm_fishpond.engine.config import EngineConfig
 from crm_fishpond.engine.errors import EngineConfigError
+from crm_fishpond.engine.filters import condition_to_filters, filters_to_condition
 from crm_fishpond.engine.lifecycle import TEMPLATE_EXTRAS
 from crm_fishpond.engine.vocabulary import RuleError, Vocabulary, metric_kinds
 from crm_fishpond.scoring.loader import PROFILE_FIELDS, profile_columns
@@ -29,6 +30,7 @@ from crm_fishpond.scoring.loader import PROFILE_FIELDS, profile_columns
 PROFILE = "Fishpond Lead"
 TAG = "Fishpond Tag"
 STAGE = "Lifecycle Stage"
+FACTS = "Fishpond Profile Facts"
 OK = "OK"
 FAILED = "Failed"
 
@@ -138,9 +140,107 @@ def error_text(e: Exception) -> str:
 		"percent_range": lambda: _("field {0} is a percent from 0 to 100, but the rule uses {1}").format(
 			f, value
 		),
+		"bad_filter_row": lambda: _("filter row {0} is not [doctype, field, operator, value]").format(
+			p["path"]
+		),
+		"bad_match": lambda: _("match must be All or Any, not {0}").format(value),
+		"bad_is": lambda: _("operator {0} on field {1} takes Set or Not Set").format(frappe.bold("is"), f),
+		"like_pattern": lambda: _(
+			"field {0}: the pattern {1} is not supported; use Like with text (contains) or text% (starts with)"
+		).format(f, value),
 	}
 	text = texts.get(e.code)
 	return text() if text else _("at {0}: {1}").format(p.get("path"), p.get("detail") or str(e))
+
+
+# --------------------------------------------------------------------------------------------------
+# rules built by clicking (Frappe's filter UI over Fishpond Profile Facts)
+
+
+def facts_fieldtypes() -> dict[str, str]:
+	"""Field name -> Frappe field type of every field the rule builder offers."""
+	return {
+		df.fieldname: df.fieldtype
+		for df in frappe.get_meta(FACTS).fields
+		if df.fieldtype not in ("Section Break", "Column Break", "Tab Break")
+	}
+
+
+def facts_names(vocab: Vocabulary, condition: Any) -> dict[str, str]:
+	"""Each field ``condition`` names (label, form name or engine column) -> the rule builder's
+	field for it; fields the builder does not offer are left out."""
+	offered = facts_fieldtypes()
+	out: dict[str, str] = {}
+	for name in _named_fields(condition):
+		try:
+			f = vocab.resolve(name)
+		except EngineConfigError:
+			continue
+		for candidate in (f.fieldname, f.column):
+			if candidate and candidate in offered:
+				out[name] = candidate
+				break
+	return out
+
+
+def _named_fields(node: Any) -> list[str]:
+	if isinstance(node, Mapping):
+		if isinstance(node.get("field"), str):
+			return [node["field"]]
+		return [n for value in node.values() for n in _named_fields(value)]
+	if isinstance(node, list):
+		return [n for item in node for n in _named_fields(item)]
+	return []
+
+
+def sync_builder(doc, condition_field: str, what: str, vocab: Vocabulary) -> None:
+	"""Keep a rule form's two views in step before it is checked.
+
+	The builder is the source when its rows (``rule_filters``) or match (``rule_match``) changed, or
+	the JSON did not: its rows are compiled into the JSON condition. Otherwise the JSON is the source
+	(edited as JSON, or written by an API client or a data import): it is shown in the builder when
+	the filter UI can show it (one all/any group of comparisons), else the form stays in JSON mode
+	(``advanced_rule``)."""
+	filters = parse_json(doc.rule_filters) if doc.rule_filters else None
+	builder_changed = doc.has_value_changed("rule_filters") or doc.has_value_changed("rule_match")
+	if not doc.advanced_rule and filters and (builder_changed or not doc.has_value_changed(condition_field)):
+		doc.set(condition_field, compiled(doc, what))
+		return
+	show_in_builder(doc, condition_field, vocab)
+
+
+def compiled(doc, what: str) -> str | None:
+	"""The JSON condition the builder's rows and match mean; throws a translated error naming
+	``what`` for a row the engine cannot evaluate."""
+	filters = parse_json(doc.rule_filters) if doc.rule_filters else None
+	if not filters:
+		return None
+	try:
+		condition = filters_to_condition(filters, (doc.rule_match or "All").lower(), facts_fieldtypes())
+	except EngineConfigError as e:
+		frappe.throw(_("{0} is invalid: {1}").format(what, error_text(e)), title=_("Invalid rule"))
+	return json.dumps(condition, ensure_ascii=False)
+
+
+def show_in_builder(doc, condition_field: str, vocab: Vocabulary) -> bool:
+	"""Set the builder's rows from the JSON condition; False (and JSON mode) when the filter UI
+	cannot show it. Invalid JSON is left to the check that follows."""
+	raw = doc.get(condition_field)
+	if not raw:
+		doc.rule_filters = None
+		return True
+	try:
+		condition = json.loads(raw)
+	except ValueError:
+		return False
+	shown = condition_to_filters(condition, FACTS, facts_names(vocab, condition))
+	if shown is None:
+		doc.rule_filters = None
+		doc.advanced_rule = 1
+		return False
+	doc.rule_match = shown[0].title()
+	doc.rule_filters = json.dumps(shown[1], ensure_ascii=False)
+	return True
 
 
 # --------------------------------------------------------------------------------------------------

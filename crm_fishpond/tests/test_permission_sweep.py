@@ -176,7 +176,7 @@ class TestEveryWhitelistedMethod(SweepCase):
 	def calls(self) -> dict:
 		"""method -> (callable, check(result) -> list of leaks). A PermissionError or a translated
 		refusal (ValidationError) counts as no leak."""
-		from crm_fishpond.api import capture, duplicates, ingest, pools, scoring, sync
+		from crm_fishpond.api import capture, duplicates, ingest, pools, rules, scoring, sync
 
 		L = self.leads
 		pair = self.foreign_duplicate_pair()
@@ -252,6 +252,22 @@ class TestEveryWhitelistedMethod(SweepCase):
 			"crm_fishpond.api.duplicates.resolve_profile": (
 				lambda: duplicates.resolve_profile(L["b_owned"]),
 				lambda out: [f"resolved {out}"] if out else [],
+			),
+			# a rule preview reads the whole pond: rule editors only
+			"crm_fishpond.api.rules.preview": (
+				lambda: rules.preview(
+					"Fishpond Tag",
+					{
+						"tag_name": "_FP Sweep Preview",
+						"tag_type": "Rule",
+						"condition": '{"field": "orders", "op": ">=", "value": 0}',
+					},
+				),
+				no_result,
+			),
+			"crm_fishpond.api.rules.preview_result": (
+				lambda: rules.preview_result("Fishpond Tag", "fishpond:rule_preview:x"),
+				no_result,
 			),
 		}
 

@@ -14,11 +14,14 @@ class FishpondTag(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
+		advanced_rule: DF.Check
 		color: DF.Color | None
 		condition: DF.Code | None
 		description: DF.SmallText | None
 		enabled: DF.Check
 		rule_error: DF.SmallText | None
+		rule_filters: DF.Code | None
+		rule_match: DF.Literal["All", "Any"]
 		rule_status: DF.Literal["", "OK", "Failed"]
 		tag_category: DF.Data | None
 		tag_name: DF.Data
@@ -27,7 +30,16 @@ class FishpondTag(Document):
 	# end: auto-generated types
 	def validate(self):
 		if self.tag_type == "Rule":
+			self.sync_builder()
 			self.validate_condition()
+
+	def sync_builder(self):
+		"""A rule built by clicking becomes the JSON condition; JSON the builder can show, filter rows."""
+		from crm_fishpond.scoring.config import rule_vocabulary
+		from crm_fishpond.scoring.rules import sync_builder
+
+		what = _("The condition of tag {0}").format(frappe.bold(self.tag_name))
+		sync_builder(self, "condition", what, rule_vocabulary())
 
 	def validate_condition(self):
 		"""The condition must name fields and values the profile form shows; it is kept as written

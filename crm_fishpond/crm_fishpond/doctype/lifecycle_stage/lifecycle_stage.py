@@ -14,11 +14,14 @@ class LifecycleStage(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
+		advanced_rule: DF.Check
 		color: DF.Color | None
 		description: DF.SmallText | None
 		entry_condition: DF.Code | None
 		entry_reason: DF.Data | None
 		rule_error: DF.SmallText | None
+		rule_filters: DF.Code | None
+		rule_match: DF.Literal["All", "Any"]
 		rule_status: DF.Literal["", "OK", "Failed"]
 		sequence: DF.Int
 		stage_key: DF.Literal["acquisition", "conversion", "growth", "retention", "churn"]
@@ -28,6 +31,7 @@ class LifecycleStage(Document):
 	def validate(self):
 		if self.sequence is not None and self.sequence < 0:
 			frappe.throw(_("Order cannot be negative."))
+		self.sync_builder()
 		if self.entry_condition and (
 			self.is_new()
 			or self.has_value_changed("entry_condition")
@@ -37,6 +41,17 @@ class LifecycleStage(Document):
 		if not self.entry_condition:
 			self.rule_status = None
 			self.rule_error = None
+
+	def sync_builder(self):
+		"""An entry rule built by clicking becomes the JSON condition; JSON the builder can show,
+		filter rows."""
+		from crm_fishpond.scoring.config import rule_vocabulary
+		from crm_fishpond.scoring.rules import sync_builder
+
+		if not (self.rule_filters or self.entry_condition):
+			return
+		what = _("The entry rule of stage {0}").format(frappe.bold(self.stage_name))
+		sync_builder(self, "entry_condition", what, rule_vocabulary())
 
 	def validate_entry_rule(self):
 		"""The entry rule must name fields and values the profile form shows, and its reason
