@@ -15,6 +15,7 @@ from pathlib import Path
 import frappe
 from frappe import _
 
+from crm_fishpond.scoring.settings_form import ensure_default_rows
 from crm_fishpond.setup import create_custom_fields, delete_custom_fields
 
 DEFAULT_POOL = "General Pool"
@@ -75,6 +76,22 @@ def ensure_settings() -> None:
 	if missing:
 		frappe.db.set_single_value("Fishpond Settings", missing, update_modified=False)
 		frappe.clear_document_cache("Fishpond Settings", "Fishpond Settings")
+	ensure_scoring_tables()
+
+
+def ensure_scoring_tables() -> list[str]:
+	"""Fill the scoring tables of Fishpond Settings (qualification answers per framework, engagement
+	points) with the engine's defaults once each, like the other shipped defaults: a table an admin
+	edited or emptied is never refilled (crm_fishpond.scoring.settings_form.ensure_default_rows)."""
+	raw = frappe.db.get_single_value("Fishpond Settings", "shipped_defaults")
+	shipped = set(json.loads(raw or "[]"))
+	before = len(shipped)
+	filled = ensure_default_rows(shipped)
+	if len(shipped) != before:
+		frappe.db.set_single_value(
+			"Fishpond Settings", "shipped_defaults", json.dumps(sorted(shipped)), update_modified=False
+		)
+	return filled
 
 
 def default_records() -> list[tuple[str, list[dict]]]:

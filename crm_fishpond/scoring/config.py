@@ -1,9 +1,11 @@
 """EngineConfig from Desk: Fishpond Settings, Lifecycle Stage rules and Fishpond Tag rules.
 
-Precedence, lowest first: the engine defaults (its BANT fit factors use the answers of the Fishpond
-Lead form), the site default below (Sales Orders as an engagement signal), the typed Settings fields
-(weights, half-life, churn thresholds), the stages and tags defined in Desk, and last the JSON in
-*Fishpond Settings → Engine config overrides* (deep-merged, so an admin can change one key).
+Precedence, lowest first: the engine defaults, the Settings form (weights; the qualification
+framework, its question weights and answer points; engagement points and caps per activity type,
+half-life; churn thresholds; category thresholds; RFM bins, cut points and grade cut-offs: see
+:mod:`crm_fishpond.scoring.settings_form`), the stages and tags defined in Desk, and last the JSON in
+*Fishpond Settings → Engine config overrides* (deep-merged, so an admin can change one key). What the
+form and the override make together is checked when Settings are saved (:func:`check_settings`).
 
 Stage entry rules and tag conditions are stored as the admin wrote them, in the profile form's
 vocabulary (labels and select options as shown, percents as percents), and translated to the
@@ -21,13 +23,12 @@ import frappe
 from frappe import _
 from frappe.utils import flt
 
-from crm_fishpond.engine.activity import DEFAULT_EVENT_CAPS, DEFAULT_EVENT_POINTS
 from crm_fishpond.engine.config import EngineConfig
 from crm_fishpond.engine.errors import EngineConfigError
 from crm_fishpond.engine.lifecycle import DEFAULT_STAGES, TEMPLATE_EXTRAS, default_rules
+from crm_fishpond.engine.score_tables import unknown_setting
 from crm_fishpond.engine.vocabulary import Vocabulary
-from crm_fishpond.scoring import rules
-from crm_fishpond.scoring.loader import SALES_ORDER_EVENT
+from crm_fishpond.scoring import rules, settings_form
 
 
 @dataclass
@@ -52,12 +53,13 @@ def engine_config() -> EngineConfig:
 	return engine_setup().config
 
 
-def engine_setup(stage_edits: dict[str, dict[str, Any]] | None = None) -> Setup:
+def engine_setup(stage_edits: dict[str, dict[str, Any]] | None = None, settings=None) -> Setup:
 	"""The EngineConfig of this site with every Desk rule that can run; rules that cannot are left
 	out (see :class:`Setup`) instead of stopping the run. A bad setting throws naming its field.
+	``settings``: a Fishpond Settings document to use instead of the saved one (an unsaved form).
 	``stage_edits``: stage name -> unsaved values of that Lifecycle Stage (``sequence``,
 	``stage_key``, ``entry_condition``, ``entry_reason``), as a rule preview sees the stages."""
-	settings = frappe.get_cached_doc("Fishpond Settings")
+	settings = settings or frappe.get_cached_doc("Fishpond Settings")
 	base = settings_dict(settings)
 	vocab = rules.vocabulary(_validated(base))
 	setup = Setup(EngineConfig())
@@ -72,7 +74,7 @@ def engine_setup(stage_edits: dict[str, dict[str, Any]] | None = None) -> Setup:
 		# the admin's own rules (or thresholds) replace the generated ones instead of mixing with them
 		data["stages"] = {k: v for k, v in data["stages"].items() if k not in ("rules", "thresholds")}
 		setup.used = {k: v for k, v in setup.used.items() if k[0] != "stage"}
-	setup.config = _validated(deep_merge(data, overrides))
+	setup.config = _validated(deep_merge(data, overrides), overrides)
 	return setup
 
 
@@ -82,14 +84,42 @@ def rule_vocabulary() -> Vocabulary:
 	return rules.vocabulary(_validated(settings_dict(settings)))
 
 
-def _validated(data: dict[str, Any]) -> EngineConfig:
+def _validated(data: dict[str, Any], overrides: dict[str, Any] | None = None) -> EngineConfig:
 	try:
 		return EngineConfig.from_dict(data)
 	except EngineConfigError as e:
+		frappe.throw(settings_form.describe_error(e, overrides), title=_("Invalid scoring settings"))
+
+
+def check_settings(settings) -> None:
+	"""Throw a translated error naming the field, table row or override key when ``settings`` (a
+	Fishpond Settings document, saved or not) would not make a valid engine config with the site's
+	stages and tags: what would otherwise break the next rescore is refused on save."""
+	settings_form.check(settings)
+	overrides = _overrides(settings.engine_config)
+	unknown = unknown_setting(overrides)
+	if unknown:
+		path, close = unknown
+		label = frappe.bold(_("Engine Config Overrides (JSON)"))
 		frappe.throw(
-			_("The scoring settings are invalid at {0}: {1}").format(frappe.bold(e.field or "-"), str(e)),
+			_("{0}: there is no setting {1}; did you mean {2}?").format(
+				label, frappe.bold(path), frappe.bold(close)
+			)
+			if close
+			else _("{0}: there is no setting {1}.").format(label, frappe.bold(path)),
 			title=_("Invalid scoring settings"),
 		)
+	rfm = overrides.get("rfm") if isinstance(overrides.get("rfm"), dict) else {}
+	bins = rfm.get("bins", settings.get("rfm_bins"))
+	if isinstance(bins, int) and bins > 5 and "segment_map" not in rfm:
+		frappe.throw(
+			_("The default RFM segments cover up to 5 bins: for {0} bins give {1} in {2}.").format(
+				bins, frappe.bold("rfm.segment_map"), frappe.bold(_("Engine Config Overrides (JSON)"))
+			),
+			title=_("Invalid scoring settings"),
+		)
+	_validated(settings_dict(settings), overrides)
+	engine_setup(settings=settings)
 
 
 def config_dict() -> dict[str, Any]:
@@ -98,29 +128,14 @@ def config_dict() -> dict[str, Any]:
 
 
 def settings_dict(settings=None) -> dict[str, Any]:
-	"""Fishpond Settings' typed fields and JSON overrides, without the Desk stages and tags."""
+	"""Fishpond Settings' fields and tables and JSON overrides, without the Desk stages and tags."""
 	settings = settings or frappe.get_cached_doc("Fishpond Settings")
-	data: dict[str, Any] = {
-		"score": {
-			"weights": {
-				"fit": flt(settings.weight_fit),
-				"engagement": flt(settings.weight_engagement),
-				"value": flt(settings.weight_value),
-			},
-		},
-		"engagement": {
-			"half_life_days": flt(settings.engagement_half_life_days) or 30.0,
-			"event_points": {**DEFAULT_EVENT_POINTS, SALES_ORDER_EVENT: 10.0},
-			"event_caps": {**DEFAULT_EVENT_CAPS, SALES_ORDER_EVENT: 20.0},
-		},
-		"churn": {
-			"horizon_days": flt(settings.churn_horizon_days) or 90.0,
-			"medium_risk": flt(settings.churn_medium_threshold) / 100.0,
-			"high_risk": flt(settings.churn_high_threshold) / 100.0,
-		},
-	}
 	overrides = {k: v for k, v in _overrides(settings.engine_config).items() if k not in ("stages", "tags")}
-	return deep_merge(data, overrides)
+	try:
+		data = settings_form.engine_dict(settings)
+	except EngineConfigError as e:
+		frappe.throw(settings_form.describe_error(e), title=_("Invalid scoring settings"))
+	return settings_form.follow_bins(deep_merge(data, overrides), overrides)
 
 
 def stage_settings(

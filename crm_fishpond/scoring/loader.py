@@ -49,6 +49,8 @@ PROFILE_FIELDS = {
 	"authority": "authority",
 	"need": "need",
 	"timeline": "timeline",
+	"challenges": "challenges",
+	"priority": "priority",
 	"status": "status",
 	"fishpond": "fishpond",
 	"lead_owner": "lead_owner",

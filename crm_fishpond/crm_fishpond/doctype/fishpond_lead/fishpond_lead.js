@@ -204,3 +204,16 @@ function fishpond_merge_dialog(frm, row, other) {
 	});
 	dialog.show();
 }
+
+// Qualification: the questions of the framework that scores (Fishpond Settings, Qualification) show;
+// the other framework's stay visible only where they hold an answer. A new profile shows all of them.
+frappe.ui.form.on("Fishpond Lead", {
+	refresh(frm) {
+		const framework = (frm.doc.__onload || {}).qualification_framework;
+		if (!framework) return;
+		const champ = framework === "CHAMP";
+		for (const field of ["need", "timeline"]) frm.toggle_display(field, !champ || !!frm.doc[field]);
+		for (const field of ["challenges", "priority"]) frm.toggle_display(field, champ || !!frm.doc[field]);
+		frm.set_df_property("budget", "label", champ ? __("Money (Budget)") : __("Budget"));
+	},
+});

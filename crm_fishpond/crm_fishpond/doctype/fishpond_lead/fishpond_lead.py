@@ -57,6 +57,7 @@ class FishpondLead(ContactMaskMixin, Document):
 		authority: DF.Literal["", "Decision Maker", "Economic Buyer", "Champion", "Influencer", "User"]
 		budget: DF.Literal["", "Approved", "Allocated", "Planned", "Exploring", "None"]
 		category: DF.Literal["", "Potential", "Intention", "Deal", "Loyal"]
+		challenges: DF.Literal["", "Critical", "Significant", "Moderate", "Minor", "None"]
 		churn_band: DF.Literal["", "Low", "Medium", "High"]
 		churn_method: DF.Literal["", "BG/NBD", "Recency rule"]
 		churn_risk: DF.Percent
@@ -92,6 +93,7 @@ class FishpondLead(ContactMaskMixin, Document):
 		p_alive: DF.Float
 		phone: DF.Data | None
 		previous_owner: DF.Link | None
+		priority: DF.Literal["", "Top Priority", "High", "Medium", "Low", "Not a Priority"]
 		purchase_days: DF.Int
 		r_score: DF.Int
 		referred_by: DF.Link | None
@@ -123,6 +125,11 @@ class FishpondLead(ContactMaskMixin, Document):
 		self.validate_owner_and_status()
 		if self.has_value_changed("lifecycle_stage"):
 			self.record_stage_change()
+
+	def onload(self):
+		# the form shows the questions of the framework that scores (Fishpond Settings, Qualification)
+		framework = frappe.db.get_single_value("Fishpond Settings", "qualification_framework")
+		self.set_onload("qualification_framework", framework or "BANT")
 
 	def after_insert(self):
 		self.link_back()

@@ -14,6 +14,16 @@ frappe.ui.form.on("Fishpond Settings", {
 		frm.trigger("show_rescore_status");
 	},
 
+	after_save() {
+		frappe.show_alert(
+			{
+				message: __("Saved. Profiles are scored with these settings from their next rescore; Rescore Now rescores every profile."),
+				indicator: "green",
+			},
+			8
+		);
+	},
+
 	show_rescore_status(frm) {
 		frappe.call({ method: "crm_fishpond.api.scoring.rescore_status" }).then((r) => {
 			const run = r.message || {};
