@@ -101,8 +101,8 @@ class TestRules(FishpondTestCase):
 			attempt({"field": "Churn Risk", "op": ">=", "value": 170})
 		self.assertIn("170", str(ctx.exception))
 		with self.assertRaises(frappe.ValidationError) as ctx:
-			attempt({"field": "lead_owner", "op": "is_set"})
-		self.assertIn("lead_owner", str(ctx.exception))
+			attempt({"field": "claimed_on", "op": "is_set"})
+		self.assertIn("claimed_on", str(ctx.exception))
 		doc = attempt(
 			{
 				"all": [
