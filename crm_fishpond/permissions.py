@@ -20,7 +20,8 @@ referral reward names two profiles (referrer and referee); it is visible when ei
 by who may change both. A duplicate candidate names two profiles too but is visible only when BOTH are
 (it would otherwise reveal the other profile).
 Accounts users read every transaction and every referral reward (they read the vouchers and ledger
-entries behind them in ERPNext anyway) but no profile.
+entries behind them in ERPNext anyway) but no profile: on Fishpond Lead they have Frappe's *select*
+permission only, so the lists of those satellites show each row's profile by its title.
 
 ``has_permission`` can only deny. Reads use the read criterion; writes need more: the lead's owner or a
 manager of its pool (a pool member may look at an unclaimed lead but changes it only after claiming).

@@ -267,6 +267,23 @@ class TestPermissionMatrix(pf.PoolTestCase):
 			expected_for=lambda user, expected: set(self.all) if user == self.accountant else expected,
 		)
 
+	def test_an_accountant_opens_the_transaction_list_but_reads_no_profile(self):
+		"""The list view of Fishpond Transaction joins each row's profile (Fishpond Lead shows its title
+		in links), which Frappe allows only with select permission on profiles: without it an
+		accountant's list failed with "No permission for Fishpond Lead". Select is not read."""
+		frappe.set_user(self.accountant)
+		try:
+			rows = frappe.get_list(
+				"Fishpond Transaction",
+				fields=["name", "fishpond_lead.lead_name as profile_title"],
+				filters={"name": ("in", list(self.transactions.values()))},
+			)
+			self.assertEqual(len(rows), len(self.transactions))
+			self.assertEqual(frappe.get_list("Fishpond Lead", filters={"name": ("in", list(self.all))}), [])
+			self.assertFalse(frappe.has_permission("Fishpond Lead", "read", doc=next(iter(self.all))))
+		finally:
+			frappe.set_user("Administrator")
+
 	def test_claim_logs_follow_their_profile(self):
 		logs = {
 			key: frappe.db.get_value("Fishpond Claim Log", {"profile": lead, "action": "Claim"})
