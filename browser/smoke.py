@@ -44,7 +44,9 @@ def pages() -> list[tuple[str, str, dict]]:
 	out = [("workspace Fishpond CRM", "/app/fishpond-crm", {})]
 	for path in sorted(MODULE.glob("doctype/*/*.json")):
 		doc = json.loads(path.read_text())
-		if doc.get("doctype") != "DocType" or doc.get("istable"):
+		# child tables have no page; a virtual doctype (Fishpond Profile Facts) holds no records and
+		# only serves the rule builder its fields
+		if doc.get("doctype") != "DocType" or doc.get("istable") or doc.get("is_virtual"):
 			continue
 		name = doc["name"]
 		if doc.get("issingle"):
@@ -249,6 +251,7 @@ def flow_admin_saves_a_misspelt_rule(context, admin_page, args) -> list[str]:
 		"""async () => {
 			await cur_frm.set_value("tag_name", "_FP Browser Misspelt Rule");
 			await cur_frm.set_value("tag_type", "Rule");
+			await cur_frm.set_value("advanced_rule", 1);
 			await cur_frm.set_value("condition", JSON.stringify(
 				{"all": [{"field": "days_since_lst", "op": ">", "value": 90}]}));
 		}"""
@@ -355,9 +358,219 @@ def flow_admin_is_walked_through_the_setup(context, admin_page, args) -> list[st
 	return problems + dialogs(page) + watch.server + watch.console
 
 
+def flow_admin_builds_a_rule_by_clicking(context, admin_page, args) -> list[str]:
+	"""An admin creates a rule tag without typing JSON: Add a Filter, pick "Orders", ">=", type 1;
+	the preview says how many profiles match now (counted by a background job); save: the stored
+	condition is the engine's."""
+	page = admin_page
+	name = f"_FP Browser Built Rule {int(time.time())}"
+	page.goto(f"{args.url}/app/fishpond-tag/new")
+	settle(page)
+	page.wait_for_function("() => window.cur_frm && cur_frm.doctype === 'Fishpond Tag'")
+	watch = Watch()
+	watch.attach(page)
+	page.fill("input[data-fieldname='tag_name']", name)
+	page.select_option("select[data-fieldname='tag_type']", "Rule")
+	builder = page.locator(".fishpond-rule-builder")
+	builder.locator(".add-filter").click()
+	field = builder.locator(".fieldname-select-area input").last
+	field.click()
+	field.fill("Orders")
+	page.locator(".awesomplete li", has_text=re.compile(r"^Orders$")).first.click()
+	builder.locator("select.condition").last.select_option(">=")
+	value = builder.locator(".filter-field input").last
+	value.fill("1")
+	value.press("Tab")
+	problems: list[str] = []
+	preview = page.locator(".fishpond-rule-preview[data-status='done']")
+	try:
+		preview.wait_for(timeout=90000)
+		count = preview.get_attribute("data-count")
+		if count is None or not count.isdigit():
+			problems.append(f"the preview shows no count: {preview.inner_text()[:200]!r}")
+	except Exception:
+		shown = page.locator(".fishpond-rule-preview").all_inner_texts()
+		problems.append(f"no preview count within 90 s: {shown}")
+	page.keyboard.press("Control+s")
+	settle(page)
+	problems += dialogs(page) + watch.server + watch.console
+	stored = page.evaluate(
+		"(name) => frappe.db.get_value('Fishpond Tag', name, ['condition', 'advanced_rule'])"
+		".then(r => r.message)",
+		name,
+	)
+	want = {"all": [{"field": "orders", "op": ">=", "value": 1}]}
+	if not stored or json.loads(stored.get("condition") or "null") != want or stored.get("advanced_rule"):
+		problems.append(f"the saved rule is {stored}, not {want}")
+	return problems
+
+
+def ensure_rep(admin_page) -> None:
+	admin_page.evaluate(
+		"""async ([rep, password, pool]) => {
+			if (!(await frappe.db.exists("User", rep))) {
+				await frappe.db.insert({doctype: "User", email: rep, first_name: "Browser Rep",
+					send_welcome_email: 0, new_password: password, roles: [{role: "Fishpond User"}]});
+			}
+			if (!(await frappe.db.exists("Fishpond", pool))) {
+				await frappe.db.insert({doctype: "Fishpond", pool_name: pool,
+					members: [{member_type: "User", user: rep}]});
+			}
+		}""",
+		[REP, REP_PASSWORD, POOL],
+	)
+
+
+def user_context(admin_page, args, user: str, password: str):
+	ctx = admin_page.context.browser.new_context(
+		viewport={"width": 1440, "height": 900}, extra_http_headers={"X-Frappe-Site-Name": args.site}
+	)
+	ctx.set_default_timeout(30000)
+	login(ctx, args.url, user, password)
+	return ctx
+
+
+def flow_rep_claims_from_the_list(context, admin_page, args) -> list[str]:
+	"""A rep sees a free lead's email masked, ticks it in the list, Actions > Claim: its form now
+	shows the email in full."""
+	ensure_rep(admin_page)
+	email = f"claim.me.{int(time.time())}@example.com"
+	lead = admin_page.evaluate(
+		"""async ([pool, email]) => (await frappe.db.insert({doctype: "Fishpond Lead",
+			lead_name: "Browser Claim Lead", fishpond: pool, email_id: email})).name""",
+		[POOL, email],
+	)
+	ctx = user_context(admin_page, args, REP, REP_PASSWORD)
+	problems: list[str] = []
+	try:
+		page = ctx.new_page()
+		watch = Watch()
+		watch.attach(page)
+
+		def shown_email() -> str:
+			page.goto(f"{args.url}/app/fishpond-lead/{lead}")
+			settle(page)
+			page.wait_for_function("(name) => window.cur_frm && cur_frm.docname === name", arg=lead)
+			return page.evaluate("() => cur_frm.doc.visible_email || ''")
+
+		before = shown_email()
+		if before == email or "*" not in before:
+			problems.append(f"before the claim the rep sees {before!r}, not a masked email")
+		page.goto(f"{args.url}/app/fishpond-lead?fishpond={POOL}")
+		settle(page)
+		page.locator(f".list-row-checkbox[data-name='{lead}']").check()
+		page.get_by_role("button", name="Actions").click()
+		page.get_by_role("link", name="Claim", exact=True).click()
+		settle(page)
+		problems += [d for d in dialogs(page)]
+		after = shown_email()
+		if after != email:
+			problems.append(f"after the claim the rep sees {after!r}, not {email!r}")
+		problems += watch.server + watch.console
+	finally:
+		ctx.close()
+	return problems
+
+
+def flow_admin_rescores_from_settings(context, admin_page, args) -> list[str]:
+	"""An admin clicks Rescore Now in Fishpond Settings and confirms; the form shows the run's
+	progress, then its end (a background worker runs it)."""
+	page = admin_page
+	page.goto(f"{args.url}/app/fishpond-settings")
+	settle(page)
+	page.wait_for_function("() => window.cur_frm && cur_frm.doctype === 'Fishpond Settings'")
+	watch = Watch()
+	watch.attach(page)
+	page.get_by_role("button", name="Rescore Now").click()
+	page.locator(".modal.show .btn-primary").click()
+	problems: list[str] = []
+	try:
+		page.wait_for_function(
+			"() => /Rescore .* is (Queued|Running)/.test(document.querySelector('.form-message')?.innerText"
+			" || '') || /Last rescore/.test(document.querySelector('.form-message')?.innerText || '')",
+			timeout=30000,
+			polling=500,
+		)
+		page.wait_for_function(
+			"() => /Last rescore .*(Completed|Failed)/.test(document.querySelector('.form-message')?.innerText"
+			" || '')",
+			timeout=240000,
+			polling=1000,
+		)
+	except Exception:
+		text = page.evaluate("() => document.querySelector('.form-message')?.innerText || ''")
+		problems.append(f"the rescore did not finish in 4 minutes; the form shows {text[:200]!r}")
+	text = page.evaluate("() => document.querySelector('.form-message')?.innerText || ''")
+	if "Failed" in text:
+		problems.append(f"the rescore failed: {text[:200]!r}")
+	return problems + dialogs(page) + watch.server + watch.console
+
+
+ACCOUNTANT = "fp-browser-accountant@example.com"
+
+
+def flow_rep_and_accountant_open_their_pages(context, admin_page, args) -> list[str]:
+	"""A rep and an accountant open the workspace and every list, form and report of the app their
+	roles can read: no error dialog, server error or console error on any."""
+	ensure_rep(admin_page)
+	admin_page.evaluate(
+		"""async ([user, password]) => {
+			if (!(await frappe.db.exists("User", user))) {
+				await frappe.db.insert({doctype: "User", email: user, first_name: "Browser Accountant",
+					send_welcome_email: 0, new_password: password, roles: [{role: "Accounts User"}]});
+			}
+		}""",
+		[ACCOUNTANT, REP_PASSWORD],
+	)
+	problems: list[str] = []
+	for user in (REP, ACCOUNTANT):
+		ctx = user_context(admin_page, args, user, REP_PASSWORD)
+		try:
+			page = ctx.new_page()
+			watch = Watch()
+			watch.attach(page)
+			page.goto(f"{args.url}/app")
+			settle(page)
+			readable = set(page.evaluate("() => frappe.boot.user.can_read || []"))
+			reports = set(page.evaluate("() => Object.keys(frappe.boot.user.all_reports || {})"))
+			opened = 0
+			for test_id, route, opts in pages():
+				doctype = opts.get("form") or opts.get("single")
+				if test_id.startswith("list "):
+					doctype = test_id[len("list ") :]
+				if test_id.startswith("report "):
+					if test_id[len("report ") :] not in reports:
+						continue
+				elif test_id.startswith("workspace"):
+					pass
+				elif doctype not in readable:
+					continue
+				watch.clear()
+				try:
+					if "form" in opts:
+						open_form(page, opts["form"], args.url)
+					else:
+						page.goto(f"{args.url}{route}")
+						settle(page)
+					opened += 1
+					found = dialogs(page) + watch.server + watch.console
+				except Exception as exc:
+					found = [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]
+				problems += [f"{user} {test_id}: {p}" for p in found]
+			if opened < 3:
+				problems.append(f"{user} could open only {opened} pages")
+		finally:
+			ctx.close()
+	return problems
+
+
 FLOWS = {
 	"flow rep marks a lead lost": flow_rep_marks_a_lead_lost,
 	"flow admin saves a misspelt rule": flow_admin_saves_a_misspelt_rule,
+	"flow admin builds a rule by clicking": flow_admin_builds_a_rule_by_clicking,
+	"flow rep claims from the list and sees the contact details": flow_rep_claims_from_the_list,
+	"flow admin rescores from settings and watches it finish": flow_admin_rescores_from_settings,
+	"flow rep and accountant open their pages": flow_rep_and_accountant_open_their_pages,
 	"flow guest joins the pond": flow_guest_joins_the_pond,
 	"flow admin is walked through the setup": flow_admin_is_walked_through_the_setup,
 }

@@ -18,6 +18,11 @@ crm_fishpond.rules.setup = function (frm, opts) {
 		crm_fishpond.rules.show_preview(frm, null);
 		return;
 	}
+	if (!frm.perm[0] || !frm.perm[0].write) {
+		// a reader sees the rule, read-only; the preview (which reads the whole pond) is for editors
+		crm_fishpond.rules.show_rows(frm, wrapper);
+		return;
+	}
 	if (frm.doc.advanced_rule) {
 		crm_fishpond.rules.preview(frm);
 		return;
@@ -36,6 +41,21 @@ crm_fishpond.rules.setup = function (frm, opts) {
 		frm._fishpond_filter_group = group;
 		group.add_filters_to_filter_group(crm_fishpond.rules.stored_rows(frm));
 		crm_fishpond.rules.preview(frm);
+	});
+};
+
+crm_fishpond.rules.show_rows = function (frm, wrapper) {
+	const rows = crm_fishpond.rules.stored_rows(frm);
+	if (!rows.length) return;
+	frappe.model.with_doctype(crm_fishpond.rules.FACTS, () => {
+		const esc = frappe.utils.escape_html;
+		const label = (f) => __(frappe.meta.get_label(crm_fishpond.rules.FACTS, f) || f);
+		const joiner = frm.doc.rule_match === "Any" ? __("or") : __("and");
+		wrapper.html(
+			`<p class="fishpond-rule-rows">${rows
+				.map((r) => `${esc(label(r[1]))} <b>${esc(r[2])}</b> ${esc(JSON.stringify(r[3] ?? ""))}`)
+				.join(` <i>${joiner}</i> `)}</p>`
+		);
 	});
 };
 
@@ -85,14 +105,13 @@ crm_fishpond.rules.preview = function (frm) {
 	frm._fishpond_preview_timer = setTimeout(() => {
 		const token = (frm._fishpond_preview_token = (frm._fishpond_preview_token || 0) + 1);
 		crm_fishpond.rules.show_preview(frm, { status: "queued" });
-		frappe
-			.xcall(
-				"crm_fishpond.api.rules.preview",
-				{ doctype: frm.doctype, doc: JSON.stringify(frm.doc) },
-				"POST"
-			)
-			.then((r) => crm_fishpond.rules.poll(frm, r, token, 0))
-			.catch(() => crm_fishpond.rules.show_preview(frm, { status: "invalid" }));
+		frappe.call({
+			method: "crm_fishpond.api.rules.preview",
+			type: "POST",
+			args: { doctype: frm.doctype, doc: JSON.stringify(frm.doc) },
+			callback: (r) => crm_fishpond.rules.poll(frm, r.message || {}, token, 0),
+			error: () => crm_fishpond.rules.show_preview(frm, { status: "invalid" }),
+		});
 	}, 500);
 };
 
@@ -104,13 +123,12 @@ crm_fishpond.rules.poll = function (frm, result, token, tries) {
 	}
 	crm_fishpond.rules.show_preview(frm, result);
 	setTimeout(() => {
-		frappe
-			.xcall(
-				"crm_fishpond.api.rules.preview_result",
-				{ doctype: frm.doctype, key: result.key },
-				"GET"
-			)
-			.then((r) => crm_fishpond.rules.poll(frm, r, token, tries + 1));
+		frappe.call({
+			method: "crm_fishpond.api.rules.preview_result",
+			type: "GET",
+			args: { doctype: frm.doctype, key: result.key },
+			callback: (r) => crm_fishpond.rules.poll(frm, r.message || {}, token, tries + 1),
+		});
 	}, 1000);
 };
 
