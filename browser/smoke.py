@@ -388,6 +388,9 @@ def flow_admin_builds_a_rule_by_clicking(context, admin_page, args) -> list[str]
 		count = preview.get_attribute("data-count")
 		if count is None or not count.isdigit():
 			problems.append(f"the preview shows no count: {preview.inner_text()[:200]!r}")
+		if args.shots:
+			Path(args.shots).mkdir(parents=True, exist_ok=True)
+			page.locator(".form-layout").screenshot(path=str(Path(args.shots) / "rule-builder.png"))
 	except Exception:
 		shown = page.locator(".fishpond-rule-preview").all_inner_texts()
 		problems.append(f"no preview count within 90 s: {shown}")
@@ -683,6 +686,7 @@ def main() -> int:
 	parser.add_argument("--lang", help="run as this user language (restored afterwards), e.g. zh")
 	parser.add_argument("--shot", help="save a screenshot of the workspace here first")
 	parser.add_argument("--only-shot", action="store_true", help="only take the --shot screenshot")
+	parser.add_argument("--shots", help="flows save the screenshots the docs show here (e.g. docs/images)")
 	parser.add_argument("-k", help="run only the tests whose id matches this regular expression")
 	return run(parser.parse_args())
 
