@@ -32,6 +32,9 @@ doctype_js = {
 	"Lead": "public/js/lead.js",
 }
 
+# the profile's one chronological feed: transactions, interactions, events, stages, claims, tags, rewards
+additional_timeline_content = {"Fishpond Lead": ["crm_fishpond.profile.timeline.timeline_content"]}
+
 # Fixtures: none. Frappe re-imports fixtures on every migrate, overwriting what an admin changed, so
 # the default roles, lifecycle stages, notification and workflow ship in setup_data/ and
 # crm_fishpond.install.ensure_defaults creates the missing ones (never an unfiltered Custom Field).

@@ -176,7 +176,7 @@ class TestEveryWhitelistedMethod(SweepCase):
 	def calls(self) -> dict:
 		"""method -> (callable, check(result) -> list of leaks). A PermissionError or a translated
 		refusal (ValidationError) counts as no leak."""
-		from crm_fishpond.api import capture, duplicates, ingest, pools, rules, scoring, sync
+		from crm_fishpond.api import capture, duplicates, ingest, pools, profile, rules, scoring, sync
 
 		L = self.leads
 		pair = self.foreign_duplicate_pair()
@@ -253,6 +253,11 @@ class TestEveryWhitelistedMethod(SweepCase):
 				lambda: duplicates.resolve_profile(L["b_owned"]),
 				lambda out: [f"resolved {out}"] if out else [],
 			),
+			# the profile summary of a Customer: only for those who may read the Customer and its profile
+			"crm_fishpond.api.profile.summary": (
+				lambda: profile.summary("Customer", self.foreign_customer()),
+				lambda out: [f"returned {str(out)[:200]}"] if out else [],
+			),
 			# a rule preview reads the whole pond: rule editors only
 			"crm_fishpond.api.rules.preview": (
 				lambda: rules.preview(
@@ -270,6 +275,12 @@ class TestEveryWhitelistedMethod(SweepCase):
 				no_result,
 			),
 		}
+
+	def foreign_customer(self) -> str:
+		"""A Customer (with its profile) that is none of rep A's business."""
+		from crm_fishpond.tests import factories
+
+		return factories.customer(f"{PREFIX} Foreign Customer")
 
 	def foreign_duplicate_pair(self) -> str:
 		"""An open duplicate candidate of two profiles rep A may not see."""

@@ -5,5 +5,9 @@ frappe.ui.form.on("Customer", {
 		frm.add_custom_button(__("Fishpond Profile"), () => {
 			frappe.set_route("Form", "Fishpond Lead", frm.doc.fishpond_lead);
 		}, __("View"));
+		// the profile at a glance (crm_fishpond/public/js/profile_summary.js)
+		frappe.require("/assets/crm_fishpond/js/profile_summary.js", () =>
+			crm_fishpond.profile.show_for(frm)
+		);
 	},
 });

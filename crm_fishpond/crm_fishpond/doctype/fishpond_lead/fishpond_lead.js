@@ -4,6 +4,13 @@
 frappe.ui.form.on("Fishpond Lead", {
 	refresh(frm) {
 		if (frm.is_new()) return;
+		// the profile at a glance and its score in words (crm_fishpond.profile.summary, sent with the form)
+		const summary = (frm.doc.__onload || {}).fishpond_summary;
+		if (summary) {
+			frappe.require("/assets/crm_fishpond/js/profile_summary.js", () =>
+				crm_fishpond.profile.render(frm, summary)
+			);
+		}
 		frappe.call({
 			method: "crm_fishpond.api.pools.actions_for",
 			type: "GET",

@@ -130,6 +130,10 @@ class FishpondLead(ContactMaskMixin, Document):
 		# the form shows the questions of the framework that scores (Fishpond Settings, Qualification)
 		framework = frappe.db.get_single_value("Fishpond Settings", "qualification_framework")
 		self.set_onload("qualification_framework", framework or "BANT")
+		# the header, the score in words and the Customer's ERPNext figures (crm_fishpond.profile)
+		from crm_fishpond.profile.summary import profile_summary
+
+		self.set_onload("fishpond_summary", profile_summary(self))
 
 	def after_insert(self):
 		self.link_back()
