@@ -1,7 +1,14 @@
+from unittest.mock import patch
+
 import frappe
 
 from crm_fishpond.tests import factories as f
 from crm_fishpond.tests.utils import FishpondTestCase
+
+# These tests are about the form itself. A new or changed profile is rescored at once when the site
+# has a stored model fit (a full rescore ran before, e.g. from the browser suite), which would add its
+# own stage change; without a fit the profile waits for the first full run, as here.
+NO_FIT_YET = patch("crm_fishpond.scoring.models.latest_fit", new=lambda: None)
 
 
 def new_profile(**values):
@@ -10,6 +17,7 @@ def new_profile(**values):
 	)
 
 
+@NO_FIT_YET
 class TestFishpondLead(FishpondTestCase):
 	def test_email_is_normalised_and_validated(self):
 		profile = new_profile(email_id="  Someone@Example.COM ")
@@ -45,6 +53,7 @@ class TestFishpondLead(FishpondTestCase):
 			new_profile(status="Claimed")
 
 
+@NO_FIT_YET
 class TestDerivedValues(FishpondTestCase):
 	def test_a_stale_form_never_writes_old_scores_or_loses_history(self):
 		from crm_fishpond.crm_fishpond.doctype.fishpond_lead.fishpond_lead import DERIVED_FIELDS
