@@ -127,6 +127,8 @@ scheduler_events = {
 		"crm_fishpond.sync.ingest.rematch_parked",
 	],
 	"daily_long": ["crm_fishpond.sync.reconcile_summary.refresh"],
+	# the month that ended becomes final in the metrics history (docs/analytics.md)
+	"monthly_long": ["crm_fishpond.analytics.snapshots.scheduled_snapshot"],
 	"cron": {
 		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty"],
 		"*/10 * * * *": ["crm_fishpond.scoring.runner.schedule_rescore"],

@@ -176,7 +176,17 @@ class TestEveryWhitelistedMethod(SweepCase):
 	def calls(self) -> dict:
 		"""method -> (callable, check(result) -> list of leaks). A PermissionError or a translated
 		refusal (ValidationError) counts as no leak."""
-		from crm_fishpond.api import capture, duplicates, ingest, pools, profile, rules, scoring, sync
+		from crm_fishpond.api import (
+			analytics,
+			capture,
+			duplicates,
+			ingest,
+			pools,
+			profile,
+			rules,
+			scoring,
+			sync,
+		)
 
 		L = self.leads
 		pair = self.foreign_duplicate_pair()
@@ -234,6 +244,8 @@ class TestEveryWhitelistedMethod(SweepCase):
 			"crm_fishpond.api.sync.start_backfill": (sync.start_backfill, no_result),
 			"crm_fishpond.api.sync.reconciliation_summary": (sync.reconciliation_summary, no_result),
 			"crm_fishpond.api.sync.repair_differences": (sync.repair_differences, no_result),
+			# the metrics history is pond-wide: managers take it
+			"crm_fishpond.api.analytics.take_snapshot_now": (analytics.take_snapshot_now, no_result),
 			"crm_fishpond.api.duplicates.profile_candidates": (
 				lambda: duplicates.profile_candidates(L["b_owned"]),
 				no_result,
