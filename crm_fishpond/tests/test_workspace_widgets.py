@@ -1,0 +1,206 @@
+"""The Number Cards and Dashboard Charts of the Fishpond CRM workspace: every one the app ships is on
+the workspace, runs for an admin and for a rep without an error (also on an empty pond), and a rep
+counts only what they may see (Document Type cards and Group By charts read through frappe.get_list,
+so the pond's permission query applies). Charts on the metrics history are for managers only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import frappe
+from frappe.desk.desktop import get_desktop_page
+from frappe.desk.doctype.dashboard_chart import dashboard_chart
+from frappe.desk.doctype.number_card import number_card
+from frappe.utils import add_days, nowdate
+
+from crm_fishpond.tests import pools_factories as pf
+
+MODULE = Path(__file__).resolve().parents[1] / "crm_fishpond"
+WORKSPACE = "Fishpond CRM"
+PREFIX = "_FP Widgets"
+# the JavaScript expressions the shipped cards use in dynamic filters, as Desk evaluates them
+DYNAMIC = {"frappe.datetime.get_today()": nowdate}
+
+
+def shipped(folder: str) -> list[str]:
+	return sorted(json.loads(p.read_text())["name"] for p in MODULE.glob(f"{folder}/*/*.json"))
+
+
+def card_filters(card) -> list:
+	filters = json.loads(card.filters_json or "[]")
+	for f in json.loads(card.dynamic_filters_json or "[]"):
+		if f[3] not in DYNAMIC:
+			raise AssertionError(f"{card.name}: no test value for the dynamic filter {f[3]!r}")
+		filters.append([f[0], f[1], f[2], DYNAMIC[f[3]]()])
+	return filters
+
+
+def card_result(name: str) -> float:
+	card = frappe.get_doc("Number Card", name)
+	filters = card_filters(card)
+	result = number_card.get_result(card.as_json(), json.dumps(filters))
+	if card.show_percentage_stats:
+		number_card.get_percentage_difference(card.as_json(), json.dumps(filters), result)
+	return result
+
+
+def chart_result(name: str):
+	return dashboard_chart.get(chart_name=name, refresh=1)
+
+
+class WidgetCase(pf.PoolTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.p = pf.pool(f"{PREFIX} P")
+		cls.q = pf.pool(f"{PREFIX} Q")
+		cls.rep_a = pf.rep("fp-widgets-a@example.com", pools=[cls.p])
+		cls.rep_b = pf.rep("fp-widgets-b@example.com", pools=[cls.p])
+		cls.manager = pf.manager("fp-widgets-manager@example.com")
+		L = cls.leads = {
+			"p_free": pf.lead(PREFIX, cls.p),
+			"a_owned": pf.lead(PREFIX, cls.p, owner=cls.rep_a),
+			"b_owned": pf.lead(PREFIX, cls.p, owner=cls.rep_b),
+			"q_free": pf.lead(PREFIX, cls.q),
+		}
+		# derived fields as a rescore leaves them (set after the insert's own refresh)
+		derived = {
+			"a_owned": {"churn_band": "High", "value_grade": "High", "lifecycle_stage": "Retention"},
+			"b_owned": {"churn_band": "High", "value_grade": "High", "lifecycle_stage": "Retention"},
+			"q_free": {"churn_band": "High", "value_grade": "Low", "lifecycle_stage": "Churn"},
+		}
+		for key, values in derived.items():
+			frappe.db.set_value("Fishpond Lead", L[key], values, update_modified=False)
+		for lead, user, due in (
+			(L["a_owned"], cls.rep_a, add_days(nowdate(), -1)),  # overdue
+			(L["a_owned"], cls.rep_a, add_days(nowdate(), 1)),  # not yet due
+			(L["b_owned"], cls.rep_b, add_days(nowdate(), -1)),  # another rep's
+		):
+			frappe.get_doc(
+				{
+					"doctype": "ToDo",
+					"allocated_to": user,
+					"reference_type": "Fishpond Lead",
+					"reference_name": lead,
+					"date": due,
+					"description": f"{PREFIX} follow up",
+				}
+			).insert(ignore_permissions=True)
+		for referrer, referee in ((L["a_owned"], L["p_free"]), (L["b_owned"], L["q_free"])):
+			frappe.get_doc(
+				{
+					"doctype": "Referral Reward",
+					"referrer": referrer,
+					"referee": referee,
+					"reward_type": "Coupon Code",
+					"status": "Pending",
+				}
+			).insert(ignore_permissions=True)
+
+	def as_user(self, user, fn):
+		frappe.set_user(user)
+		try:
+			return fn()
+		finally:
+			frappe.set_user("Administrator")
+
+
+class TestShippedWidgets(WidgetCase):
+	def test_every_card_and_chart_is_installed_and_on_the_workspace(self):
+		cards, charts = shipped("number_card"), shipped("dashboard_chart")
+		self.assertEqual(len(cards), 6)
+		self.assertEqual(len(charts), 4)
+		self.assertEqual(
+			sorted(frappe.get_all("Number Card", {"module": "CRM Fishpond"}, pluck="name")), cards
+		)
+		self.assertEqual(
+			sorted(frappe.get_all("Dashboard Chart", {"module": "CRM Fishpond"}, pluck="name")), charts
+		)
+		ws = frappe.get_doc("Workspace", WORKSPACE)
+		blocks = json.loads(ws.content)
+		self.assertEqual(sorted(r.number_card_name for r in ws.number_cards), cards)
+		self.assertEqual(sorted(r.chart_name for r in ws.charts), charts)
+		self.assertEqual(
+			sorted(b["data"]["number_card_name"] for b in blocks if b["type"] == "number_card"), cards
+		)
+		self.assertEqual(sorted(b["data"]["chart_name"] for b in blocks if b["type"] == "chart"), charts)
+
+	def test_every_card_and_chart_runs_for_an_admin_a_manager_and_a_rep(self):
+		errors = []
+		for user in ("Administrator", self.manager, self.rep_a):
+			page = self.as_user(
+				user, lambda: get_desktop_page(json.dumps({"name": WORKSPACE, "title": WORKSPACE}))
+			)
+			shown_cards = [c.number_card_name for c in page["number_cards"]["items"]]
+			shown_charts = [c.chart_name for c in page["charts"]["items"]]
+			self.assertEqual(sorted(shown_cards), shipped("number_card"), user)
+			for name in shown_cards:
+				try:
+					result = self.as_user(user, lambda name=name: card_result(name))
+					self.assertGreaterEqual(result, 0)
+				except Exception as exc:
+					errors.append(f"{user} card {name}: {exc!r}")
+			for name in shown_charts:
+				try:
+					self.as_user(user, lambda name=name: chart_result(name))
+				except Exception as exc:
+					errors.append(f"{user} chart {name}: {exc!r}")
+			if user == self.rep_a:
+				# the metrics history is pond-wide: a rep's workspace leaves those charts out
+				self.assertEqual(sorted(shown_charts), ["Lifecycle Stage Mix", "Value Grade Mix"])
+			else:
+				self.assertEqual(sorted(shown_charts), shipped("dashboard_chart"))
+		self.assertEqual(errors, [])
+
+	def test_a_rep_counts_what_they_may_see(self):
+		rep = {
+			name: self.as_user(self.rep_a, lambda name=name: card_result(name))
+			for name in shipped("number_card")
+		}
+		self.assertEqual(
+			rep,
+			{
+				"Pond Size": 2,  # the unclaimed lead of their pool and their own
+				"Unclaimed Leads": 1,
+				"Leads Claimed Today": 1,
+				"Customers at Risk": 1,
+				"Overdue Follow-ups": 1,  # their own, past due
+				"Pending Referral Rewards": 1,
+			},
+		)
+		admin = {name: card_result(name) for name in shipped("number_card")}
+		self.assertGreaterEqual(admin["Pond Size"], 4)
+		self.assertGreaterEqual(admin["Customers at Risk"], 3)
+		self.assertGreaterEqual(admin["Overdue Follow-ups"], 2)
+		self.assertGreaterEqual(admin["Pending Referral Rewards"], 2)
+
+	def test_a_rep_charts_what_they_may_see(self):
+		def series(chart):
+			data = chart_result(chart) or {"labels": [], "datasets": [{"values": []}]}
+			return dict(zip(data["labels"], data["datasets"][0]["values"], strict=True))
+
+		self.assertEqual(self.as_user(self.rep_a, lambda: series("Value Grade Mix")), {"High": 1})
+		self.assertEqual(self.as_user(self.rep_a, lambda: series("Lifecycle Stage Mix")), {"Retention": 1})
+		admin = series("Value Grade Mix")
+		self.assertGreaterEqual(admin.get("High", 0), 2)
+		self.assertGreaterEqual(admin.get("Low", 0), 1)
+		for chart in ("New Customers per Month", "Retention Trend"):
+			# (Frappe's check reads the session user's doctypes, whatever user it is given)
+			self.assertFalse(
+				self.as_user(
+					self.rep_a, lambda chart=chart: frappe.has_permission("Dashboard Chart", doc=chart)
+				)
+			)
+			with self.assertRaises(frappe.PermissionError):
+				self.as_user(self.rep_a, lambda chart=chart: chart_result(chart))
+
+	def test_nothing_errors_on_an_empty_pond(self):
+		for doctype in ("Fishpond Lead", "ToDo", "Referral Reward", "Fishpond Metrics Snapshot"):
+			frappe.db.delete(doctype)
+		for name in shipped("number_card"):
+			self.assertEqual(card_result(name), 0, name)
+		for name in shipped("dashboard_chart"):
+			data = chart_result(name)
+			if data:  # a Group By chart without rows has no data; a time series is all zeros
+				self.assertFalse(any(data["datasets"][0]["values"]), name)
