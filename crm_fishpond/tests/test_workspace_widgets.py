@@ -66,6 +66,7 @@ class WidgetCase(pf.PoolTestCase):
 		}
 		# derived fields as a rescore leaves them (set after the insert's own refresh)
 		derived = {
+			"p_free": {"churn_band": None, "value_grade": None, "lifecycle_stage": "Acquisition"},
 			"a_owned": {"churn_band": "High", "value_grade": "High", "lifecycle_stage": "Retention"},
 			"b_owned": {"churn_band": "High", "value_grade": "High", "lifecycle_stage": "Retention"},
 			"q_free": {"churn_band": "High", "value_grade": "Low", "lifecycle_stage": "Churn"},
@@ -181,7 +182,10 @@ class TestShippedWidgets(WidgetCase):
 			return dict(zip(data["labels"], data["datasets"][0]["values"], strict=True))
 
 		self.assertEqual(self.as_user(self.rep_a, lambda: series("Value Grade Mix")), {"High": 1})
-		self.assertEqual(self.as_user(self.rep_a, lambda: series("Lifecycle Stage Mix")), {"Retention": 1})
+		self.assertEqual(
+			self.as_user(self.rep_a, lambda: series("Lifecycle Stage Mix")),
+			{"Acquisition": 1, "Retention": 1},
+		)
 		admin = series("Value Grade Mix")
 		self.assertGreaterEqual(admin.get("High", 0), 2)
 		self.assertGreaterEqual(admin.get("Low", 0), 1)
