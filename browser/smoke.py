@@ -358,6 +358,25 @@ def flow_admin_is_walked_through_the_setup(context, admin_page, args) -> list[st
 	return problems + dialogs(page) + watch.server + watch.console
 
 
+def get_value(page, args, doctype: str, name: str, fields: list[str]) -> dict | None:
+	"""A record's fields over REST with the page's session (None when it does not exist); unlike a
+	frappe.call promise inside the page, this never waits forever on a server error."""
+	response = page.context.request.get(
+		f"{args.url}/api/resource/{doctype}/{name}", params={"fields": json.dumps(fields)}
+	)
+	if not response.ok:
+		return None
+	data = response.json().get("data") or {}
+	return {f: data.get(f) for f in fields}
+
+
+def delete_record(page, args, doctype: str, name: str) -> None:
+	token = page.evaluate("() => window.frappe ? frappe.csrf_token : null")
+	page.context.request.delete(
+		f"{args.url}/api/resource/{doctype}/{name}", headers={"X-Frappe-CSRF-Token": token or ""}
+	)
+
+
 def flow_admin_builds_a_rule_by_clicking(context, admin_page, args) -> list[str]:
 	"""An admin creates a rule tag without typing JSON: Add a Filter, pick "Orders", ">=", type 1;
 	the preview says how many profiles match now (counted by a background job); save: the stored
@@ -376,7 +395,7 @@ def flow_admin_builds_a_rule_by_clicking(context, admin_page, args) -> list[str]
 	field = builder.locator(".fieldname-select-area input").last
 	field.click()
 	field.fill("Orders")
-	page.locator(".awesomplete li", has_text=re.compile(r"^Orders$")).first.click()
+	page.locator(".awesomplete li:visible", has_text=re.compile(r"^Orders$")).first.click()
 	builder.locator("select.condition").last.select_option(">=")
 	value = builder.locator(".filter-field input").last
 	value.fill("1")
@@ -397,14 +416,60 @@ def flow_admin_builds_a_rule_by_clicking(context, admin_page, args) -> list[str]
 	page.keyboard.press("Control+s")
 	settle(page)
 	problems += dialogs(page) + watch.server + watch.console
-	stored = page.evaluate(
-		"(name) => frappe.db.get_value('Fishpond Tag', name, ['condition', 'advanced_rule'])"
-		".then(r => r.message)",
-		name,
-	)
+	stored = get_value(page, args, "Fishpond Tag", name, ["condition", "advanced_rule"])
 	want = {"all": [{"field": "orders", "op": ">=", "value": 1}]}
 	if not stored or json.loads(stored.get("condition") or "null") != want or stored.get("advanced_rule"):
 		problems.append(f"the saved rule is {stored}, not {want}")
+	# the site's rules are as they were (a later rescore or test must not meet this tag)
+	delete_record(page, args, "Fishpond Tag", name)
+	return problems
+
+
+def flow_admin_builds_a_stage_rule_by_clicking(context, admin_page, args) -> list[str]:
+	"""An admin adds a stage whose entry rule is built by clicking (Churn Risk >= 50); the preview
+	lists the stage changes the next rescore would make; save stores the engine's condition. The stage
+	is deleted again so the site's stages stay as they were."""
+	page = admin_page
+	name = f"_FP Browser Stage {int(time.time())}"
+	page.goto(f"{args.url}/app/lifecycle-stage/new")
+	settle(page)
+	page.wait_for_function("() => window.cur_frm && cur_frm.doctype === 'Lifecycle Stage'")
+	watch = Watch()
+	watch.attach(page)
+	problems: list[str] = []
+	try:
+		page.fill("input[data-fieldname='stage_name']", name)
+		page.fill("input[data-fieldname='sequence']", "99")
+		builder = page.locator(".fishpond-rule-builder")
+		builder.locator(".add-filter").click()
+		field = builder.locator(".fieldname-select-area input").last
+		field.click()
+		field.fill("Churn Risk")
+		page.locator(".awesomplete li:visible", has_text=re.compile(r"^Churn Risk$")).first.click()
+		builder.locator("select.condition").last.select_option(">=")
+		value = builder.locator(".filter-field input").last
+		value.fill("50")
+		value.press("Tab")
+		preview = page.locator(".fishpond-rule-preview[data-status='done']")
+		try:
+			preview.wait_for(timeout=90000)
+			if not (preview.get_attribute("data-count") or "").isdigit():
+				problems.append(f"the stage preview shows no count: {preview.inner_text()[:200]!r}")
+			if args.shots:
+				Path(args.shots).mkdir(parents=True, exist_ok=True)
+				page.locator(".form-layout").screenshot(path=str(Path(args.shots) / "stage-rule-preview.png"))
+		except Exception:
+			shown = page.locator(".fishpond-rule-preview").all_inner_texts()
+			problems.append(f"no stage preview within 90 s: {shown}")
+		page.keyboard.press("Control+s")
+		settle(page)
+		problems += dialogs(page) + watch.server + watch.console
+		stored = get_value(page, args, "Lifecycle Stage", name, ["entry_condition"])
+		want = {"all": [{"field": "churn_risk", "op": ">=", "value": 50}]}
+		if not stored or json.loads(stored.get("entry_condition") or "null") != want:
+			problems.append(f"the saved entry rule is {stored}, not {want}")
+	finally:
+		delete_record(page, args, "Lifecycle Stage", name)
 	return problems
 
 
@@ -571,6 +636,7 @@ FLOWS = {
 	"flow rep marks a lead lost": flow_rep_marks_a_lead_lost,
 	"flow admin saves a misspelt rule": flow_admin_saves_a_misspelt_rule,
 	"flow admin builds a rule by clicking": flow_admin_builds_a_rule_by_clicking,
+	"flow admin builds a stage rule by clicking": flow_admin_builds_a_stage_rule_by_clicking,
 	"flow rep claims from the list and sees the contact details": flow_rep_claims_from_the_list,
 	"flow admin rescores from settings and watches it finish": flow_admin_rescores_from_settings,
 	"flow rep and accountant open their pages": flow_rep_and_accountant_open_their_pages,
@@ -660,6 +726,12 @@ def run(args) -> int:
 					print(f"FAILED {test_id}")
 					for problem in dict.fromkeys(problems):
 						print(f"    {problem}")
+					shot = out / (re.sub(r"[^a-z0-9]+", "-", test_id.lower()).strip("-") + ".png")
+					try:
+						page.screenshot(path=str(shot), full_page=True)
+						print(f"    screenshot: {shot}")
+					except Exception:
+						pass
 				else:
 					passed += 1
 					print(f"PASSED {test_id}")
