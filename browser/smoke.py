@@ -33,6 +33,8 @@ CHROMIUM = os.environ.get("FISHPOND_CHROMIUM", "/usr/bin/chromium")
 # noise that says nothing about the app: no socket.io server runs beside `serve`, no favicon is shipped
 NOISE = re.compile(r"socket\.io|websocket|favicon|ERR_CONNECTION_REFUSED|:9000/", re.I)
 ERROR_TITLE = re.compile(r"error|not permitted|exception", re.I)
+# pages the docs show: with --shots, a passing test of one of these leaves its screenshot there
+SHOT_PAGES = re.compile(r"^(workspace |form Fishpond Lead$|report )")
 
 
 def slug(name: str) -> str:
@@ -712,6 +714,10 @@ def run(args) -> int:
 				else:
 					passed += 1
 					print(f"PASSED {test_id}")
+					if args.shots and SHOT_PAGES.match(test_id):
+						Path(args.shots).mkdir(parents=True, exist_ok=True)
+						name = re.sub(r"[^a-z0-9]+", "-", test_id.lower()).strip("-") + ".png"
+						page.screenshot(path=str(Path(args.shots) / name), full_page=True)
 			for test_id, flow in FLOWS.items():
 				if args.k and not re.search(args.k, test_id, re.I):
 					continue
