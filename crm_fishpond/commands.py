@@ -1,4 +1,5 @@
-"""bench commands: `bench --site S fishpond-reconcile`, `bench --site S fishpond-backfill`."""
+"""bench commands: `bench --site S fishpond-reconcile`, `bench --site S fishpond-backfill`,
+`bench --site S fishpond-demo`."""
 
 import json
 
@@ -68,4 +69,35 @@ def fishpond_backfill(context):
 		frappe.destroy()
 
 
-commands = [fishpond_reconcile, fishpond_backfill]
+@click.command("fishpond-demo")
+@click.option(
+	"--customers", default=300, show_default=True, type=click.IntRange(1, 20000), help="Customers to make"
+)
+@click.option("--years", default=2, show_default=True, type=click.IntRange(1, 10), help="Years of history")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated pond")
+@click.option("--clear", is_flag=True, help="Remove what the demo made, and nothing else")
+@pass_context
+def fishpond_demo(context, customers=300, years=2, seed=0, clear=False):
+	"""Fill the site with a seeded demo pond of real ERPNext records (idempotent), or clear it."""
+	import frappe
+
+	from crm_fishpond.demo import build, report
+	from crm_fishpond.demo import clear as demo_clear
+	from crm_fishpond.demo.masters import DemoError
+
+	frappe.init(site=get_site(context))
+	frappe.connect()
+	frappe.set_user("Administrator")
+	try:
+		if clear:
+			report.print_cleared(demo_clear.clear_demo(echo=click.echo), click.echo)
+		else:
+			report.print_summary(build.make_demo(customers, years, seed, echo=click.echo), click.echo)
+	except DemoError as error:
+		click.echo(str(error), err=True)
+		raise SystemExit(1) from None
+	finally:
+		frappe.destroy()
+
+
+commands = [fishpond_reconcile, fishpond_backfill, fishpond_demo]
