@@ -95,6 +95,33 @@ def manager(email: str) -> str:
 	return user(email, ["Fishpond User", "Fishpond Manager"])
 
 
+def forget_profiles(label: str, pools=()) -> None:
+	"""Remove profiles an earlier run of a test class left behind (named ``label ...`` or in
+	``pools``), and the unclaimed profiles of pools every rep belongs to by role (the default pool,
+	where the public sign-up page puts its leads), with their child rows, so counts over what a rep
+	sees hold this run's records only. Runs inside the test's transaction: rolled back with it."""
+	member = frappe.qb.DocType("Fishpond Member")
+	by_role = [
+		r[0]
+		for r in frappe.qb.from_(member)
+		.select(member.parent)
+		.where((member.member_type == "Role") & (member.role == "Fishpond User"))
+		.run()
+	]
+	pools = [*pools, *by_role]
+	lead = frappe.qb.DocType("Fishpond Lead")
+	mine = lead.lead_name.like(f"{label}%")
+	unclaimed_in_pools = lead.fishpond.isin(list(pools)) & (
+		lead.lead_owner.isnull() | (lead.lead_owner == "")
+	)
+	names = [r[0] for r in frappe.qb.from_(lead).select(lead.name).where(mine | unclaimed_in_pools).run()]
+	if not names:
+		return
+	for child in ("Fishpond Lead Tag", "Fishpond Stage History"):
+		frappe.db.delete(child, {"parent": ("in", names), "parenttype": "Fishpond Lead"})
+	frappe.db.delete("Fishpond Lead", {"name": ("in", names)})
+
+
 def lead(label: str, pool_name: str | None, owner: str | None = None, **values) -> str:
 	"""A new profile (never reused: tests change ownership), optionally already claimed by `owner`."""
 	doc = frappe.get_doc(

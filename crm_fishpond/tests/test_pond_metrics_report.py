@@ -53,5 +53,8 @@ class TestPondMetricsReport(FishpondTestCase):
 	def test_only_managers_run_it(self):
 		rep = pf.rep("fp-metrics-report-rep@example.com", pools=[pf.pool("_FP Metrics Report Pool")])
 		frappe.set_user(rep)
-		with self.assertRaises(frappe.PermissionError):
-			run(REPORT, filters={})
+		try:
+			with self.assertRaises(frappe.PermissionError):
+				run(REPORT, filters={})
+		finally:
+			frappe.set_user("Administrator")

@@ -44,6 +44,10 @@ class TestProfileView(FishpondTestCase):
 	def setUp(self):
 		frappe.set_user("Administrator")
 
+	def tearDown(self):
+		# the next test class starts as Administrator whatever user a test switched to
+		frappe.set_user("Administrator")
+
 	def test_the_form_gets_the_header_the_score_in_words_and_the_erp_figures(self):
 		doc = frappe.get_doc("Fishpond Lead", self.profile)
 		doc.run_method("onload")

@@ -51,6 +51,10 @@ class TestRuleBuilder(FishpondTestCase):
 
 	def setUp(self):
 		frappe.set_user("Administrator")
+
+	def tearDown(self):
+		# the next test class starts as Administrator whatever user a test switched to
+		frappe.set_user("Administrator")
 		frappe.cache.delete_keys("fishpond:rule_preview:")
 
 	# ---------------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class WidgetCase(pf.PoolTestCase):
 		super().setUpClass()
 		cls.p = pf.pool(f"{PREFIX} P")
 		cls.q = pf.pool(f"{PREFIX} Q")
+		pf.forget_profiles(PREFIX, pools=[cls.p, cls.q])
 		cls.rep_a = pf.rep("fp-widgets-a@example.com", pools=[cls.p])
 		cls.rep_b = pf.rep("fp-widgets-b@example.com", pools=[cls.p])
 		cls.manager = pf.manager("fp-widgets-manager@example.com")
