@@ -21,7 +21,13 @@ def _sync(doc) -> None:
 	if not _enabled(doc.doctype):
 		return
 	profile, _outcome = sync_voucher(doc)
-	jobs.mark_dirty([profile])
+	profiles = [profile]
+	if doc.doctype == "Sales Invoice" and doc.get("is_return") and doc.get("return_against"):
+		# a credit note that does not keep its own outstanding lowers (or, cancelled, restores) the
+		# outstanding of the invoice it returns: that invoice's row follows
+		original, _outcome = sync_voucher(frappe.get_doc("Sales Invoice", doc.return_against))
+		profiles.append(original)
+	jobs.mark_dirty(profiles)
 
 
 def on_submit(doc, method=None):

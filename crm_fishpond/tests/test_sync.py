@@ -98,6 +98,26 @@ class TestSalesSync(FishpondTestCase):
 		)
 		self.assertReconciled()
 
+	def test_a_credit_note_against_the_invoice_refreshes_its_outstanding(self):
+		"""A return with Update Outstanding for Self off lowers the original invoice's outstanding in
+		ERPNext: the pond's row of that invoice follows (it kept the old amount before)."""
+		from erpnext.accounts.doctype.sales_invoice.sales_invoice import make_sales_return
+
+		cust = f.customer("_FP Sync Customer Return Against")
+		si = f.sales_invoice(cust, rate=100, qty=4)
+		ret = make_sales_return(si.name)
+		ret.update_outstanding_for_self = 0
+		ret.items[0].qty = -1
+		ret.insert(ignore_permissions=True)
+		ret.submit()
+		self.assertAlmostEqual(flt(frappe.db.get_value("Sales Invoice", si.name, "outstanding_amount")), 300)
+		self.assertAlmostEqual(flt(row(si).outstanding_amount), 300)
+		self.assertReconciled()
+		ret.reload()
+		ret.cancel()
+		self.assertAlmostEqual(flt(row(si).outstanding_amount), 400)
+		self.assertReconciled()
+
 	def test_two_currencies_store_company_currency_amounts(self):
 		local = f.customer("_FP Sync Customer Local")
 		foreign_currency = "EUR" if f.company_currency() != "EUR" else "USD"
