@@ -442,6 +442,8 @@ def flow_admin_builds_a_stage_rule_by_clicking(context, admin_page, args) -> lis
 	try:
 		page.fill("input[data-fieldname='stage_name']", name)
 		page.fill("input[data-fieldname='sequence']", "99")
+		page.locator("input[data-fieldname='sequence']").press("Tab")
+		settle(page)
 		builder = page.locator(".fishpond-rule-builder")
 		builder.locator(".add-filter").click()
 		field = builder.locator(".fieldname-select-area input").last

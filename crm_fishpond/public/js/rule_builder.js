@@ -102,9 +102,10 @@ crm_fishpond.rules.preview = function (frm) {
 	const opts = frm._fishpond_rule_opts;
 	if (!opts || !opts.active(frm)) return;
 	clearTimeout(frm._fishpond_preview_timer);
+	// the count on screen is for the rule as it was: say so at once, not after the pause
+	const token = (frm._fishpond_preview_token = (frm._fishpond_preview_token || 0) + 1);
+	crm_fishpond.rules.show_preview(frm, { status: "queued" });
 	frm._fishpond_preview_timer = setTimeout(() => {
-		const token = (frm._fishpond_preview_token = (frm._fishpond_preview_token || 0) + 1);
-		crm_fishpond.rules.show_preview(frm, { status: "queued" });
 		frappe.call({
 			method: "crm_fishpond.api.rules.preview",
 			type: "POST",
