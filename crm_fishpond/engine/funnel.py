@@ -73,7 +73,7 @@ def stage_stays(history: pd.DataFrame) -> pd.DataFrame:
 	h = h[~same].reset_index(drop=True)
 	nxt = h.groupby("profile", sort=False).shift(-1)
 	stays = h[["profile", "stage", "entered_on"]].copy()
-	stays["next_stage"] = nxt["stage"].where(nxt["stage"].notna(), None)
+	stays["next_stage"] = nxt["stage"].astype(object).where(nxt["stage"].notna(), None)
 	stays["left_on"] = pd.to_datetime(nxt["entered_on"])
 	stays["days"] = (stays["left_on"] - stays["entered_on"]) / DAY
 	return stays
