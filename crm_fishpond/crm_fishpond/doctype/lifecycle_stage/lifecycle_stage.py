@@ -24,13 +24,14 @@ class LifecycleStage(Document):
 		rule_match: DF.Literal["All", "Any"]
 		rule_status: DF.Literal["", "OK", "Failed"]
 		sequence: DF.Int
-		stage_key: DF.Literal["acquisition", "conversion", "growth", "retention", "churn"]
+		stage_key: DF.Literal["", "acquisition", "conversion", "growth", "retention", "churn"]
 		stage_name: DF.Data
 
 	# end: auto-generated types
 	def validate(self):
 		if self.sequence is not None and self.sequence < 0:
 			frappe.throw(_("Order cannot be negative."))
+		self.validate_unique_kind()
 		self.sync_builder()
 		if self.entry_condition and (
 			self.is_new()
@@ -41,6 +42,22 @@ class LifecycleStage(Document):
 		if not self.entry_condition:
 			self.rule_status = None
 			self.rule_error = None
+
+	def validate_unique_kind(self):
+		"""A kind names the one stage the engine's default rules move profiles into; a second stage of
+		that kind would silently take its place."""
+		if not self.stage_key:
+			return
+		other = frappe.db.get_value(
+			"Lifecycle Stage", {"stage_key": self.stage_key, "name": ("!=", self.name or "")}, "name"
+		)
+		if other:
+			frappe.throw(
+				_(
+					"Stage {0} is already the {1} stage. Choose another kind, or leave Stage Kind empty for a stage of your own."
+				).format(frappe.bold(other), frappe.bold(_(self.stage_key))),
+				title=_("Stage kind taken"),
+			)
 
 	def sync_builder(self):
 		"""An entry rule built by clicking becomes the JSON condition; JSON the builder can show,
