@@ -379,6 +379,21 @@ def delete_record(page, args, doctype: str, name: str) -> None:
 	)
 
 
+def add_filter_row(page, label: str, operator: str, value: str) -> None:
+	"""In the rule builder, as a person does it: Add a Filter, pick the field by its label, the
+	operator, type the value, leave the field."""
+	builder = page.locator(".fishpond-rule-builder")
+	builder.locator(".add-filter").click()
+	field = builder.locator(".fieldname-select-area input").last
+	field.click()
+	field.fill(label)
+	page.locator(".awesomplete li:visible", has_text=re.compile(f"^{re.escape(label)}$")).first.click()
+	builder.locator("select.condition").last.select_option(operator)
+	box = builder.locator(".filter-field input").last
+	box.fill(value)
+	box.press("Tab")
+
+
 def flow_admin_builds_a_rule_by_clicking(context, admin_page, args) -> list[str]:
 	"""An admin creates a rule tag without typing JSON: Add a Filter, pick "Orders", ">=", type 1;
 	the preview says how many profiles match now (counted by a background job); save: the stored
@@ -392,16 +407,7 @@ def flow_admin_builds_a_rule_by_clicking(context, admin_page, args) -> list[str]
 	watch.attach(page)
 	page.fill("input[data-fieldname='tag_name']", name)
 	page.select_option("select[data-fieldname='tag_type']", "Rule")
-	builder = page.locator(".fishpond-rule-builder")
-	builder.locator(".add-filter").click()
-	field = builder.locator(".fieldname-select-area input").last
-	field.click()
-	field.fill("Orders")
-	page.locator(".awesomplete li:visible", has_text=re.compile(r"^Orders$")).first.click()
-	builder.locator("select.condition").last.select_option(">=")
-	value = builder.locator(".filter-field input").last
-	value.fill("1")
-	value.press("Tab")
+	add_filter_row(page, "Orders", ">=", "1")
 	problems: list[str] = []
 	preview = page.locator(".fishpond-rule-preview[data-status='done']")
 	try:
@@ -444,16 +450,7 @@ def flow_admin_builds_a_stage_rule_by_clicking(context, admin_page, args) -> lis
 		page.fill("input[data-fieldname='sequence']", "99")
 		page.locator("input[data-fieldname='sequence']").press("Tab")
 		settle(page)
-		builder = page.locator(".fishpond-rule-builder")
-		builder.locator(".add-filter").click()
-		field = builder.locator(".fieldname-select-area input").last
-		field.click()
-		field.fill("Churn Risk")
-		page.locator(".awesomplete li:visible", has_text=re.compile(r"^Churn Risk$")).first.click()
-		builder.locator("select.condition").last.select_option(">=")
-		value = builder.locator(".filter-field input").last
-		value.fill("50")
-		value.press("Tab")
+		add_filter_row(page, "Churn Risk", ">=", "50")
 		preview = page.locator(".fishpond-rule-preview[data-status='done']")
 		try:
 			preview.wait_for(timeout=90000)

@@ -31,29 +31,39 @@ def _item(icon: str, when, html: str) -> dict[str, Any]:
 	return {"icon": icon, "creation": str(get_datetime(when)), "content": html}
 
 
+def _latest(doctype: str, fields: list[str], where, newest_first: str) -> list[dict]:
+	"""The ``LIMIT`` most recent rows of ``doctype`` matching ``where(table)``, explicit columns."""
+	table = frappe.qb.DocType(doctype)
+	return (
+		frappe.qb.from_(table)
+		.select(*(table[f] for f in fields))
+		.where(where(table))
+		.orderby(table[newest_first], order=frappe.qb.desc)
+		.limit(LIMIT)
+		.run(as_dict=True)
+	)
+
+
 def _link(doctype: str, name: str, label: str | None = None) -> str:
 	route = frappe.scrub(doctype).replace("_", "-")
 	return f'<a href="/app/{route}/{escape_html(name)}">{escape_html(label or name)}</a>'
 
 
 def transactions(profile: str) -> list[dict]:
-	t = frappe.qb.DocType("Fishpond Transaction")
-	rows = (
-		frappe.qb.from_(t)
-		.select(
-			t.voucher_type,
-			t.voucher_no,
-			t.posting_date,
-			t.creation,
-			t.grand_total,
-			t.currency,
-			t.is_return,
-			t.docstatus_state,
-		)
-		.where(t.fishpond_lead == profile)
-		.orderby(t.posting_date, order=frappe.qb.desc)
-		.limit(LIMIT)
-		.run(as_dict=True)
+	rows = _latest(
+		"Fishpond Transaction",
+		[
+			"voucher_type",
+			"voucher_no",
+			"posting_date",
+			"creation",
+			"grand_total",
+			"currency",
+			"is_return",
+			"docstatus_state",
+		],
+		lambda t: t.fishpond_lead == profile,
+		"posting_date",
 	)
 	out = []
 	for r in rows:
@@ -67,14 +77,11 @@ def transactions(profile: str) -> list[dict]:
 
 
 def interactions(profile: str) -> list[dict]:
-	i = frappe.qb.DocType("Fishpond Interaction")
-	rows = (
-		frappe.qb.from_(i)
-		.select(i.name, i.interaction_type, i.direction, i.interaction_time, i.subject, i.user)
-		.where(i.fishpond_lead == profile)
-		.orderby(i.interaction_time, order=frappe.qb.desc)
-		.limit(LIMIT)
-		.run(as_dict=True)
+	rows = _latest(
+		"Fishpond Interaction",
+		["name", "interaction_type", "direction", "interaction_time", "subject", "user"],
+		lambda i: i.fishpond_lead == profile,
+		"interaction_time",
 	)
 	return [
 		_item(
@@ -95,14 +102,11 @@ def interactions(profile: str) -> list[dict]:
 
 
 def events(profile: str) -> list[dict]:
-	e = frappe.qb.DocType("Fishpond Behaviour Event")
-	rows = (
-		frappe.qb.from_(e)
-		.select(e.name, e.event_type, e.channel, e.event_time, e.url)
-		.where(e.fishpond_lead == profile)
-		.orderby(e.event_time, order=frappe.qb.desc)
-		.limit(LIMIT)
-		.run(as_dict=True)
+	rows = _latest(
+		"Fishpond Behaviour Event",
+		["name", "event_type", "channel", "event_time", "url"],
+		lambda e: e.fishpond_lead == profile,
+		"event_time",
 	)
 	return [
 		_item(
@@ -118,14 +122,11 @@ def events(profile: str) -> list[dict]:
 
 
 def stage_changes(profile: str) -> list[dict]:
-	h = frappe.qb.DocType("Fishpond Stage History")
-	rows = (
-		frappe.qb.from_(h)
-		.select(h.from_stage, h.to_stage, h.changed_on, h.reason)
-		.where((h.parent == profile) & (h.parenttype == LEAD))
-		.orderby(h.changed_on, order=frappe.qb.desc)
-		.limit(LIMIT)
-		.run(as_dict=True)
+	rows = _latest(
+		"Fishpond Stage History",
+		["from_stage", "to_stage", "changed_on", "reason"],
+		lambda h: (h.parent == profile) & (h.parenttype == LEAD),
+		"changed_on",
 	)
 	return [
 		_item(
@@ -142,14 +143,11 @@ def stage_changes(profile: str) -> list[dict]:
 
 
 def claims(profile: str) -> list[dict]:
-	c = frappe.qb.DocType("Fishpond Claim Log")
-	rows = (
-		frappe.qb.from_(c)
-		.select(c.action, c.action_by, c.action_on, c.to_user, c.to_pool, c.reason)
-		.where(c.profile == profile)
-		.orderby(c.action_on, order=frappe.qb.desc)
-		.limit(LIMIT)
-		.run(as_dict=True)
+	rows = _latest(
+		"Fishpond Claim Log",
+		["action", "action_by", "action_on", "to_user", "to_pool", "reason"],
+		lambda c: c.profile == profile,
+		"action_on",
 	)
 	out = []
 	for r in rows:
@@ -166,14 +164,11 @@ def claims(profile: str) -> list[dict]:
 
 
 def tags(profile: str) -> list[dict]:
-	t = frappe.qb.DocType("Fishpond Lead Tag")
-	rows = (
-		frappe.qb.from_(t)
-		.select(t.tag, t.tag_source, t.creation)
-		.where((t.parent == profile) & (t.parenttype == LEAD))
-		.orderby(t.creation, order=frappe.qb.desc)
-		.limit(LIMIT)
-		.run(as_dict=True)
+	rows = _latest(
+		"Fishpond Lead Tag",
+		["tag", "tag_source", "creation"],
+		lambda t: (t.parent == profile) & (t.parenttype == LEAD),
+		"creation",
 	)
 	return [
 		_item(
@@ -187,14 +182,11 @@ def tags(profile: str) -> list[dict]:
 
 
 def rewards(profile: str) -> list[dict]:
-	r = frappe.qb.DocType("Referral Reward")
-	rows = (
-		frappe.qb.from_(r)
-		.select(r.name, r.referrer, r.referee, r.status, r.creation)
-		.where((r.referrer == profile) | (r.referee == profile))
-		.orderby(r.creation, order=frappe.qb.desc)
-		.limit(LIMIT)
-		.run(as_dict=True)
+	rows = _latest(
+		"Referral Reward",
+		["name", "referrer", "referee", "status", "creation"],
+		lambda r: (r.referrer == profile) | (r.referee == profile),
+		"creation",
 	)
 	out = []
 	for row in rows:

@@ -13,7 +13,7 @@ from crm_fishpond.tests import factories
 from crm_fishpond.tests import pools_factories as pf
 from crm_fishpond.tests.test_rules import full_run
 from crm_fishpond.tests.test_scoring import make_profile
-from crm_fishpond.tests.utils import FishpondTestCase
+from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
 
 PREFIX = "_FP View"
 
@@ -22,10 +22,7 @@ class TestProfileView(FishpondTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		settings = frappe.get_single("Fishpond Settings")
-		settings.rescore_frequency = "Manual Only"
-		settings.engine_config = None
-		settings.save()
+		manual_rescores_only()
 		cls.customer = factories.customer(f"{PREFIX} Customer")
 		cls.invoice = factories.sales_invoice(cls.customer, rate=250).name
 		cls.profile = frappe.db.get_value("Fishpond Lead", {"customer": cls.customer}, "name")

@@ -14,7 +14,7 @@ from crm_fishpond.scoring.rules import FACTS
 from crm_fishpond.tests import pools_factories as pf
 from crm_fishpond.tests.test_rules import full_run, rule_tags
 from crm_fishpond.tests.test_scoring import make_profile
-from crm_fishpond.tests.utils import FishpondTestCase
+from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
 
 PREFIX = "_FP Builder"
 
@@ -42,10 +42,7 @@ class TestRuleBuilder(FishpondTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		settings = frappe.get_single("Fishpond Settings")
-		settings.rescore_frequency = "Manual Only"
-		settings.engine_config = None
-		settings.save()
+		manual_rescores_only()
 		cls.buyer = make_profile("Builder buyer", [(5, 900), (40, 1200), (90, 2500)])
 		cls.lapsed = make_profile("Builder lapsed", [(900, 400), (800, 500), (700, 450)])
 

@@ -12,7 +12,7 @@ from crm_fishpond.engine.errors import EngineConfigError
 from crm_fishpond.scoring import runner
 from crm_fishpond.sync import runs
 from crm_fishpond.tests.test_scoring import make_profile
-from crm_fishpond.tests.utils import FishpondTestCase
+from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
 
 TYPO = "_FP Rule Typo"
 GOOD = "_FP Rule Good"
@@ -55,10 +55,7 @@ class TestRules(FishpondTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		settings = frappe.get_single("Fishpond Settings")
-		settings.rescore_frequency = "Manual Only"
-		settings.engine_config = None
-		settings.save()
+		manual_rescores_only()
 		cls.buyer = make_profile("Rules buyer", [(5, 900), (40, 1200), (90, 2500)])
 		cls.lapsed = make_profile("Rules lapsed", [(900, 400), (800, 500), (700, 450)])
 

@@ -13,7 +13,7 @@ from crm_fishpond import jobs
 from crm_fishpond.api import scoring as api
 from crm_fishpond.scoring import incremental, models, runner, writer
 from crm_fishpond.sync import runs
-from crm_fishpond.tests.utils import FishpondTestCase
+from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
 
 LABEL = "_FP Score"
 RULE_TAG = "_FP Big Spender"
@@ -108,10 +108,7 @@ class TestScoring(FishpondTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		settings = frappe.get_single("Fishpond Settings")
-		settings.rescore_frequency = "Manual Only"
-		settings.engine_config = None
-		settings.save()
+		manual_rescores_only()
 		if not frappe.db.exists("Fishpond Tag", RULE_TAG):
 			frappe.get_doc(
 				{

@@ -12,17 +12,14 @@ from crm_fishpond.engine import btyd
 from crm_fishpond.scoring import runner
 from crm_fishpond.sync import runs
 from crm_fishpond.tests.test_scoring import make_profile
-from crm_fishpond.tests.utils import FishpondTestCase
+from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
 
 
 class TestSmallPonds(FishpondTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		settings = frappe.get_single("Fishpond Settings")
-		settings.rescore_frequency = "Manual Only"
-		settings.engine_config = None
-		settings.save()
+		manual_rescores_only()
 		cls.recent = make_profile("Small recent", [(3, 500), (30, 700), (60, 650)])
 		cls.silent = make_profile("Small silent", [(700, 400), (600, 500), (500, 450)])
 		cls.lead = make_profile("Small lead")

@@ -9,7 +9,7 @@ try:  # Frappe 16
 except ImportError:  # Frappe 15
 	from frappe.tests.utils import FrappeTestCase as FishpondTestCase
 
-__all__ = ["FishpondTestCase", "before_tests", "make_item"]
+__all__ = ["FishpondTestCase", "before_tests", "make_item", "manual_rescores_only"]
 
 
 def before_tests():
@@ -21,6 +21,14 @@ def before_tests():
 
 	after_migrate()
 	frappe.db.commit()  # nosemgrep: test bootstrap
+
+
+def manual_rescores_only() -> None:
+	"""Fishpond Settings as scoring tests expect them: no scheduled full rescore, no JSON overrides."""
+	settings = frappe.get_single("Fishpond Settings")
+	settings.rescore_frequency = "Manual Only"
+	settings.engine_config = None
+	settings.save()
 
 
 def make_item(item_code: str = "_Test Fishpond Item", item_group: str | None = None) -> str:

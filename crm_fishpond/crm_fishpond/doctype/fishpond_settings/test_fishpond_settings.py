@@ -11,7 +11,7 @@ from crm_fishpond.scoring import models, runner
 from crm_fishpond.scoring.config import engine_config, settings_dict
 from crm_fishpond.scoring.loader import SALES_ORDER_EVENT
 from crm_fishpond.sync import runs
-from crm_fishpond.tests.utils import FishpondTestCase
+from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
 
 
 class TestFishpondSettings(FishpondTestCase):
@@ -131,10 +131,7 @@ class TestScoringSettingsForms(FishpondTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		settings = frappe.get_single("Fishpond Settings")
-		settings.rescore_frequency = "Manual Only"
-		settings.engine_config = None
-		settings.save()
+		manual_rescores_only()
 		cls.snapshot = frappe.get_single("Fishpond Settings").as_dict()
 		if not models.latest_fit():
 			full_run()
