@@ -1,5 +1,5 @@
 """bench commands: `bench --site S fishpond-reconcile`, `bench --site S fishpond-backfill`,
-`bench --site S fishpond-demo`."""
+`bench --site S fishpond-demo`, `bench --site S fishpond-referrals`."""
 
 import json
 
@@ -100,4 +100,40 @@ def fishpond_demo(context, customers=300, years=2, seed=0, clear=False):
 		frappe.destroy()
 
 
-commands = [fishpond_reconcile, fishpond_backfill, fishpond_demo]
+@click.command("fishpond-referrals")
+@click.option("--company", default=None, help="One company (default: every company with referrals)")
+@click.option("--apply", "apply_", is_flag=True, help="Run the referral sync first, then compare")
+@click.option("--json", "as_json", is_flag=True, help="Print every difference as JSON")
+@pass_context
+def fishpond_referrals(context, company=None, apply_=False, as_json=False):
+	"""Compare every referral reward with what ERPNext's invoices, payments and ledgers say it should
+	be; exits 1 when something differs."""
+	import frappe
+
+	from crm_fishpond.referrals import sync
+
+	frappe.init(site=get_site(context))
+	frappe.connect()
+	frappe.set_user("Administrator")
+	try:
+		if apply_:
+			for comp in [company] if company else sync.companies_with_referrals():
+				counts = sync.sync_company(comp)
+				frappe.db.commit()
+				click.echo(f"{comp}: {counts}")
+		rows = sync.reconcile(company)
+	finally:
+		frappe.destroy()
+	if as_json:
+		click.echo(json.dumps(rows, default=str, indent=1))
+	else:
+		click.echo(f"differences: {len(rows)}")
+		for row in rows[:100]:
+			click.echo(
+				f"  {row['reward']:<22} {row['field']:<12} have {row['have']!s:<24} want {row['want']}"
+			)
+	if rows:
+		raise SystemExit(1)
+
+
+commands = [fishpond_reconcile, fishpond_backfill, fishpond_demo, fishpond_referrals]

@@ -50,6 +50,7 @@ permission_query_conditions = {
 	"Fishpond Claim Log": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Transfer Request": "crm_fishpond.permissions.query_conditions",
 	"Referral Reward": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Referral": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.query_conditions",
 }
 has_permission = {
@@ -60,6 +61,7 @@ has_permission = {
 	"Fishpond Claim Log": "crm_fishpond.permissions.has_permission",
 	"Fishpond Transfer Request": "crm_fishpond.permissions.has_permission",
 	"Referral Reward": "crm_fishpond.permissions.has_permission",
+	"Fishpond Referral": "crm_fishpond.permissions.has_permission",
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.has_permission",
 }
 
@@ -73,33 +75,56 @@ doc_events = {
 		"on_update": "crm_fishpond.events.profile.on_update",
 	},
 	"Sales Order": {
-		"on_submit": "crm_fishpond.events.sales.on_submit",
+		"validate": "crm_fishpond.events.referrals.check_code_field",
+		"on_submit": ["crm_fishpond.events.sales.on_submit", "crm_fishpond.events.referrals.order_on_submit"],
 		"on_cancel": "crm_fishpond.events.sales.on_cancel",
 		"on_update_after_submit": "crm_fishpond.events.sales.on_update_after_submit",
 		"on_trash": "crm_fishpond.events.sales.on_trash",
 	},
 	"Sales Invoice": {
-		"on_submit": "crm_fishpond.events.sales.on_submit",
-		"on_cancel": "crm_fishpond.events.sales.on_cancel",
+		"validate": "crm_fishpond.events.referrals.check_code_field",
+		"on_submit": ["crm_fishpond.events.sales.on_submit", "crm_fishpond.events.referrals.order_on_submit"],
+		"on_cancel": [
+			"crm_fishpond.events.sales.on_cancel",
+			"crm_fishpond.events.referrals.voucher_on_cancel",
+		],
 		"on_update_after_submit": "crm_fishpond.events.sales.on_update_after_submit",
 		"on_trash": "crm_fishpond.events.sales.on_trash",
 	},
 	"Payment Entry": {
 		"on_submit": "crm_fishpond.events.sales.on_payment_change",
-		"on_cancel": "crm_fishpond.events.sales.on_payment_change",
+		"on_cancel": [
+			"crm_fishpond.events.sales.on_payment_change",
+			"crm_fishpond.events.referrals.voucher_on_cancel",
+		],
 	},
 	"Journal Entry": {
 		"on_submit": "crm_fishpond.events.sales.on_payment_change",
-		"on_cancel": "crm_fishpond.events.sales.on_payment_change",
+		"on_cancel": [
+			"crm_fishpond.events.sales.on_payment_change",
+			"crm_fishpond.events.referrals.voucher_on_cancel",
+		],
 	},
+	# every posting against a Sales Invoice (payments, POS, allocated credit): referral rewards
+	"Payment Ledger Entry": {"on_submit": "crm_fishpond.events.referrals.ledger_on_submit"},
 	"Lead": {
 		"before_insert": "crm_fishpond.events.capture.lead_before_insert",
-		"after_insert": "crm_fishpond.events.party.lead_after_insert",
-		"on_update": "crm_fishpond.events.party.lead_on_update",
+		"validate": "crm_fishpond.events.referrals.check_code_field",
+		"after_insert": [
+			"crm_fishpond.events.party.lead_after_insert",
+			"crm_fishpond.events.referrals.lead_after_insert",
+		],
+		"on_update": [
+			"crm_fishpond.events.party.lead_on_update",
+			"crm_fishpond.events.referrals.lead_on_update",
+		],
 		"on_trash": "crm_fishpond.events.party.unlink_on_trash",
 	},
 	"Customer": {
-		"after_insert": "crm_fishpond.events.party.customer_after_insert",
+		"after_insert": [
+			"crm_fishpond.events.party.customer_after_insert",
+			"crm_fishpond.events.referrals.customer_after_insert",
+		],
 		"on_update": "crm_fishpond.events.party.customer_on_update",
 		"on_trash": "crm_fishpond.events.party.unlink_on_trash",
 	},
@@ -126,7 +151,11 @@ scheduler_events = {
 		"crm_fishpond.pools.recycle.scheduled_warnings",
 		"crm_fishpond.sync.ingest.rematch_parked",
 	],
-	"daily_long": ["crm_fishpond.sync.reconcile_summary.refresh"],
+	"daily_long": [
+		"crm_fishpond.sync.reconcile_summary.refresh",
+		# rewards whose review period ended post; customers get their referral codes
+		"crm_fishpond.referrals.sync.scheduled_sync",
+	],
 	# the month that ended becomes final in the metrics history (docs/analytics.md)
 	"monthly_long": ["crm_fishpond.analytics.snapshots.scheduled_snapshot"],
 	"cron": {

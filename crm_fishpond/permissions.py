@@ -45,6 +45,7 @@ SATELLITES = {
 	"Fishpond Claim Log": ("profile",),
 	"Fishpond Transfer Request": ("fishpond_lead",),
 	"Referral Reward": ("referrer", "referee"),
+	"Fishpond Referral": ("referrer", "referee"),
 	"Fishpond Duplicate Candidate": ("profile_a", "profile_b"),
 }
 # satellites naming several profiles are read when ANY of them is visible (a reward names two),
@@ -53,7 +54,11 @@ SATELLITES = {
 READ_NEEDS_ALL = frozenset({"Fishpond Duplicate Candidate"})
 ACCOUNTANTS = frozenset({"Accounts User", "Accounts Manager"})
 # roles that read every row of a satellite regardless of the profile
-SATELLITE_BYPASS = {"Fishpond Transaction": ACCOUNTANTS, "Referral Reward": ACCOUNTANTS}
+SATELLITE_BYPASS = {
+	"Fishpond Transaction": ACCOUNTANTS,
+	"Referral Reward": ACCOUNTANTS,
+	"Fishpond Referral": ACCOUNTANTS,
+}
 READ_PTYPES = frozenset({"read", "select", "print", "email", "report", "export", "share"})
 
 

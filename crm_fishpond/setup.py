@@ -15,11 +15,29 @@ def get_custom_fields() -> dict[str, list[dict]]:
 		"search_index": 1,
 		"translatable": 0,
 	}
+	referral_code = {
+		"fieldname": "fishpond_referral_code",
+		"label": "Referral Code",
+		"fieldtype": "Data",
+		"length": 40,
+		"no_copy": 1,
+		"translatable": 0,
+		"description": "The referrer's code: recorded as a referral when this is submitted.",
+	}
+	reward_link = {
+		"fieldname": "fishpond_referral_reward",
+		"label": "Referral Reward",
+		"fieldtype": "Link",
+		"options": "Referral Reward",
+		"read_only": 1,
+		"no_copy": 1,
+		"search_index": 1,
+	}
 	return {
 		"Customer": [{**profile_link, "insert_after": "lead_name"}],
 		"Lead": [
 			{**profile_link, "insert_after": "customer"},
-			# typed on the public join form (crm_fishpond.api.capture); referral rewards come with issue 9
+			# typed on the public join form (crm_fishpond.api.capture) or the Lead form: a referral
 			{
 				"fieldname": "fishpond_referral_code",
 				"label": "Referral Code",
@@ -36,6 +54,31 @@ def get_custom_fields() -> dict[str, list[dict]]:
 				"insert_after": "fishpond_referral_code",
 				"no_copy": 1,
 			},
+		],
+		"Sales Order": [{**referral_code, "insert_after": "customer_name"}],
+		"Sales Invoice": [{**referral_code, "insert_after": "customer_name"}],
+		# the ledger rows a referral reward made (crm_fishpond.referrals.ledgers)
+		"Loyalty Point Entry": [{**reward_link, "insert_after": "invoice"}],
+		"Coupon Code": [
+			{**reward_link, "insert_after": "used"},
+			{
+				"fieldname": "fishpond_withdrawn",
+				"label": "Withdrawn by a Referral Claw-back",
+				"fieldtype": "Check",
+				"read_only": 1,
+				"no_copy": 1,
+				"insert_after": "fishpond_referral_reward",
+			},
+		],
+		"Pricing Rule": [
+			{
+				"fieldname": "fishpond_referral_rule",
+				"label": "Referral Reward Rule",
+				"fieldtype": "Check",
+				"read_only": 1,
+				"no_copy": 1,
+				"insert_after": "coupon_code_based",
+			}
 		],
 	}
 

@@ -50,6 +50,7 @@ def profile_summary(doc) -> dict[str, Any]:
 		"header": header,
 		"score": score_lines(doc),
 		"erp": erp_figures(doc.customer),
+		"referrals": referral_figures(doc.name),
 	}
 
 
@@ -143,4 +144,70 @@ def erp_figures(customer: str | None) -> dict[str, Any] | None:
 		"outstanding": outstanding,
 		"invoices": invoices,
 		"last_invoice": last[0] if last else None,
+	}
+
+
+def referral_figures(profile: str) -> dict[str, Any] | None:
+	"""Who referred this profile, whom it referred, and its rewards kept, pending and owed back."""
+	referral = frappe.qb.DocType("Fishpond Referral")
+	lead = frappe.qb.DocType(LEAD)
+	rows = (
+		frappe.qb.from_(referral)
+		.join(lead)
+		.on(lead.name == referral.referee)
+		.select(
+			referral.name,
+			referral.referrer,
+			referral.referee,
+			referral.status,
+			referral.reason,
+			lead.lead_name.as_("referee_name"),
+		)
+		.where((referral.referrer == profile) | (referral.referee == profile))
+		.orderby(referral.referred_on)
+		.run(as_dict=True)
+	)
+	reward = frappe.qb.DocType("Referral Reward")
+	rewards = (
+		frappe.qb.from_(reward)
+		.select(
+			reward.status,
+			reward.reward_type,
+			fn.Sum(reward.kept),
+			fn.Sum(reward.debt_amount),
+			fn.Count(reward.name),
+		)
+		.where(
+			((reward.referrer == profile) & (reward.beneficiary == "Referrer"))
+			| ((reward.referee == profile) & (reward.beneficiary == "Referee"))
+		)
+		.groupby(reward.status, reward.reward_type)
+		.run()
+	)
+	if not rows and not rewards:
+		return None
+	by = next((r for r in rows if r.referee == profile and r.status == "Accepted"), None)
+	return {
+		"referred_by": by
+		and {
+			"referral": by.name,
+			"profile": by.referrer,
+			"name": frappe.db.get_value(LEAD, by.referrer, "lead_name"),
+		},
+		"referred": [
+			{
+				"referral": r.name,
+				"profile": r.referee,
+				"name": r.referee_name,
+				"status": _(r.status),
+				"reason": r.reason,
+			}
+			for r in rows
+			if r.referrer == profile
+		],
+		"rewards": [
+			{"status": _(st), "type": _(t) if t else "", "kept": flt(k), "debt": flt(d), "count": n}
+			for st, t, k, d, n in rewards
+		],
+		"debt": sum(flt(d) for _s, _t, _k, d, _n in rewards),
 	}

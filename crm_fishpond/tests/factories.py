@@ -176,3 +176,35 @@ def lead(first_name: str, **values) -> str:
 		.insert(ignore_permissions=True)
 		.name
 	)
+
+
+def reward_row(referrer: str, referee: str, status: str = "Pending") -> str:
+	"""A Referral Reward row as the referral run stores it (with its Fishpond Referral), for tests
+	about who sees rewards, not about the programme's rules (crm_fishpond/tests/test_referrals.py)."""
+	referral = frappe.get_doc(
+		{
+			"doctype": "Fishpond Referral",
+			"referrer": referrer,
+			"referee": referee,
+			"company": company(),
+			"referred_on": nowdate(),
+			"source": "Rep",
+		}
+	)
+	referral.flags.ignore_permissions = True
+	referral.insert()
+	reward = frappe.get_doc(
+		{
+			"doctype": "Referral Reward",
+			"referral": referral.name,
+			"beneficiary": "Referrer",
+			"slot": 1,
+			"referrer": referrer,
+			"referee": referee,
+			"reward_type": "Coupon Code",
+			"status": status,
+		}
+	)
+	reward.flags.ignore_permissions = True
+	reward.insert()
+	return reward.name

@@ -15,6 +15,7 @@ from crm_fishpond.scoring import runner
 from crm_fishpond.sync import reconcile, runs
 from crm_fishpond.tests import factories
 from crm_fishpond.tests import pools_factories as pf
+from crm_fishpond.tests.factories import reward_row
 
 LABEL = "_FP Dup"
 CANDIDATE = "Fishpond Duplicate Candidate"
@@ -136,15 +137,7 @@ class TestDuplicates(pf.PoolTestCase):
 			}
 		).insert(ignore_permissions=True)
 		for referrer, referee in ((loser, third), (third, loser)):
-			frappe.get_doc(
-				{
-					"doctype": "Referral Reward",
-					"referrer": referrer,
-					"referee": referee,
-					"reward_type": "Coupon Code",
-					"status": "Pending",
-				}
-			).insert(ignore_permissions=True)
+			reward_row(referrer, referee)
 		stage = frappe.get_all("Lifecycle Stage", pluck="name", limit=1)[0]
 		for profile in (survivor, loser):
 			self.add_stage_history(profile, stage)

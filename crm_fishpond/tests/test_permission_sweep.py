@@ -18,6 +18,7 @@ import crm_fishpond
 from crm_fishpond.pools import claim as pool_claim
 from crm_fishpond.pools.claim import insert_logs
 from crm_fishpond.tests import pools_factories as pf
+from crm_fishpond.tests.factories import reward_row
 
 PREFIX = "_FP Sweep"
 
@@ -119,19 +120,7 @@ class TestReferralRewardRows(SweepCase):
 		L = cls.leads
 
 		def reward(referrer, referee):
-			return (
-				frappe.get_doc(
-					{
-						"doctype": "Referral Reward",
-						"referrer": referrer,
-						"referee": referee,
-						"reward_type": "Coupon Code",
-						"status": "Pending",
-					}
-				)
-				.insert(ignore_permissions=True)
-				.name
-			)
+			return reward_row(referrer, referee)
 
 		cls.rewards = {
 			"a_refers_free": reward(L["a_owned"], L["p_free"]),

@@ -15,6 +15,7 @@ from frappe.desk.doctype.number_card import number_card
 from frappe.utils import add_days, nowdate
 
 from crm_fishpond.tests import pools_factories as pf
+from crm_fishpond.tests.factories import reward_row
 
 MODULE = Path(__file__).resolve().parents[1] / "crm_fishpond"
 WORKSPACE = "Fishpond CRM"
@@ -90,15 +91,7 @@ class WidgetCase(pf.PoolTestCase):
 				}
 			).insert(ignore_permissions=True)
 		for referrer, referee in ((L["a_owned"], L["p_free"]), (L["b_owned"], L["q_free"])):
-			frappe.get_doc(
-				{
-					"doctype": "Referral Reward",
-					"referrer": referrer,
-					"referee": referee,
-					"reward_type": "Coupon Code",
-					"status": "Pending",
-				}
-			).insert(ignore_permissions=True)
+			reward_row(referrer, referee)
 
 	def as_user(self, user, fn):
 		frappe.set_user(user)

@@ -64,6 +64,33 @@ crm_fishpond.profile.render = function (frm, summary, opts = {}) {
 		}
 		html += `</p>`;
 	}
+	const ref = summary.referrals;
+	if (ref) {
+		const link = (p, name) =>
+			`<a href="/app/fishpond-lead/${encodeURIComponent(p)}">${esc(name || p)}</a>`;
+		html += `<p class="mt-3 mb-1"><b>${__("Referrals")}</b></p><p class="small fishpond-referrals">`;
+		if (ref.referred_by) {
+			html += `${__("Referred by")}: ${link(ref.referred_by.profile, ref.referred_by.name)}<br>`;
+		}
+		if ((ref.referred || []).length) {
+			html += `${__("Referred")}: ${ref.referred
+				.map((r) => `${link(r.profile, r.name)} (${esc(r.status)})`)
+				.join(", ")}<br>`;
+		}
+		if ((ref.rewards || []).length) {
+			html += `${__("Rewards")}: ${ref.rewards
+				.map(
+					(w) =>
+						`${cint(w.count)} ${esc(w.status)}${w.type ? " " + esc(w.type) : ""}` +
+						(w.kept ? ` (${format_number(w.kept, null, 2)})` : "")
+				)
+				.join(", ")}`;
+		}
+		if (ref.debt) {
+			html += `<br><span class="text-danger">${__("Owes back")}: ${format_currency(ref.debt)}</span>`;
+		}
+		html += `</p>`;
+	}
 	html += `</div>`;
 	frm.dashboard.add_section(html, opts.label || __("At a Glance"));
 	frm.dashboard.show();

@@ -224,3 +224,76 @@ frappe.ui.form.on("Fishpond Lead", {
 		frm.set_df_property("budget", "label", champ ? __("Money (Budget)") : __("Budget"));
 	},
 });
+
+// Referrals (crm_fishpond.api.referrals): the profile's code and the link to share, and a rep
+// recording who referred this profile (by the referrer's code or profile). The screening decides
+// which referral counts; the Connections tab lists referrals and rewards.
+frappe.ui.form.on("Fishpond Lead", {
+	refresh(frm) {
+		if (frm.is_new()) return;
+		const group = __("Referral");
+		frm.add_custom_button(
+			frm.doc.referral_code ? __("Share Referral Link") : __("Create Referral Code"),
+			() =>
+				frappe.call({
+					method: "crm_fishpond.api.referrals.referral_code",
+					type: "POST",
+					args: { profile: frm.doc.name },
+					freeze: true,
+					callback: (r) => {
+						const { code, link } = r.message || {};
+						if (!code) return;
+						if (!frm.doc.referral_code) frm.reload_doc();
+						frappe.msgprint({
+							title: __("Referral code {0}", [frappe.utils.escape_html(code)]),
+							message: `<p>${__("Share this link: a sign-up through it records the referral.")}</p>
+								<p><a href="${encodeURI(link)}" target="_blank" rel="noopener">${frappe.utils.escape_html(link)}</a></p>`,
+						});
+						if (navigator.clipboard) navigator.clipboard.writeText(link).catch(() => {});
+					},
+				}),
+			group
+		);
+		if (!frm.perm[0] || !frm.perm[0].write) return;
+		frm.add_custom_button(
+			__("Record Referral"),
+			() => {
+				const dialog = new frappe.ui.Dialog({
+					title: __("Who referred {0}?", [frappe.utils.escape_html(frm.doc.lead_name || frm.doc.name)]),
+					fields: [
+						{ fieldname: "code", fieldtype: "Data", label: __("Referrer's Referral Code") },
+						{
+							fieldname: "referrer",
+							fieldtype: "Link",
+							options: "Fishpond Lead",
+							label: __("Or the Referrer's Profile"),
+						},
+					],
+					primary_action_label: __("Record"),
+					primary_action(values) {
+						if (!values.code && !values.referrer) {
+							frappe.msgprint(__("Give the referrer's referral code or choose the referrer."));
+							return;
+						}
+						frappe.call({
+							method: "crm_fishpond.api.referrals.record",
+							type: "POST",
+							args: { referee: frm.doc.name, code: values.code, referrer: values.referrer },
+							freeze: true,
+							callback: (r) => {
+								dialog.hide();
+								frappe.show_alert({
+									message: __("Referral {0} recorded", [r.message]),
+									indicator: "green",
+								});
+								frm.reload_doc();
+							},
+						});
+					},
+				});
+				dialog.show();
+			},
+			group
+		);
+	},
+});

@@ -8,6 +8,7 @@ def get_data():
 		"non_standard_fieldnames": {
 			"Fishpond Claim Log": "profile",
 			"Referral Reward": "referrer",
+			"Fishpond Referral": "referrer",
 			"Fishpond Duplicate Candidate": "profile_a",
 		},
 		"transactions": [
@@ -18,7 +19,7 @@ def get_data():
 			{"label": _("Pool"), "items": ["Fishpond Claim Log", "Fishpond Transfer Request"]},
 			{
 				"label": _("Referrals and Duplicates"),
-				"items": ["Referral Reward", "Fishpond Duplicate Candidate"],
+				"items": ["Fishpond Referral", "Referral Reward", "Fishpond Duplicate Candidate"],
 			},
 		],
 	}
