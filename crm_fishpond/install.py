@@ -48,6 +48,10 @@ def after_migrate() -> None:
 	ensure_defaults()
 	ensure_settings()
 	ensure_default_pool()
+	# customers' profiles that have no referral code yet get one (also nightly)
+	from crm_fishpond.jobs import enqueue
+
+	enqueue("crm_fishpond.referrals.codes.codes_for_customers", job_id="crm_fishpond:referral_codes")
 
 
 def ensure_settings() -> None:
