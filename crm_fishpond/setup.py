@@ -97,3 +97,21 @@ def delete_custom_fields() -> None:
 				frappe.db.sql_ddl(f"alter table `tab{doctype}` drop column `{fieldname}`")  # nosemgrep
 		frappe.cache.hdel("table_columns", f"tab{doctype}")
 		frappe.clear_cache(doctype=doctype)
+
+
+def present_columns() -> list[str]:
+	"""The app's custom fields that have a column, as "Doctype.field" (CI: none after an uninstall)."""
+	return [f for f, present in _columns() if present]
+
+
+def missing_columns() -> list[str]:
+	"""The app's custom fields without a column (CI: none after an install)."""
+	return [f for f, present in _columns() if not present]
+
+
+def _columns() -> list[tuple[str, bool]]:
+	return [
+		(f"{doctype}.{f['fieldname']}", bool(frappe.db.has_column(doctype, f["fieldname"])))
+		for doctype, fields in get_custom_fields().items()
+		for f in fields
+	]
