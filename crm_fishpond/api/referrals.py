@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import frappe
 from frappe import _
+from frappe.utils import escape_html
 
 from crm_fishpond.referrals import capture, codes
 from crm_fishpond.referrals.sync import enqueue_company
@@ -23,6 +24,15 @@ def _profile(name, ptype: str):
 	if not doc.has_permission(ptype):
 		frappe.throw(_("You may not change profile {0}.").format(name), frappe.PermissionError)
 	return doc
+
+
+def _referral(name):
+	if not isinstance(name, str) or not name or not frappe.db.exists("Fishpond Referral", name):
+		frappe.throw(
+			_("Referral {0} does not exist.").format(frappe.bold(escape_html(str(name)[:140]))),
+			frappe.DoesNotExistError,
+		)
+	return frappe.get_doc("Fishpond Referral", name)
 
 
 def _manager() -> None:
@@ -65,7 +75,7 @@ def override(referral: str, reason: str) -> None:
 	"""A manager accepts a refused referral against the fraud rules, with a reason."""
 	_manager()
 	text = _reason(reason)
-	doc = frappe.get_doc("Fishpond Referral", referral)
+	doc = _referral(referral)
 	doc.db_set({"override_reason": text, "overridden_by": frappe.session.user})
 	doc.add_comment("Info", _("Override: {0}").format(frappe.utils.escape_html(text)))
 	enqueue_company(doc.company)
@@ -76,7 +86,7 @@ def cancel(referral: str, reason: str) -> None:
 	"""A manager withdraws a referral: its rewards are cancelled, or reversed if already given."""
 	_manager()
 	text = _reason(reason)
-	doc = frappe.get_doc("Fishpond Referral", referral)
+	doc = _referral(referral)
 	doc.db_set({"cancelled": 1, "cancel_reason": text})
 	doc.add_comment("Info", _("Cancelled: {0}").format(frappe.utils.escape_html(text)))
 	enqueue_company(doc.company)
@@ -86,6 +96,8 @@ def cancel(referral: str, reason: str) -> None:
 def run_now(company: str) -> None:
 	"""Queue the company's referral run (it also runs nightly and after every payment)."""
 	_manager()
-	if not frappe.db.exists("Company", company):
-		frappe.throw(_("Company {0} does not exist.").format(company), frappe.DoesNotExistError)
+	if not isinstance(company, str) or not company or not frappe.db.exists("Company", company):
+		frappe.throw(
+			_("Company {0} does not exist.").format(escape_html(str(company)[:140])), frappe.DoesNotExistError
+		)
 	enqueue_company(company)

@@ -125,6 +125,18 @@ def _children(doctype: str, field: str, parents: list[str]) -> dict[str, list[st
 	return out
 
 
+def _form_label(params) -> dict:
+	"""The problem's parameters with the engine's field label replaced by the form's own label (the
+	engine says "Reward Value", the form "Referrer's Reward Value")."""
+	params = dict(params)
+	field = params.get("field")
+	fieldname = FORM_FIELDS.get(field, field)
+	meta = frappe.get_meta("Referral Programme")
+	if "label" in params and fieldname and meta.has_field(fieldname):
+		params["label"] = meta.get_label(fieldname)
+	return params
+
+
 def validate_programme(doc) -> None:
 	"""The form's checks: the engine's problems of this programme and overlaps with the company's
 	others, each naming the field."""
@@ -143,7 +155,9 @@ def validate_programme(doc) -> None:
 	]
 	if problems:
 		frappe.throw(
-			"<br>".join(frappe.utils.escape_html(reason_text(p.code, p.params)) for p in problems),
+			"<br>".join(
+				frappe.utils.escape_html(reason_text(p.code, _form_label(p.params))) for p in problems
+			),
 			frappe.ValidationError,
 			title=_("This programme cannot run"),
 		)

@@ -179,14 +179,24 @@ def _thank(reward, data: I.Inputs) -> None:
 		"referee": frappe.db.get_value("Fishpond Lead", reward.referee, ["name", "lead_name"], as_dict=True),
 	}
 	mail = frappe.get_doc("Email Template", template).get_formatted_email(context)
-	frappe.sendmail(
-		recipients=[email],
-		subject=mail["subject"],
-		message=mail["message"],
-		reference_doctype="Referral Reward",
-		reference_name=reward.name,
-		delayed=True,
-	)
+	try:
+		frappe.sendmail(
+			recipients=[email],
+			subject=mail["subject"],
+			message=mail["message"],
+			reference_doctype="Referral Reward",
+			reference_name=reward.name,
+			delayed=True,
+		)
+	except frappe.OutgoingEmailError:
+		# the thank-you is optional: a site without an outgoing Email Account still posts the reward
+		frappe.clear_last_message()
+		frappe.log_error(
+			title=_("Referral thank-you not sent"),
+			message=_("Set up a default outgoing Email Account to thank referrers."),
+			reference_doctype="Referral Reward",
+			reference_name=reward.name,
+		)
 
 
 def _create_customers(data: I.Inputs, plan: R.Plan) -> bool:
