@@ -38,6 +38,8 @@ POND_DOCUMENTS = (
 	("Fishpond Transfer Request", "fishpond_lead"),
 	("Referral Reward", "referrer"),
 	("Referral Reward", "referee"),
+	("Fishpond Referral", "referrer"),
+	("Fishpond Referral", "referee"),
 )
 # shared records the ledger lists, in the order they can go
 CREATED_ORDER = (

@@ -51,11 +51,14 @@ class TestCapture(FishpondTestCase):
 		return capture.submit_lead(**data)
 
 	def test_a_signup_creates_a_lead_and_its_profile_in_the_default_pool(self):
+		frappe.set_user("Administrator")
+		code = referral_code_of_a_customer()
+		frappe.set_user("Guest")
 		answer = self.submit(
 			email="Ada.Capture@Example.com",
 			company="Analytical Engines",
 			mobile="+44 20 7946 0000",
-			referral_code="FRIEND-42",
+			referral_code=code.lower(),
 			message="<b>Call me</b> on Tuesday",
 		)
 		self.assertIn("message", answer)
@@ -74,7 +77,11 @@ class TestCapture(FishpondTestCase):
 		)
 		self.assertEqual(
 			(lead.first_name, lead.company_name, lead.fishpond_referral_code, lead.fishpond_consent),
-			("Ada", "Analytical Engines", "FRIEND-42", 1),
+			("Ada", "Analytical Engines", code, 1),
+		)
+		# the code records a referral from the link (crm_fishpond.referrals.capture)
+		self.assertEqual(
+			frappe.db.get_value("Fishpond Referral", {"source_name": lead.name}, "source"), "Referral Link"
 		)
 		self.assertFalse(lead.lead_owner, "a visitor's Lead belongs to nobody until a rep claims it")
 		pool = frappe.db.get_value("Fishpond Lead", {"lead": lead.name}, "fishpond")
@@ -160,6 +167,15 @@ class TestCapture(FishpondTestCase):
 				continue
 			accepted += 1
 		self.assertLess(accepted, 300)
+
+
+def referral_code_of_a_customer() -> str:
+	"""A real referrer's code (a typed code must be one the pond knows)."""
+	from crm_fishpond.referrals.codes import ensure_code
+	from crm_fishpond.sync.profiles import ensure_profile_for_customer
+	from crm_fishpond.tests import factories
+
+	return ensure_code(ensure_profile_for_customer(factories.customer("_FP Capture Referrer")))
 
 
 def fuzz_value(rng: random.Random, field: str):

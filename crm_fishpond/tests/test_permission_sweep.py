@@ -172,6 +172,7 @@ class TestEveryWhitelistedMethod(SweepCase):
 			ingest,
 			pools,
 			profile,
+			referrals,
 			rules,
 			scoring,
 			sync,
@@ -275,7 +276,36 @@ class TestEveryWhitelistedMethod(SweepCase):
 				lambda: rules.preview_result("Fishpond Tag", "fishpond:rule_preview:x"),
 				no_result,
 			),
+			# referrals: a profile's code and referrals are its owner's; overrides and runs, managers'
+			"crm_fishpond.api.referrals.referral_code": (
+				lambda: referrals.referral_code(L["b_owned"]),
+				no_result,
+			),
+			"crm_fishpond.api.referrals.record": (
+				lambda: referrals.record(L["b_owned"], referrer=L["c_owned"]),
+				no_result,
+			),
+			"crm_fishpond.api.referrals.override": (
+				lambda: referrals.override(self.foreign_referral(), "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.referrals.cancel": (
+				lambda: referrals.cancel(self.foreign_referral(), "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.referrals.run_now": (
+				lambda: referrals.run_now(frappe.db.get_value("Company", {}, "name")),
+				no_result,
+			),
 		}
+
+	def foreign_referral(self) -> str:
+		"""A referral between two profiles rep A may not see."""
+		b, q = self.leads["b_owned"], self.leads["q_free"]
+		name = frappe.db.get_value("Fishpond Referral", {"referrer": b, "referee": q})
+		if name:
+			return name
+		return frappe.db.get_value("Referral Reward", reward_row(b, q), "referral")
 
 	def foreign_customer(self) -> str:
 		"""A Customer (with its profile) that is none of rep A's business."""

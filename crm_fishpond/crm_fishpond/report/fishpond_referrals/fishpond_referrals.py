@@ -13,14 +13,33 @@ from collections import defaultdict
 
 import frappe
 from frappe import _
-from frappe.query_builder.functions import Count, Sum
+from frappe.query_builder import Case
+from frappe.query_builder.functions import Sum
 
 from crm_fishpond.engine.referrals import PAID_TOLERANCE
 
 
 def execute(filters=None):
 	filters = frappe._dict(filters or {})
-	return columns(), rows(filters)
+	data = rows(filters)
+	return columns(), data, None, chart(data)
+
+
+def chart(data: list[dict]) -> dict | None:
+	"""The referrers who brought the most paid revenue (top 10), with their referrals accepted."""
+	top = [r for r in data if r["paid_revenue"] or r["accepted"]][:10]
+	if not top:
+		return None
+	return {
+		"data": {
+			"labels": [r["referrer_name"] or r["referrer"] for r in top],
+			"datasets": [
+				{"name": _("Paid Revenue"), "values": [r["paid_revenue"] for r in top], "chartType": "bar"},
+			],
+		},
+		"type": "bar",
+		"fieldtype": "Currency",
+	}
 
 
 def rows(filters) -> list[dict]:
@@ -29,6 +48,13 @@ def rows(filters) -> list[dict]:
 		conditions["company"] = filters.company
 	if filters.referrer:
 		conditions["referrer"] = filters.referrer
+	# the referrer's territory, pool and owner
+	profile_filters = {k: filters.get(k) for k in ("territory", "fishpond", "lead_owner") if filters.get(k)}
+	if profile_filters:
+		if filters.referrer:
+			profile_filters["name"] = filters.referrer
+		names = frappe.get_list("Fishpond Lead", filters=profile_filters, pluck="name", limit_page_length=0)
+		conditions["referrer"] = ("in", names or [""])
 	if filters.from_date and filters.to_date:
 		conditions["referred_on"] = ("between", [filters.from_date, filters.to_date])
 	elif filters.from_date:
@@ -100,15 +126,20 @@ def rows(filters) -> list[dict]:
 
 
 def _revenue(customers: list[str], company: str | None) -> tuple[dict, dict]:
-	"""Per customer: the net company-currency total of fully paid invoices, and submitted invoices."""
+	"""Per customer: the net company-currency total of fully paid invoices (credit notes netted), and
+	the number of submitted invoices (a referee with one is converted)."""
 	if not customers:
 		return {}, {}
 	si = frappe.qb.DocType("Sales Invoice")
+	paid = (si.outstanding_amount <= PAID_TOLERANCE) | (si.is_return == 1)
 	query = (
 		frappe.qb.from_(si)
-		.select(si.customer, Sum(si.base_grand_total), Count(si.name))
+		.select(
+			si.customer,
+			Sum(Case().when(paid, si.base_grand_total).else_(0)),
+			Sum(Case().when(si.is_return == 0, 1).else_(0)),
+		)
 		.where(si.customer.isin(customers) & (si.docstatus == 1))
-		.where((si.outstanding_amount <= PAID_TOLERANCE) | (si.is_return == 1))
 		.groupby(si.customer)
 	)
 	if company:
