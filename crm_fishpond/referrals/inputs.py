@@ -258,14 +258,16 @@ def load_invoices(customers: list[str], company: str) -> list[R.Invoice]:
 		.where(si.customer.isin(customers) & (si.company == company) & si.docstatus.isin([1, 2]))
 		.run(as_dict=True)
 	)
-	paid_on = paid_dates([r.name for r in rows if r.docstatus == 1 and not r.is_return])
+	paid_on, owed = paid_dates([r.name for r in rows if r.docstatus == 1 and not r.is_return])
 	return [
 		R.Invoice(
 			name=r.name,
 			customer=r.customer,
 			posting_date=getdate(r.posting_date),
 			base_grand_total=float(r.base_grand_total or 0),
-			outstanding=float(r.outstanding_amount or 0),
+			# the ledger's figure: a caller that posts ledger rows first and updates the invoice's
+			# outstanding amount afterwards (Payment Reconciliation) is read right in between too
+			outstanding=owed.get(r.name, float(r.outstanding_amount or 0)),
 			docstatus=int(r.docstatus),
 			company=r.company,
 			is_return=bool(r.is_return),
@@ -277,12 +279,14 @@ def load_invoices(customers: list[str], company: str) -> list[R.Invoice]:
 	]
 
 
-def paid_dates(invoices: list[str]) -> dict[str, object]:
-	"""The day each invoice was fully paid, from its Payment Ledger Entries (whatever paid it: a
-	Payment Entry, a Journal Entry, a POS payment, an allocated credit note or advance): walking its
-	live rows in posting order, the day the running outstanding last fell to zero."""
+def paid_dates(invoices: list[str]) -> tuple[dict[str, object], dict[str, float]]:
+	"""The day each invoice was fully paid, and what it still owes, from its Payment Ledger Entries
+	(whatever paid it: a Payment Entry, a Journal Entry, a POS payment, an allocated credit note or
+	advance): walking its live rows in posting order, the day the running outstanding last fell to
+	zero, and the sum of its rows (in the receivable account's currency, as ERPNext's own outstanding
+	amount is computed)."""
 	if not invoices:
-		return {}
+		return {}, {}
 	ple = frappe.qb.DocType("Payment Ledger Entry")
 	rows = (
 		frappe.qb.from_(ple)
@@ -307,7 +311,8 @@ def paid_dates(invoices: list[str]) -> dict[str, object]:
 			out[inv] = getdate(row.posting_date)
 		elif running[inv] > R.PAID_TOLERANCE:
 			out.pop(inv, None)
-	return {inv: day for inv, day in out.items() if running[inv] <= R.PAID_TOLERANCE}
+	paid = {inv: day for inv, day in out.items() if running[inv] <= R.PAID_TOLERANCE}
+	return paid, dict(running)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -224,6 +224,77 @@ class TestQualification(ReferralCase):
 		self.assertFalse(frappe.db.exists("Loyalty Point Entry", {"fishpond_referral_reward": f"{early}-R1"}))
 		self.assertReconciled()
 
+	def test_a_journal_entry_or_an_allocated_advance_pays_an_invoice_too(self):
+		rf.programme(review_days=0)
+		_a, pa, b, pb = self.pair("Journal")
+		referral = rf.refer(pa, pb)
+		si = f.sales_invoice(b, rate=300)
+		company = f.company()
+		je = frappe.get_doc(
+			{
+				"doctype": "Journal Entry",
+				"company": company,
+				"posting_date": nowdate(),
+				"accounts": [
+					{
+						"account": si.debit_to,
+						"party_type": "Customer",
+						"party": b,
+						"credit_in_account_currency": 300,
+						"reference_type": "Sales Invoice",
+						"reference_name": si.name,
+					},
+					{
+						"account": frappe.get_cached_value("Company", company, "default_cash_account"),
+						"debit_in_account_currency": 300,
+					},
+				],
+			}
+		).insert(ignore_permissions=True)
+		je.submit()
+		self.assertEqual(rf.reward(referral).status, "Posted")
+		je.reload()
+		je.cancel()
+		self.assertEqual(rf.reward(referral).status, "Reversed")
+
+		# an advance received first, allocated to the invoice later (Payment Reconciliation)
+		_c, pc, d, pd = self.pair("Advance")
+		early = rf.refer(pc, pd)
+		si2 = f.sales_invoice(d, rate=200)
+		advance = frappe.get_doc(
+			{
+				"doctype": "Payment Entry",
+				"payment_type": "Receive",
+				"company": company,
+				"party_type": "Customer",
+				"party": d,
+				"paid_from": si2.debit_to,
+				"paid_to": frappe.get_cached_value("Company", company, "default_cash_account"),
+				"paid_amount": 200,
+				"received_amount": 200,
+				"reference_no": "FP-ADV",
+				"reference_date": nowdate(),
+			}
+		).insert(ignore_permissions=True)
+		advance.submit()
+		self.assertEqual(rf.reward(early).reason_code, "awaiting_payment")
+		pr = frappe.get_doc("Payment Reconciliation")
+		pr.company = company
+		pr.party_type = "Customer"
+		pr.party = d
+		pr.receivable_payable_account = si2.debit_to
+		pr.get_unreconciled_entries()
+		pr.allocate_entries(
+			frappe._dict(
+				invoices=[x.as_dict() for x in pr.invoices if x.invoice_number == si2.name],
+				payments=[x.as_dict() for x in pr.payments if x.reference_name == advance.name],
+			)
+		)
+		pr.reconcile()
+		self.assertEqual(frappe.db.get_value("Sales Invoice", si2.name, "outstanding_amount"), 0)
+		self.assertEqual(rf.reward(early).status, "Posted")
+		self.assertReconciled()
+
 	def test_an_amended_invoice_is_followed(self):
 		rf.programme(review_days=0)
 		_a, pa, b, pb = self.pair("Amend")
@@ -373,3 +444,25 @@ class TestClawBack(ReferralCase):
 		row = rf.reward(referral)
 		self.assertEqual((row.status, row.debt_amount), ("Reversed", 25))
 		self.assertReconciled()
+
+
+class TestReferralReport(ReferralCase):
+	def test_the_report_totals_paid_revenue_by_referrer_filters_by_pool_and_charts_it(self):
+		from crm_fishpond.crm_fishpond.report.fishpond_referrals.fishpond_referrals import execute
+
+		rf.programme(review_days=0)
+		_a, pa, b, pb = self.pair("Report")
+		rf.refer(pa, pb)
+		si = f.sales_invoice(b, rate=250)
+		rf.pay(si.name)
+		f.sales_invoice(b, rate=40)  # unpaid: not revenue yet
+		_cols, data, _msg, chart = execute({"company": f.company()})
+		row = next(r for r in data if r["referrer"] == pa)
+		self.assertEqual(
+			(row["referrals"], row["accepted"], row["converted"], row["paid_revenue"], row["points_posted"]),
+			(1, 1, 1, 250, 100),
+		)
+		self.assertEqual(chart["data"]["datasets"][0]["values"][0], 250)
+		pool = frappe.db.get_value("Fishpond Lead", pa, "fishpond")
+		self.assertTrue(execute({"fishpond": pool})[1])
+		self.assertEqual(execute({"fishpond": "_FP no such pool"})[1], [])
