@@ -15,6 +15,7 @@ ended. A run locks the company's programme rows, so two runs of one company neve
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 
 import frappe
 from frappe import _
@@ -96,9 +97,11 @@ def _entries(reward: str) -> list:
 
 
 def _save_decisions(data: I.Inputs, plan: R.Plan) -> int:
-	"""Screening onto each Fishpond Referral (changed rows only), and the referee's Referred By."""
+	"""Screening onto each Fishpond Referral, and each referee's Referred By (the referrer of its
+	accepted referral; cleared when that referral no longer stands). Changed rows only."""
 	rows = {r.name: r for r in data.referral_rows}
 	changed = 0
+	accepted: dict[str, str] = {}
 	for d in plan.decisions:
 		row = rows[d.referral]
 		values = {
@@ -111,10 +114,25 @@ def _save_decisions(data: I.Inputs, plan: R.Plan) -> int:
 		if {k: values[k] for k in stored} != stored:
 			frappe.db.set_value("Fishpond Referral", d.referral, values)
 			changed += 1
-		if d.accepted and frappe.db.get_value("Fishpond Lead", row.referee, "referred_by") != row.referrer:
-			frappe.db.set_value(
-				"Fishpond Lead", row.referee, "referred_by", row.referrer, update_modified=False
-			)
+		if d.accepted:
+			accepted[row.referee] = row.referrer
+	referrers = defaultdict(set)
+	for row in data.referral_rows:
+		referrers[row.referee].add(row.referrer)
+	current = dict(
+		frappe.get_all(
+			"Fishpond Lead",
+			filters={"name": ("in", sorted(referrers) or [""])},
+			fields=["name", "referred_by"],
+			as_list=True,
+		)
+	)
+	for referee, referrer_set in referrers.items():
+		want = accepted.get(referee)
+		have = current.get(referee)
+		# a Referred By typed by hand, naming nobody in these referrals, stays as it is
+		if have != want and (want or have in referrer_set):
+			frappe.db.set_value("Fishpond Lead", referee, "referred_by", want, update_modified=False)
 	return changed
 
 

@@ -118,6 +118,21 @@ class TestCapture(ReferralCase):
 		self.assertEqual(rf.refer(other, p_rep), second)
 		self.assertEqual(frappe.db.count("Fishpond Referral"), count)
 
+	def test_referred_by_follows_the_accepted_referral(self):
+		from crm_fishpond.api import referrals as api
+
+		rf.programme()
+		_a, pa, _b, pb = self.pair("Referred By")
+		referral = rf.refer(pa, pb)
+		self.assertEqual(frappe.db.get_value("Fishpond Lead", pb, "referred_by"), pa)
+		api.cancel(referral, "entered by mistake")
+		self.assertIsNone(frappe.db.get_value("Fishpond Lead", pb, "referred_by"))
+		# a Referred By set by hand for someone else is not the run's to clear
+		_c, pc = rf.customer_profile("_FP Ref Referred By Other")
+		frappe.db.set_value("Fishpond Lead", pb, "referred_by", pc)
+		rf.run()
+		self.assertEqual(frappe.db.get_value("Fishpond Lead", pb, "referred_by"), pc)
+
 	def test_an_unknown_code_is_refused_with_a_clear_error_and_nothing_is_written(self):
 		rf.programme()
 		leads = frappe.db.count("Lead")
