@@ -633,6 +633,439 @@ def flow_rep_and_accountant_open_their_pages(context, admin_page, args) -> list[
 	return problems
 
 
+# -- referrals (issue 9): REST helpers for the set-up and the checks, then the flows ----------------
+def csrf(page) -> str:
+	return page.evaluate("() => window.frappe ? frappe.csrf_token : null") or ""
+
+
+def call(page, args, method: str, **kwargs):
+	"""A whitelisted method over REST with the page's session (POST; values that are not text go as
+	JSON); raises with the server's message when it fails."""
+	form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in kwargs.items() if v is not None}
+	response = page.context.request.post(
+		f"{args.url}/api/method/{method}", form=form, headers={"X-Frappe-CSRF-Token": csrf(page)}
+	)
+	if not response.ok:
+		raise RuntimeError(f"{method}: HTTP {response.status} {response.text()[:300]}")
+	return response.json().get("message")
+
+
+def insert_record(page, args, doc: dict) -> str:
+	"""Insert a record over REST; returns its name."""
+	response = page.context.request.post(
+		f"{args.url}/api/resource/{doc['doctype']}", data=doc, headers={"X-Frappe-CSRF-Token": csrf(page)}
+	)
+	if not response.ok:
+		raise RuntimeError(f"insert {doc['doctype']}: HTTP {response.status} {response.text()[:300]}")
+	return response.json()["data"]["name"]
+
+
+def get_list(page, args, doctype: str, filters: dict, fields: list[str] | None = None) -> list[dict]:
+	response = page.context.request.get(
+		f"{args.url}/api/resource/{doctype}",
+		params={
+			"filters": json.dumps(filters),
+			"fields": json.dumps(fields or ["name"]),
+			"limit_page_length": "100",
+		},
+	)
+	return (response.json().get("data") or []) if response.ok else []
+
+
+def wait_for(check, timeout: float = 90.0, every: float = 1.0):
+	"""Ask ``check()`` until it returns something truthy (a background job is at work); its last
+	answer."""
+	deadline = time.monotonic() + timeout
+	while True:
+		got = check()
+		if got or time.monotonic() > deadline:
+			return got
+		time.sleep(every)
+
+
+def fill_link(page, fieldname: str, value: str) -> None:
+	"""Type into a Link field and pick the value from its drop-down, as a person does."""
+	box = page.locator(f".frappe-control[data-fieldname='{fieldname}'] input").first
+	box.click()
+	box.fill(value)
+	# Desk's link drop-down lists its values as role="option" rows (not the rule builder's <li>)
+	page.locator(
+		".awesomplete [role='option']:visible", has_text=re.compile(f"^{re.escape(value)}$")
+	).first.click()
+
+
+def fill_date(page, fieldname: str, iso: str) -> None:
+	"""Type a date in the user's date format and close the date picker."""
+	shown = page.evaluate("(d) => frappe.datetime.str_to_user(d)", iso)
+	box = page.locator(f".frappe-control[data-fieldname='{fieldname}'] input").first
+	box.fill(shown)
+	box.press("Escape")
+
+
+def today(page, days: int = 0) -> str:
+	"""The site's date (its time zone), ``days`` from today, as YYYY-MM-DD."""
+	return page.evaluate("(days) => frappe.datetime.add_days(frappe.datetime.now_date(), days)", days)
+
+
+def default_company(page, args) -> str:
+	return call(
+		page, args, "frappe.client.get_single_value", doctype="Global Defaults", field="default_company"
+	)
+
+
+def loyalty_program(page, args, company: str) -> str:
+	"""A Loyalty Program of the company (one is made once, and kept, when it has none)."""
+	found = get_list(page, args, "Loyalty Program", {"company": company})
+	if found:
+		return found[0]["name"]
+	cost_center = (get_value(page, args, "Company", company, ["cost_center"]) or {}).get("cost_center")
+	account = get_list(page, args, "Account", {"company": company, "root_type": "Expense", "is_group": 0})[0][
+		"name"
+	]
+	return insert_record(
+		page,
+		args,
+		{
+			"doctype": "Loyalty Program",
+			"loyalty_program_name": "_FP Browser Loyalty",
+			"loyalty_program_type": "Single Tier Program",
+			"auto_opt_in": 0,
+			"from_date": today(page, -3650),
+			"conversion_factor": 1,
+			"expiry_duration": 365,
+			"company": company,
+			"cost_center": cost_center,
+			"expense_account": account,
+			"collection_rules": [
+				{"tier_name": "_FP Browser Tier", "collection_factor": 1000000, "min_spent": 0}
+			],
+		},
+	)
+
+
+def running_programme(page, args, company: str) -> tuple[str, bool]:
+	"""A Referral Programme of the company that runs today: (name, whether it was made here). The
+	screening refuses every referral when none runs, so the referral flows make one when needed."""
+	now = today(page)
+	for row in get_list(
+		page, args, "Referral Programme", {"company": company}, ["name", "valid_from", "valid_upto"]
+	):
+		if row["valid_from"] <= now and (not row["valid_upto"] or row["valid_upto"] >= now):
+			return row["name"], False
+	name = insert_record(
+		page,
+		args,
+		{
+			"doctype": "Referral Programme",
+			"programme_name": f"_FP Browser Running Programme {time.time_ns()}",
+			"company": company,
+			"valid_from": today(page, -1),
+			"referrer_reward_type": "Points",
+			"referrer_reward_value": 100,
+			"loyalty_program": loyalty_program(page, args, company),
+			"qualifying_invoices": 1,
+			"review_days": 14,
+		},
+	)
+	return name, True
+
+
+def referral_of(page, args, referee: str, source: str) -> dict | None:
+	rows = get_list(
+		page,
+		args,
+		"Fishpond Referral",
+		{"referee": referee, "source": source},
+		["name", "referrer", "status", "reason", "override_reason"],
+	)
+	return rows[0] if rows else None
+
+
+def forget_referrals(page, args, profiles: list[str], programme: str | None) -> None:
+	"""Delete what a referral flow made: its referrals' rewards, the referrals, the programme when the
+	flow made it, then the profiles (and their Customer or Lead). A record something still links to
+	stays; the names are unique per run, so a later run never meets it."""
+	for profile in profiles:
+		for side in ("referee", "referrer"):
+			for ref in get_list(page, args, "Fishpond Referral", {side: profile}):
+				for reward in get_list(page, args, "Referral Reward", {"referral": ref["name"]}):
+					delete_record(page, args, "Referral Reward", reward["name"])
+				delete_record(page, args, "Fishpond Referral", ref["name"])
+	if programme:
+		delete_record(page, args, "Referral Programme", programme)
+	for profile in profiles:
+		row = get_value(page, args, "Fishpond Lead", profile, ["customer", "lead"]) or {}
+		delete_record(page, args, "Fishpond Lead", profile)
+		if row.get("lead"):
+			delete_record(page, args, "Lead", row["lead"])
+		if row.get("customer"):
+			delete_record(page, args, "Customer", row["customer"])
+
+
+def open_record(page, args, doctype: str, name: str) -> None:
+	page.goto(f"{args.url}/app/{slug(doctype)}/{name}")
+	settle(page)
+	page.wait_for_function("(name) => window.cur_frm && cur_frm.docname === name", arg=name)
+	settle(page)
+
+
+def shoot(page, args, name: str) -> None:
+	"""With --shots, keep what the page shows now (the viewport) for the docs."""
+	if args.shots:
+		Path(args.shots).mkdir(parents=True, exist_ok=True)
+		page.screenshot(path=str(Path(args.shots) / name))
+
+
+def flow_admin_creates_a_referral_programme(context, admin_page, args) -> list[str]:
+	"""An admin fills a new Referral Programme (name, company, dates, 100 points for the referrer
+	under a Loyalty Program) and saves it: no error, and the record holds what was typed. Its dates
+	keep clear of the company's other programmes (two running on one day are refused); it is deleted
+	again."""
+	page = admin_page
+	company = default_company(page, args)
+	program = loyalty_program(page, args, company)
+	others = get_list(page, args, "Referral Programme", {"company": company}, ["valid_from"])
+	# a year that ends before every other programme starts (or the coming year when there is none)
+	end = min((r["valid_from"] for r in others), default=None)
+	valid_upto = (
+		today(page, 364) if end is None else page.evaluate("(d) => frappe.datetime.add_days(d, -1)", end)
+	)
+	valid_from = page.evaluate("(d) => frappe.datetime.add_days(d, -364)", valid_upto)
+	name = f"_FP Browser Programme {int(time.time())}"
+	page.goto(f"{args.url}/app/referral-programme/new")
+	settle(page)
+	page.wait_for_function("() => window.cur_frm && cur_frm.doctype === 'Referral Programme'")
+	watch = Watch()
+	watch.attach(page)
+	problems: list[str] = []
+	try:
+		page.fill("input[data-fieldname='programme_name']", name)
+		fill_link(page, "company", company)
+		fill_date(page, "valid_from", valid_from)
+		fill_date(page, "valid_upto", valid_upto)
+		page.select_option("select[data-fieldname='referrer_reward_type']", "Points")
+		page.fill("input[data-fieldname='referrer_reward_value']", "100")
+		fill_link(page, "loyalty_program", program)
+		page.keyboard.press("Control+s")
+		settle(page)
+		problems += dialogs(page) + watch.server + watch.console
+		stored = get_value(
+			page,
+			args,
+			"Referral Programme",
+			name,
+			[
+				"company",
+				"valid_from",
+				"valid_upto",
+				"referrer_reward_type",
+				"referrer_reward_value",
+				"loyalty_program",
+			],
+		)
+		want = {
+			"company": company,
+			"valid_from": valid_from,
+			"valid_upto": valid_upto,
+			"referrer_reward_type": "Points",
+			"referrer_reward_value": 100,
+			"loyalty_program": program,
+		}
+		if stored != want:
+			problems.append(f"the saved programme is {stored}, not {want}")
+		else:
+			shoot(page, args, "referral-programme.png")
+	finally:
+		delete_record(page, args, "Referral Programme", name)
+	return problems
+
+
+def flow_guest_signs_up_through_a_referral_link(context, admin_page, args) -> list[str]:
+	"""An admin opens a customer's profile, Referral > Create Referral Code (Share Referral Link once it
+	has one) and sees the link; a visitor opens that link: the Referral Code is filled in; they tick
+	consent and join: a thank-you, and a Fishpond Referral from the "Referral Link" for the new lead."""
+	page = admin_page
+	stamp = time.time_ns()
+	company = default_company(page, args)
+	programme, made = running_programme(page, args, company)
+	customer = insert_record(
+		page, args, {"doctype": "Customer", "customer_name": f"_FP Browser Referrer {stamp}"}
+	)
+	found = get_list(page, args, "Fishpond Lead", {"customer": customer})
+	referrer = (
+		found[0]["name"]
+		if found
+		else insert_record(
+			page,
+			args,
+			{"doctype": "Fishpond Lead", "lead_name": f"_FP Browser Referrer {stamp}", "customer": customer},
+		)
+	)
+	profiles = [referrer]
+	email = f"browser.referred.{stamp}@example.com"
+	problems: list[str] = []
+	try:
+		watch = Watch()
+		watch.attach(page)
+		open_record(page, args, "Fishpond Lead", referrer)
+		page.get_by_role("button", name="Referral", exact=True).click()
+		page.get_by_role("link", name=re.compile("^(Create Referral Code|Share Referral Link)$")).click()
+		anchor = page.locator(".modal.show a[href*='fishpond_referral_code']")
+		anchor.wait_for()
+		link = anchor.get_attribute("href") or ""
+		code = (get_value(page, args, "Fishpond Lead", referrer, ["referral_code"]) or {}).get(
+			"referral_code"
+		)
+		if not code or code not in page.locator(".modal.show").inner_text():
+			problems.append(f"the dialog does not show the profile's code {code!r}")
+		settle(page)
+		shoot(page, args, "referral-link.png")
+		problems += watch.server + watch.console
+		page.keyboard.press("Escape")
+		# the link names the site's host; the suite reaches the same server at --url
+		path = re.sub(r"^https?://[^/]+", "", link)
+		guest = page.context.browser.new_context(
+			viewport={"width": 1440, "height": 900}, extra_http_headers={"X-Frappe-Site-Name": args.site}
+		)
+		try:
+			visitor = guest.new_page()
+			guest_watch = Watch()
+			guest_watch.attach(visitor)
+			visitor.goto(f"{args.url}{path}")
+			visitor.wait_for_selector("#fishpond-website", state="attached")
+			prefilled = visitor.input_value("input[data-fieldname='fishpond_referral_code']")
+			if prefilled != code:
+				problems.append(f"the link {path} fills the Referral Code with {prefilled!r}, not {code!r}")
+			visitor.fill("input[data-fieldname='first_name']", "Browser Referred Visitor")
+			visitor.fill("input[data-fieldname='email_id']", email)
+			visitor.check("input[data-fieldname='fishpond_consent']")
+			visitor.locator("button.submit-btn").first.click()
+			visitor.wait_for_selector(".success-page:visible, .modal.show")
+			if visitor.locator(".modal.show").count():
+				problems.append(
+					f"joining through the link: {visitor.locator('.modal.show').inner_text()[:300]}"
+				)
+			problems += guest_watch.server + guest_watch.console
+		finally:
+			guest.close()
+		leads = get_list(page, args, "Lead", {"email_id": email}, ["name", "fishpond_lead"])
+		referee = leads[0]["fishpond_lead"] if leads else None
+		if not referee:
+			problems.append(f"no profile for the Lead of {email}: {leads}")
+		else:
+			profiles.append(referee)
+			row = referral_of(page, args, referee, "Referral Link")
+			if not row or row["referrer"] != referrer:
+				problems.append(f"the referral from the link is {row}, not one by {referrer}")
+	finally:
+		forget_referrals(page, args, profiles, programme if made else None)
+	return problems
+
+
+def flow_rep_records_a_referral(context, admin_page, args) -> list[str]:
+	"""A rep opens a lead they hold, Referral > Record Referral, types the referrer's code, Record: an
+	alert says it is recorded, and a Fishpond Referral captured by the "Rep" exists."""
+	ensure_rep(admin_page)
+	page = admin_page
+	stamp = time.time_ns()
+	company = default_company(page, args)
+	programme, made = running_programme(page, args, company)
+	referrer = insert_record(
+		page,
+		args,
+		{"doctype": "Fishpond Lead", "lead_name": f"_FP Browser Referrer {stamp}", "fishpond": POOL},
+	)
+	referee = insert_record(
+		page,
+		args,
+		{"doctype": "Fishpond Lead", "lead_name": f"_FP Browser Referee {stamp}", "fishpond": POOL},
+	)
+	problems: list[str] = []
+	try:
+		code = call(page, args, "crm_fishpond.api.referrals.referral_code", profile=referrer)["code"]
+		call(page, args, "crm_fishpond.api.pools.assign", name=referee, user=REP)
+		ctx = user_context(page, args, REP, REP_PASSWORD)
+		try:
+			rep_page = ctx.new_page()
+			watch = Watch()
+			watch.attach(rep_page)
+			open_record(rep_page, args, "Fishpond Lead", referee)
+			rep_page.get_by_role("button", name="Referral", exact=True).click()
+			rep_page.get_by_role("link", name="Record Referral", exact=True).click()
+			rep_page.locator(".modal.show input[data-fieldname='code']").fill(code.lower().replace("-", " "))
+			rep_page.locator(".modal.show .btn-primary").click()
+			alert = rep_page.locator("#alert-container .alert", has_text="recorded")
+			try:
+				alert.first.wait_for()
+			except Exception:
+				problems.append("no alert that the referral is recorded")
+			settle(rep_page)
+			problems += dialogs(rep_page) + watch.server + watch.console
+		finally:
+			ctx.close()
+		row = referral_of(page, args, referee, "Rep")
+		if not row or row["referrer"] != referrer:
+			problems.append(f"the rep's referral is {row}, not one by {referrer}")
+		else:
+			# let the referral run screen it before the records go
+			wait_for(lambda: (referral_of(page, args, referee, "Rep") or {}).get("status") != "Pending", 60)
+	finally:
+		forget_referrals(page, args, [referee, referrer], programme if made else None)
+	return problems
+
+
+def flow_manager_overrides_a_refused_referral(context, admin_page, args) -> list[str]:
+	"""A profile referred by its own code is refused (self-referral) with the rule's reason on its
+	form; a manager picks Actions > Override and gives a reason: the referral is Accepted."""
+	page = admin_page
+	stamp = time.time_ns()
+	company = default_company(page, args)
+	programme, made = running_programme(page, args, company)
+	profile = insert_record(
+		page,
+		args,
+		{"doctype": "Fishpond Lead", "lead_name": f"_FP Browser Self Referrer {stamp}", "company": company},
+	)
+	problems: list[str] = []
+	try:
+		code = call(page, args, "crm_fishpond.api.referrals.referral_code", profile=profile)["code"]
+		referral = call(page, args, "crm_fishpond.api.referrals.record", referee=profile, code=code)
+
+		def status() -> dict:
+			return (
+				get_value(page, args, "Fishpond Referral", referral, ["status", "reason", "override_reason"])
+				or {}
+			)
+
+		refused = wait_for(lambda: status().get("status") == "Refused" and status())
+		if not refused:
+			return [f"the self-referral {referral} was not refused within 90 s: {status()}"]
+		watch = Watch()
+		watch.attach(page)
+		open_record(page, args, "Fishpond Referral", referral)
+		# the form shows the reason as its headline (frm.dashboard.set_headline_alert)
+		shown = page.locator(".form-message-container").first.inner_text()
+		if refused["reason"] not in shown:
+			problems.append(f"the form does not show the reason {refused['reason']!r}: {shown[:200]!r}")
+		shoot(page, args, "referral-refused.png")
+		page.get_by_role("button", name="Actions", exact=True).click()
+		page.get_by_role("link", name="Override", exact=True).click()
+		page.locator(".modal.show textarea[data-fieldname='reason']").fill("Known customer, checked by phone")
+		page.locator(".modal.show .btn-primary").click()
+		settle(page)
+		problems += dialogs(page) + watch.server + watch.console
+		accepted = wait_for(lambda: status().get("status") == "Accepted")
+		if not accepted:
+			problems.append(f"after the override the referral is {status()}")
+		if args.shots:
+			page.goto(f"{args.url}/app/query-report/Fishpond Referrals")
+			settle(page)
+			shoot(page, args, "referral-report.png")
+	finally:
+		forget_referrals(page, args, [profile], programme if made else None)
+	return problems
+
+
 FLOWS = {
 	"flow rep marks a lead lost": flow_rep_marks_a_lead_lost,
 	"flow admin saves a misspelt rule": flow_admin_saves_a_misspelt_rule,
@@ -643,6 +1076,10 @@ FLOWS = {
 	"flow rep and accountant open their pages": flow_rep_and_accountant_open_their_pages,
 	"flow guest joins the pond": flow_guest_joins_the_pond,
 	"flow admin is walked through the setup": flow_admin_is_walked_through_the_setup,
+	"flow admin creates a referral programme": flow_admin_creates_a_referral_programme,
+	"flow guest signs up through a referral link": flow_guest_signs_up_through_a_referral_link,
+	"flow rep records a referral on a profile": flow_rep_records_a_referral,
+	"flow manager overrides a refused referral": flow_manager_overrides_a_refused_referral,
 }
 
 
