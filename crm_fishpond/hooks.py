@@ -159,7 +159,7 @@ scheduler_events = {
 	# the month that ended becomes final in the metrics history (docs/analytics.md)
 	"monthly_long": ["crm_fishpond.analytics.snapshots.scheduled_snapshot"],
 	"cron": {
-		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty"],
+		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty", "crm_fishpond.referrals.sync.enqueue_waiting"],
 		"*/10 * * * *": ["crm_fishpond.scoring.runner.schedule_rescore"],
 	},
 }

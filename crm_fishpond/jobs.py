@@ -33,10 +33,19 @@ DRAIN_JOB = "crm_fishpond.scoring.incremental.rescore_dirty"
 BATCH = 500
 
 
+def runs_inline() -> bool:
+	"""In tests a job runs at once, inside the caller's transaction (unless a test asks for the real queue)."""
+	return bool(frappe.flags.in_test and not frappe.flags.fishpond_real_queue)
+
+
 def enqueue(method: str, *, job_id: str, queue: str = "default", timeout: int = 300, **kwargs) -> None:
 	"""Enqueue after commit, deduplicated by job_id. In tests the job runs inline (and is never skipped
-	because a job of the same id waits in a queue no worker serves)."""
-	inline = bool(frappe.flags.in_test and not frappe.flags.fishpond_real_queue)
+	because a job of the same id waits in a queue no worker serves).
+
+	Deduplication skips the new job while one of the same id is queued *or running*: a job whose
+	input may change while it runs must also record what is waiting (as mark_dirty and
+	crm_fishpond.referrals.sync.enqueue_company do) and look again before it ends."""
+	inline = runs_inline()
 	frappe.enqueue(
 		method,
 		queue=queue,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import frappe
-from frappe import _
+from frappe import _, _lt
 
 
 def _texts() -> dict[str, str]:
@@ -59,17 +59,18 @@ def _texts() -> dict[str, str]:
 	}
 
 
-# words the reasons put into their templates, translated too
+# words the reasons put into their templates, translated too (lazily: the translation tools find
+# each literal, and the user's language is applied when the reason is worded)
 _WORDS = {
 	"via": {
-		"profile": "profile",
-		"customer": "Customer",
-		"email": "email address",
-		"phone": "phone number",
-		"tax_id": "tax id",
-		"address": "address",
+		"profile": _lt("profile"),
+		"customer": _lt("Customer"),
+		"email": _lt("email address"),
+		"phone": _lt("phone number"),
+		"tax_id": _lt("tax id"),
+		"address": _lt("address"),
 	},
-	"beneficiary": {"Referrer": "referrer", "Referee": "referee"},
+	"beneficiary": {"Referrer": _lt("referrer"), "Referee": _lt("referee")},
 }
 
 
@@ -82,7 +83,7 @@ def reason_text(code: str | None, params: Mapping[str, Any] | str | None = None)
 	values = dict(params or {})
 	for key, words in _WORDS.items():
 		if key in values and values[key] in words:
-			values[key] = _(words[values[key]])
+			values[key] = str(words[values[key]])
 	if "label" in values:
 		values["label"] = _(values["label"])
 	template = _texts().get(code)

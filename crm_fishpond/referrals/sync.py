@@ -20,6 +20,7 @@ from collections import defaultdict
 import frappe
 from frappe import _
 from frappe.utils import getdate, now_datetime
+from redis import Redis
 
 from crm_fishpond import jobs
 from crm_fishpond.engine import referrals as R
@@ -27,12 +28,41 @@ from crm_fishpond.referrals import inputs as I
 from crm_fishpond.referrals import ledgers, programmes, store
 from crm_fishpond.referrals.messages import reason_text
 
-JOB = "crm_fishpond.referrals.sync.sync_company"
+JOB = "crm_fishpond.referrals.sync.run_company"
+WAITING = "fishpond:referral_runs_waiting"  # companies whose facts changed since their last run
+MAX_ROUNDS = 5
 OUTCOME_STATUS = {R.ACCEPTED: "Accepted", R.REFUSED_OUTCOME: "Refused", R.CANCELLED_OUTCOME: "Cancelled"}
 
 
 def enqueue_company(company: str | None) -> None:
-	if company:
+	"""Ask for the company's run. The company is marked as waiting once the caller's transaction has
+	committed, and the job is enqueued (deduplicated): a run already going sees the mark and runs
+	again, so a change committed while it read is never lost; the */5 cron enqueues what is still
+	marked should a mark land just as a run ends."""
+	if not company:
+		return
+	if jobs.runs_inline():
+		frappe.cache.sadd(WAITING, company)
+	else:
+		frappe.db.after_commit.add(lambda: frappe.cache.sadd(WAITING, company))
+	jobs.enqueue(JOB, job_id=f"crm_fishpond:referrals:{company}", company=company, timeout=1500)
+
+
+def run_company(company: str) -> None:
+	"""The job: run the company while it is marked as waiting (at least once)."""
+	for round_ in range(MAX_ROUNDS):
+		# rq's Redis.srem says whether the mark was there (Frappe's wrapper returns nothing)
+		if not Redis.srem(frappe.cache, frappe.cache.make_key(WAITING), company) and round_:
+			break
+		sync_company(company)
+		if not jobs.runs_inline():
+			frappe.db.commit()  # nosemgrep: each round's writes stand before the next round reads
+
+
+def enqueue_waiting() -> None:
+	"""Cron safety net: enqueue every company still marked as waiting."""
+	for company in frappe.cache.smembers(WAITING) or ():
+		company = company.decode() if isinstance(company, bytes) else company
 		jobs.enqueue(JOB, job_id=f"crm_fishpond:referrals:{company}", company=company, timeout=1500)
 
 

@@ -481,3 +481,44 @@ class TestReferralReport(ReferralCase):
 		pool = frappe.db.get_value("Fishpond Lead", pa, "fishpond")
 		self.assertTrue(execute({"fishpond": pool})[1])
 		self.assertEqual(execute({"fishpond": "_FP no such pool"})[1], [])
+
+
+class TestRuns(ReferralCase):
+	def test_a_change_made_while_a_run_reads_is_run_again_and_the_cron_catches_what_is_left(self):
+		from unittest.mock import patch
+
+		from crm_fishpond.referrals import sync
+
+		company = f.company()
+		calls = []
+
+		def one_run(comp, today=None):
+			calls.append(comp)
+			if len(calls) == 1:  # a payment commits while the first round reads: it marks the company
+				frappe.cache.sadd(sync.WAITING, comp)
+
+		frappe.cache.sadd(sync.WAITING, company)
+		with patch.object(sync, "sync_company", side_effect=one_run):
+			sync.run_company(company)
+		self.assertEqual(calls, [company, company])
+		self.assertFalse(frappe.cache.sismember(sync.WAITING, company))
+
+		# a mark left behind (it landed just as a run ended, and its enqueue was deduplicated away)
+		frappe.cache.sadd(sync.WAITING, company)
+		with patch.object(sync.jobs, "enqueue") as enqueue:
+			sync.enqueue_waiting()
+		enqueue.assert_called_once()
+		self.assertEqual(enqueue.call_args.kwargs["company"], company)
+		frappe.cache.srem(sync.WAITING, company)
+
+	def test_the_nightly_run_posts_rewards_whose_review_ended(self):
+		from crm_fishpond.referrals import sync
+
+		rf.programme(review_days=14)
+		_a, pa, b, pb = self.pair("Nightly")
+		referral = rf.refer(pa, pb)
+		rf.pay(f.sales_invoice(b, rate=300).name)
+		self.assertEqual(rf.reward(referral).status, "Qualified")
+		with self.freeze_time(add_days(nowdate(), 15)):
+			sync.scheduled_sync()
+			self.assertEqual(rf.reward(referral).status, "Posted")
