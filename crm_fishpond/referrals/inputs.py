@@ -14,6 +14,7 @@ from frappe.utils import getdate
 
 from crm_fishpond.engine import referrals as R
 from crm_fishpond.referrals import store
+from crm_fishpond.referrals.ledgers import customer_entries, redeemed_from
 
 REFERRAL_FIELDS = (
 	"name",
@@ -353,13 +354,12 @@ def load_ledgers(reward_names: list[str], stored: dict) -> tuple[dict, dict]:
 		else:
 			reversed_[e.fishpond_referral_reward] += -points
 	if owner:
-		for e in (
-			frappe.qb.from_(lpe)
-			.select(lpe.redeem_against, lpe.loyalty_points)
-			.where(lpe.redeem_against.isin(sorted(owner)) & lpe.fishpond_referral_reward.isnull())
-			.run(as_dict=True)
-		):
-			redeemed[owner[e.redeem_against]] += -int(e.loyalty_points or 0)
+		# which points a customer spent comes from replaying their entries, not from ERPNext's
+		# redeem_against (crm_fishpond.referrals.ledgers)
+		spent = redeemed_from(customer_entries({e.customer for e in ours}))
+		for entry, points in spent.items():
+			if entry in owner:
+				redeemed[owner[entry]] += points
 	coupons = defaultdict(list)
 	cc = frappe.qb.DocType("Coupon Code")
 	pr = frappe.qb.DocType("Pricing Rule")

@@ -10,7 +10,12 @@ its ledger rows again and shows them under Connections.
   when that invoice is cancelled or returned, so the referee's return would silently delete the
   referrer's points (docs/referrals.md).
 * Reversal: negative entries with ``redeem_against`` one of the reward's positive entries, never more
-  than that entry has unredeemed, so ERPNext's own redemption arithmetic sees them.
+  than that entry has unredeemed.
+* Redemptions: ERPNext's ``redeem_against`` does not say which points a customer spent. Its
+  ``apply_loyalty_points`` subtracts the (negative) sum of earlier redemptions from an entry's points,
+  so an entry already spent, or taken back by a reversal, looks *more* available and takes the next
+  redemption again. :func:`redeemed_from` therefore replays the customer's entries in the order they
+  were made and spends each redemption from what was really left, earliest expiry first.
 * Coupons: a Gift Card Coupon Code (ERPNext makes it single-use and ties it to the customer) over a
   ``coupon_code_based`` Pricing Rule giving the value off the invoice; one rule per company and value,
   reused. Withdrawing an unused coupon ends its validity yesterday and flags it ``fishpond_withdrawn``.
@@ -18,11 +23,12 @@ its ledger rows again and shows them under Connections.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
 import frappe
 from frappe import _
-from frappe.utils import add_days, flt
+from frappe.utils import add_days, flt, getdate
 
 from crm_fishpond.engine import referrals as R
 
@@ -81,21 +87,12 @@ def reverse_points(reward: str, entries: list, points: int, on: date) -> list[st
 	positive = [e for e in entries if int(e.loyalty_points or 0) > 0]
 	if not positive:
 		return []
-	lpe = frappe.qb.DocType("Loyalty Point Entry")
-	from frappe.query_builder.functions import Sum
-
-	taken = dict(
-		frappe.qb.from_(lpe)
-		.select(lpe.redeem_against, Sum(lpe.loyalty_points))
-		.where(lpe.redeem_against.isin([e.name for e in positive]))
-		.groupby(lpe.redeem_against)
-		.run()
-	)
+	free_points = unspent(customer_entries({e.customer for e in positive}))
 	made, left = [], int(points)
 	for e in reversed(positive):
 		if left <= 0:
 			break
-		free = int(e.loyalty_points) + int(taken.get(e.name) or 0)
+		free = free_points.get(e.name, 0)
 		take = min(free, left)
 		if take <= 0:
 			continue
@@ -125,6 +122,79 @@ def reverse_points(reward: str, entries: list, points: int, on: date) -> list[st
 			)
 		)
 	return made
+
+
+ENTRY_FIELDS = (
+	"name",
+	"customer",
+	"loyalty_program",
+	"company",
+	"loyalty_points",
+	"posting_date",
+	"expiry_date",
+	"redeem_against",
+	"fishpond_referral_reward",
+	"creation",
+)
+
+
+def customer_entries(customers) -> list:
+	"""Every Loyalty Point Entry of ``customers``, in the order they were made."""
+	customers = sorted({c for c in customers if c})
+	if not customers:
+		return []
+	return frappe.get_all(
+		"Loyalty Point Entry",
+		filters={"customer": ("in", customers)},
+		fields=list(ENTRY_FIELDS),
+		order_by="creation asc, name asc",
+	)
+
+
+def _replay(entries: list) -> tuple[dict[str, int], dict[str, int]]:
+	"""Replay the entries in the order they were made (one pot per customer, program and company):
+	each positive entry is a lot; a reversal of ours takes from the lot it names; any other negative
+	entry (a redemption) spends from the lots still holding points, earliest expiry first, as ERPNext
+	means to. Returns (what is left on each lot, what redemptions spent from each lot)."""
+	left: dict[str, int] = {}
+	spent: dict[str, int] = defaultdict(int)
+	lots: dict[tuple, list] = defaultdict(list)
+	for e in entries:
+		points = int(e.loyalty_points or 0)
+		pot = (e.customer, e.loyalty_program, e.company)
+		if points > 0:
+			left[e.name] = points
+			lots[pot].append(e)
+		elif points < 0 and e.fishpond_referral_reward:
+			if e.redeem_against in left:
+				left[e.redeem_against] = max(0, left[e.redeem_against] + points)
+		elif points < 0:
+			need = -points
+			on = getdate(e.posting_date) if e.posting_date else None
+			for lot in sorted(lots[pot], key=lambda x: (getdate(x.expiry_date or "2999-12-31"), x.creation)):
+				if need <= 0:
+					break
+				if on and lot.expiry_date and getdate(lot.expiry_date) < on:
+					continue
+				take = min(left[lot.name], need)
+				if take > 0:
+					left[lot.name] -= take
+					spent[lot.name] += take
+					need -= take
+			if need > 0 and e.redeem_against in left:  # more than was left: as ERPNext recorded it
+				left[e.redeem_against] -= need
+				spent[e.redeem_against] += need
+	return left, dict(spent)
+
+
+def unspent(entries: list) -> dict[str, int]:
+	"""Positive entry -> the points still on it (not redeemed, not taken back)."""
+	return {name: max(0, points) for name, points in _replay(entries)[0].items()}
+
+
+def redeemed_from(entries: list) -> dict[str, int]:
+	"""Positive entry -> the points the customer's redemptions spent from it."""
+	return _replay(entries)[1]
 
 
 def coupon_rule(company: str, value: float) -> str:
