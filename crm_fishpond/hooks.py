@@ -82,7 +82,10 @@ doc_events = {
 		"on_trash": "crm_fishpond.events.sales.on_trash",
 	},
 	"Sales Invoice": {
-		"validate": "crm_fishpond.events.referrals.check_code_field",
+		"validate": [
+			"crm_fishpond.events.referrals.check_code_field",
+			"crm_fishpond.events.referrals.return_outside_a_later_loyalty_program",
+		],
 		"on_submit": ["crm_fishpond.events.sales.on_submit", "crm_fishpond.events.referrals.order_on_submit"],
 		"on_cancel": [
 			"crm_fishpond.events.sales.on_cancel",

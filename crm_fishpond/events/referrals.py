@@ -24,6 +24,17 @@ def check_code_field(doc, method=None):
 	C.check_code_field(doc)
 
 
+def return_outside_a_later_loyalty_program(doc, method=None):
+	"""validate of Sales Invoice: a credit note against an invoice made before its customer joined a
+	Loyalty Program stays out of the program, as the invoice is. A referral reward in points enrols the
+	customer; ERPNext would otherwise copy the program onto the credit note and then, on submit,
+	rebuild the original invoice's loyalty entries with no program and refuse the return."""
+	if not (doc.get("is_return") and doc.get("return_against") and doc.get("loyalty_program")):
+		return
+	if not frappe.db.get_value("Sales Invoice", doc.return_against, "loyalty_program"):
+		doc.loyalty_program = None
+
+
 def lead_after_insert(doc, method=None):
 	if doc.get("fishpond_referral_code"):
 		_capture_lead(doc)

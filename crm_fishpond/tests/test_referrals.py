@@ -397,6 +397,24 @@ class TestClawBack(ReferralCase):
 			self.assertEqual((rf.reward(early).status, rf.reward(early).kept), ("Posted", 100))
 			self.assertEqual(rf.points_of(f"{early}-R1"), 100)
 
+	def test_an_invoice_from_before_the_reward_enrolled_the_customer_can_still_be_returned(self):
+		rf.programme(review_days=0, referee_reward_type="Points", referee_reward_value=50)
+		_a, pa, b, pb = self.pair("Enrolled")
+		referral = rf.refer(pa, pb)
+		self.assertFalse(frappe.db.get_value("Customer", b, "loyalty_program"))
+		si = f.sales_invoice(b, rate=300)
+		rf.pay(si.name)
+		# the welcome points enrolled the referee in the Loyalty Program after the invoice was made
+		self.assertEqual(rf.points_of(f"{referral}-W1"), 50)
+		self.assertTrue(frappe.db.get_value("Customer", b, "loyalty_program"))
+		ret = f.credit_note(si.name)  # ERPNext alone refuses this: "Loyalty Program None not found"
+		self.assertFalse(ret.loyalty_program)
+		self.assertEqual(rf.reward(referral, "Referee").status, "Reversed")
+		ret.reload()
+		ret.cancel()
+		self.assertEqual(rf.reward(referral, "Referee").status, "Posted")
+		self.assertReconciled()
+
 	def test_redeemed_points_taken_back_by_a_return_become_a_recorded_debt(self):
 		rf.programme(review_days=0)
 		a, pa, b, pb = self.pair("Debt")
