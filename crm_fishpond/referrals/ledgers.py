@@ -15,7 +15,8 @@ its ledger rows again and shows them under Connections.
   ``apply_loyalty_points`` subtracts the (negative) sum of earlier redemptions from an entry's points,
   so an entry already spent, or taken back by a reversal, looks *more* available and takes the next
   redemption again. :func:`redeemed_from` therefore replays the customer's entries in the order they
-  were made and spends each redemption from what was really left, earliest expiry first.
+  were made and spends each redemption from what was really left, earliest expiry first (the pure
+  replay is crm_fishpond/engine/loyalty.py).
 * Coupons: a Gift Card Coupon Code (ERPNext makes it single-use and ties it to the customer) over a
   ``coupon_code_based`` Pricing Rule giving the value off the invoice; one rule per company and value,
   reused. Withdrawing an unused coupon ends its validity yesterday and flags it ``fishpond_withdrawn``.
@@ -23,7 +24,6 @@ its ledger rows again and shows them under Connections.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
 import frappe
@@ -31,6 +31,7 @@ from frappe import _
 from frappe.utils import add_days, flt, getdate
 
 from crm_fishpond.engine import referrals as R
+from crm_fishpond.engine.loyalty import PointEntry, replay
 
 NO_EXPIRY_DAYS = 36500  # a Loyalty Program without an expiry duration: points that do not expire
 
@@ -151,50 +152,31 @@ def customer_entries(customers) -> list:
 	)
 
 
-def _replay(entries: list) -> tuple[dict[str, int], dict[str, int]]:
-	"""Replay the entries in the order they were made (one pot per customer, program and company):
-	each positive entry is a lot; a reversal of ours takes from the lot it names; any other negative
-	entry (a redemption) spends from the lots still holding points, earliest expiry first, as ERPNext
-	means to. Returns (what is left on each lot, what redemptions spent from each lot)."""
-	left: dict[str, int] = {}
-	spent: dict[str, int] = defaultdict(int)
-	lots: dict[tuple, list] = defaultdict(list)
-	for e in entries:
-		points = int(e.loyalty_points or 0)
-		pot = (e.customer, e.loyalty_program, e.company)
-		if points > 0:
-			left[e.name] = points
-			lots[pot].append(e)
-		elif points < 0 and e.fishpond_referral_reward:
-			if e.redeem_against in left:
-				left[e.redeem_against] = max(0, left[e.redeem_against] + points)
-		elif points < 0:
-			need = -points
-			on = getdate(e.posting_date) if e.posting_date else None
-			for lot in sorted(lots[pot], key=lambda x: (getdate(x.expiry_date or "2999-12-31"), x.creation)):
-				if need <= 0:
-					break
-				if on and lot.expiry_date and getdate(lot.expiry_date) < on:
-					continue
-				take = min(left[lot.name], need)
-				if take > 0:
-					left[lot.name] -= take
-					spent[lot.name] += take
-					need -= take
-			if need > 0 and e.redeem_against in left:  # more than was left: as ERPNext recorded it
-				left[e.redeem_against] -= need
-				spent[e.redeem_against] += need
-	return left, dict(spent)
+def _point_entries(rows: list) -> list[PointEntry]:
+	return [
+		PointEntry(
+			name=r.name,
+			customer=r.customer,
+			points=int(r.loyalty_points or 0),
+			program=r.loyalty_program,
+			company=r.company,
+			posting_date=getdate(r.posting_date) if r.posting_date else None,
+			expiry_date=getdate(r.expiry_date) if r.expiry_date else None,
+			redeem_against=r.redeem_against,
+			ours=bool(r.fishpond_referral_reward),
+		)
+		for r in rows
+	]
 
 
-def unspent(entries: list) -> dict[str, int]:
-	"""Positive entry -> the points still on it (not redeemed, not taken back)."""
-	return {name: max(0, points) for name, points in _replay(entries)[0].items()}
+def unspent(rows: list) -> dict[str, int]:
+	"""Positive entry -> the points still on it (not redeemed, not taken back); see engine/loyalty.py."""
+	return replay(_point_entries(rows)).unspent()
 
 
-def redeemed_from(entries: list) -> dict[str, int]:
-	"""Positive entry -> the points the customer's redemptions spent from it."""
-	return _replay(entries)[1]
+def redeemed_from(rows: list) -> dict[str, int]:
+	"""Positive entry -> the points the customer's redemptions spent from it; see engine/loyalty.py."""
+	return replay(_point_entries(rows)).spent
 
 
 def coupon_rule(company: str, value: float) -> str:
