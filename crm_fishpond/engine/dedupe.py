@@ -208,9 +208,9 @@ def _as_list(uniques: Any) -> list:
 	return np.asarray(uniques, dtype=object).tolist()
 
 
-def _per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
+def per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
 	"""``fn`` applied once per distinct non-missing value, spread back to every row (object array;
-	missing values give None)."""
+	missing values give None). Public: the invoice matcher normalises its own keys with it."""
 	codes, uniques = pd.factorize(values, use_na_sentinel=True)
 	mapped = np.empty(len(uniques) + 1, dtype=object)
 	mapped[:-1] = [fn(u) for u in _as_list(uniques)]
@@ -221,7 +221,7 @@ def _per_distinct(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
 def _per_distinct_pair(
 	values: pd.Series, first: Callable[[Any], Any], second: Callable[[Any], Any]
 ) -> tuple[np.ndarray, np.ndarray]:
-	"""Like :func:`_per_distinct` for two functions, factorising the values once."""
+	"""Like :func:`per_distinct` for two functions, factorising the values once."""
 	codes, uniques = pd.factorize(values, use_na_sentinel=True)
 	at = np.where(codes < 0, len(uniques), codes)
 	plain = _as_list(uniques)
@@ -259,7 +259,7 @@ def normalise_emails(emails: pd.Series, config: DedupeConfig | None = None) -> p
 	"""Normalised addresses (None for missing, malformed or role mailboxes), once per distinct value."""
 	config = config or DedupeConfig()
 	return pd.Series(
-		_per_distinct(emails, lambda v: normalise_email(v, config)), index=emails.index, dtype=object
+		per_distinct(emails, lambda v: normalise_email(v, config)), index=emails.index, dtype=object
 	)
 
 
@@ -290,7 +290,7 @@ def normalise_company_name(value: Any) -> str | None:
 
 def normalise_company(names: pd.Series) -> pd.Series:
 	"""Comparable company names (:func:`normalise_company_name`), once per distinct value."""
-	return pd.Series(_per_distinct(names, normalise_company_name), index=names.index, dtype=object)
+	return pd.Series(per_distinct(names, normalise_company_name), index=names.index, dtype=object)
 
 
 _PHONE_FORMAT = str.maketrans("", "", " \t-.()/\u00a0\u2010\u2011\u2012\u2013\u2014\u2015")
@@ -510,7 +510,7 @@ def _regions(regions: pd.Series | None, n: int, default: str | None) -> np.ndarr
 	fallback = default or ""
 	if regions is None:
 		return np.full(n, fallback, dtype=object)
-	codes = _per_distinct(regions, _region_code)
+	codes = per_distinct(regions, _region_code)
 	return np.where(pd.notna(codes), codes, fallback).astype(object)
 
 
@@ -662,7 +662,7 @@ def _company_signal(profiles: pd.DataFrame, ids: np.ndarray, config: DedupeConfi
 	if len(rows) < 2:
 		return empty
 	if config.same_territory and "territory" in profiles.columns:
-		territory = _per_distinct(profiles["territory"], _clean_text)
+		territory = per_distinct(profiles["territory"], _clean_text)
 		territory = np.where(pd.notna(territory), territory, "").astype(object)
 	else:
 		territory = np.full(len(ids), "", dtype=object)
