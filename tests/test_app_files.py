@@ -45,6 +45,10 @@ KNOWN_FRAMEWORK = {
 	"Event",
 	"Payment Entry",
 	"Journal Entry",
+	"Payment Ledger Entry",
+	"Email Template",
+	"Customer Group",
+	"Pricing Rule",
 }
 
 DOCTYPE_FILES = sorted(MODULE.glob("doctype/*/*.json"))
