@@ -26,6 +26,38 @@ def forget_referrals() -> None:
 	frappe.db.delete("Coupon Code", {"fishpond_referral_reward": ("is", "set")})
 
 
+def pos_profile() -> str:
+	"""A POS Profile of the test company paying in Cash (ERPNext's POS invoices need one)."""
+	company = f.company()
+	name = "_FP Referral POS"
+	if frappe.db.exists("POS Profile", name):
+		return name
+	cash = frappe.get_cached_value("Company", company, "default_cash_account")
+	mode = frappe.get_doc("Mode of Payment", "Cash")
+	if not any(a.company == company for a in mode.accounts):
+		mode.append("accounts", {"company": company, "default_account": cash})
+		mode.save(ignore_permissions=True)
+	doc = frappe.get_doc(
+		{
+			"doctype": "POS Profile",
+			"name": name,
+			"company": company,
+			"currency": f.company_currency(),
+			"cost_center": frappe.get_cached_value("Company", company, "cost_center"),
+			"income_account": frappe.get_cached_value("Company", company, "default_income_account"),
+			"expense_account": frappe.get_cached_value("Company", company, "default_expense_account"),
+			"write_off_account": frappe.get_cached_value("Company", company, "write_off_account")
+			or frappe.db.get_value("Account", {"company": company, "account_type": "Round Off"}),
+			"write_off_cost_center": frappe.get_cached_value("Company", company, "cost_center"),
+			"warehouse": frappe.db.get_value("Warehouse", {"company": company, "is_group": 0}),
+			"selling_price_list": frappe.db.get_value("Price List", {"selling": 1}),
+			"payments": [{"mode_of_payment": "Cash", "default": 1}],
+		}
+	)
+	doc.insert(ignore_permissions=True)
+	return doc.name
+
+
 class ReferralCase(FishpondTestCase):
 	def setUp(self):
 		frappe.set_user("Administrator")
@@ -308,6 +340,31 @@ class TestQualification(ReferralCase):
 		pr.reconcile()
 		self.assertEqual(frappe.db.get_value("Sales Invoice", si2.name, "outstanding_amount"), 0)
 		self.assertEqual(rf.reward(early).status, "Posted")
+		self.assertReconciled()
+
+	def test_a_pos_invoice_paid_at_the_till_qualifies_at_once(self):
+		rf.programme(review_days=0)
+		_a, pa, b, pb = self.pair("POS")
+		referral = rf.refer(pa, pb)
+		si = frappe.get_doc(
+			{
+				"doctype": "Sales Invoice",
+				"company": f.company(),
+				"customer": b,
+				"is_pos": 1,
+				"pos_profile": pos_profile(),
+				"posting_date": nowdate(),
+				"due_date": nowdate(),
+				"debit_to": f.receivable_account(f.company_currency()),
+				"items": [{"item_code": f.make_item(), "qty": 1, "rate": 300}],
+				"payments": [{"mode_of_payment": "Cash", "amount": 300}],
+			}
+		)
+		si.insert(ignore_permissions=True)
+		si.submit()
+		self.assertEqual(frappe.db.get_value("Sales Invoice", si.name, "outstanding_amount"), 0)
+		row = rf.reward(referral)
+		self.assertEqual((row.status, row.qualifying_invoice), ("Posted", si.name))
 		self.assertReconciled()
 
 	def test_an_amended_invoice_is_followed(self):
