@@ -444,3 +444,24 @@ def test_random_ponds(pond, rnd):
 		zip(got["invoice"], got["profile"], strict=True)
 	)
 	assert np.isin(kept["invoice"], invoices["invoice"]).all()
+
+
+def test_a_dismissed_pair_is_never_suggested_and_the_next_candidate_moves_up():
+	invoices = pd.DataFrame(
+		[
+			{"invoice": "INV-1", "name": "Acme Trading", "phone": "+44 20 7946 0958"},
+			{"invoice": "INV-2", "phone": "+44 20 7946 0958"},
+		]
+	)
+	cfg = MatchConfig(suggest_threshold=0.0, confident_threshold=0.4, confident_margin=0.3)
+	before = suggest(invoices, PROFILES, config=cfg)
+	first = before[before["invoice"] == "INV-1"]
+	assert first["profile"].tolist() == ["P-ACME", "P-ACMETR"]
+	assert not first.iloc[0]["confident"]  # the runner-up is too close
+	after = suggest(invoices, PROFILES, config=cfg, exclude=[("INV-1", "P-ACME"), ("INV-9", "P-X")])
+	first = after[after["invoice"] == "INV-1"]
+	assert first["profile"].tolist() == ["P-ACMETR"]
+	assert first.iloc[0]["rank"] == 1 and first.iloc[0]["confident"]
+	# the same profile stays a suggestion for another invoice
+	assert after[after["invoice"] == "INV-2"]["profile"].tolist() == ["P-ACME"]
+	assert suggest(invoices.iloc[1:], PROFILES, config=cfg, exclude=[("INV-2", "P-ACME")]).empty

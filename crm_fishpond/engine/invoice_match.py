@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -529,6 +529,7 @@ def suggest(
 	history: pd.DataFrame | None = None,
 	config: MatchConfig | None = None,
 	dedupe: DedupeConfig | None = None,
+	exclude: Iterable[tuple[Any, Any]] | None = None,
 ) -> pd.DataFrame:
 	"""Ranked candidate profiles of every invoice, with score and evidence.
 
@@ -541,6 +542,10 @@ def suggest(
 
 	``dedupe`` supplies the e-mail normalisation and the default phone region (the site passes its
 	``dedupe`` settings so both matchers agree); its ``phone_prefilter`` is honoured.
+
+	``exclude`` holds ``(invoice, profile)`` pairs a person dismissed: they are dropped before ranking,
+	so they are never suggested, never the runner-up that makes a top suggestion unsure, and the
+	next candidate moves up.
 	"""
 	config = config or MatchConfig()
 	dedupe = dedupe or DedupeConfig()
@@ -687,7 +692,25 @@ def suggest(
 		return _empty()
 	ev = ev.sort_values(["i", "p", "code", "milli"], ascending=[True, True, True, False], kind="stable")
 	ev = ev.drop_duplicates(["i", "p", "code"])
+	if exclude is not None:
+		ev = _drop_pairs(ev, exclude, inv_ids, prof_ids)
+		if ev.empty:
+			return _empty()
 	return _rank(ev, inv_ids, prof_ids, profiles, config)
+
+
+def _drop_pairs(
+	ev: pd.DataFrame, exclude: Iterable[tuple[Any, Any]], inv_ids: np.ndarray, prof_ids: np.ndarray
+) -> pd.DataFrame:
+	"""The evidence without the excluded (invoice, profile) pairs; unknown ids are ignored."""
+	inv_pos = {v: k for k, v in enumerate(inv_ids.tolist())}
+	prof_pos = {v: k for k, v in enumerate(prof_ids.tolist())}
+	drop = {(inv_pos[i], prof_pos[p]) for i, p in exclude if i in inv_pos and p in prof_pos}
+	if not drop:
+		return ev
+	gone = pd.DataFrame(sorted(drop), columns=["i", "p"]).assign(_x=True)
+	marked = ev.merge(gone, on=["i", "p"], how="left")["_x"]
+	return ev[marked.isna().to_numpy()]
 
 
 def _rank(
