@@ -1,0 +1,295 @@
+"""Follow-up plans: the pure decisions (who enters a plan, what stops it, what is due, when the next
+step falls due, who does it). The adapters in ``crm_fishpond.nurture`` read the pond, call these and
+write what they decide; nothing here touches a database or a clock of its own (``now`` is passed in).
+
+A plan is a list of steps. Step *n* falls due ``after_days`` after the moment step *n-1* was done (the
+first step: after enrolment). So a step done late moves the rest of the plan with it, and a step whose
+moment passed while nothing ran (the scheduler was down) is simply due: everything with
+``next_due <= now`` is processed, late, and nothing is skipped.
+
+Stop conditions are checked before anything is issued, in this order (the first that holds is the
+reason): unsubscribed, bought, replied, released (or recycled), changed stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+CALL = "Call"
+EMAIL = "Email"
+VISIT = "Visit"
+TASK = "Task"
+ACTIONS = (CALL, EMAIL, VISIT, TASK)
+# actions a person does: a ToDo (and for calls and visits a calendar Event), done by an interaction
+PERSON_ACTIONS = (CALL, VISIT, TASK)
+CALENDAR_ACTIONS = (CALL, VISIT)
+
+OWNER = "Owner Rep"
+ROLE = "Role"
+USER = "User"
+ASSIGNEES = (OWNER, ROLE, USER)
+
+UNSUBSCRIBED = "Unsubscribed"
+BOUGHT = "Bought"
+REPLIED = "Replied"
+RELEASED = "Released"
+STAGE_CHANGED = "Stage Changed"
+# the order in which stop conditions are looked at: the first that holds is the reason
+STOP_ORDER = (UNSUBSCRIBED, BOUGHT, REPLIED, RELEASED, STAGE_CHANGED)
+
+# interaction types that complete a step of each action
+COMPLETED_BY = {
+	CALL: frozenset({"Call"}),
+	VISIT: frozenset({"Visit", "Meeting"}),
+	EMAIL: frozenset({"Email"}),
+	TASK: frozenset({"Call", "Visit", "Meeting", "Email", "Chat", "Note"}),
+}
+# inbound interactions of these types are a reply
+REPLY_TYPES = frozenset({"Email", "Chat"})
+
+MAX_AFTER_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Step:
+	"""One step of a plan, as the adapter reads it from the plan's table (1-based ``no``)."""
+
+	no: int
+	after_days: int
+	action: str
+	email_template: str | None = None
+	assign_to: str = OWNER
+	assign_role: str | None = None
+	assign_user: str | None = None
+
+
+@dataclass(frozen=True)
+class StepProblem:
+	"""Why a step cannot run: ``code`` for the adapter to translate, ``no`` the step (1-based)."""
+
+	no: int
+	code: str
+
+
+def check_steps(steps: Sequence[Step]) -> list[StepProblem]:
+	"""What is wrong with a plan's steps (empty: it can run). Codes: ``no_steps``, ``bad_days``,
+	``bad_action``, ``needs_template``, ``bad_assignee``, ``needs_role``, ``needs_user``."""
+	if not steps:
+		return [StepProblem(0, "no_steps")]
+	problems = []
+	for step in steps:
+		if step.after_days is None or not 0 <= int(step.after_days) <= MAX_AFTER_DAYS:
+			problems.append(StepProblem(step.no, "bad_days"))
+		if step.action not in ACTIONS:
+			problems.append(StepProblem(step.no, "bad_action"))
+		elif step.action == EMAIL and not step.email_template:
+			problems.append(StepProblem(step.no, "needs_template"))
+		if step.action == EMAIL:
+			continue  # an email is sent, nobody is assigned
+		if step.assign_to not in ASSIGNEES:
+			problems.append(StepProblem(step.no, "bad_assignee"))
+		elif step.assign_to == ROLE and not step.assign_role:
+			problems.append(StepProblem(step.no, "needs_role"))
+		elif step.assign_to == USER and not step.assign_user:
+			problems.append(StepProblem(step.no, "needs_user"))
+	return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# due dates
+
+
+def due_after(start: dt.datetime, after_days: int) -> dt.datetime:
+	"""The moment a step falls due: ``after_days`` whole days after ``start``."""
+	return start + dt.timedelta(days=int(after_days or 0))
+
+
+def first_due(enrolled_on: dt.datetime, steps: Sequence[Step]) -> dt.datetime | None:
+	"""When the first step falls due (None for a plan without steps)."""
+	return due_after(enrolled_on, steps[0].after_days) if steps else None
+
+
+@dataclass(frozen=True)
+class Next:
+	"""What follows a step done at ``done_at``: the next step and its due moment, or the plan is
+	complete (``step`` None)."""
+
+	step: int | None
+	due: dt.datetime | None
+
+	@property
+	def complete(self) -> bool:
+		return self.step is None
+
+
+def after_done(steps: Sequence[Step], step_no: int, done_at: dt.datetime) -> Next:
+	"""The plan moves on from step ``step_no`` (1-based) done at ``done_at``."""
+	following = [s for s in steps if s.no > step_no]
+	if not following:
+		return Next(None, None)
+	nxt = min(following, key=lambda s: s.no)
+	return Next(nxt.no, due_after(done_at, nxt.after_days))
+
+
+def due_mask(next_due: pd.Series, now: dt.datetime) -> pd.Series:
+	"""Which waiting steps are due: ``next_due <= now`` (a missing date is never due). Every step
+	whose moment has passed is due, however long ago: late, never skipped."""
+	when = pd.to_datetime(next_due, errors="coerce")
+	return pd.Series(np.asarray(when.notna() & (when <= pd.Timestamp(now))), index=next_due.index)
+
+
+def is_overdue(due_on: dt.datetime | None, now: dt.datetime) -> bool:
+	"""An issued step not done by the end of its due day is overdue (the day a ToDo's date shows)."""
+	return due_on is not None and due_on.date() < now.date()
+
+
+def completes(action: str, interaction_type: str | None) -> bool:
+	"""Whether logging an interaction of this type completes an open step of this action."""
+	return (interaction_type or "") in COMPLETED_BY.get(action, frozenset())
+
+
+def is_reply(interaction_type: str | None, direction: str | None) -> bool:
+	return direction == "Inbound" and (interaction_type or "") in REPLY_TYPES
+
+
+# --------------------------------------------------------------------------------------------------
+# who enters a plan
+
+
+def crowd_entries(
+	matched: Iterable[str],
+	enrolments: pd.DataFrame,
+	now: dt.datetime,
+	reenrol_after_days: int = 0,
+) -> list[str]:
+	"""The profiles of the crowd ``matched`` that enter the plan now, sorted.
+
+	``enrolments``: the plan's enrolments, columns ``profile``, ``active`` (bool) and ``ended_on``.
+	A profile with an active enrolment stays as it is. One whose enrolments all ended enters again
+	only when ``reenrol_after_days`` > 0 and its last one ended at least that many days ago (0: a
+	profile goes through a plan once)."""
+	crowd = sorted(set(map(str, matched)))
+	if not crowd:
+		return []
+	if enrolments is None or not len(enrolments):
+		return crowd
+	frame = enrolments.assign(profile=enrolments["profile"].astype(str))
+	active = set(frame.loc[frame["active"].astype(bool), "profile"])
+	ended = frame[~frame["profile"].isin(active)]
+	last_end = pd.to_datetime(ended["ended_on"], errors="coerce").groupby(ended["profile"]).max()
+	out = []
+	cutoff = pd.Timestamp(now) - pd.Timedelta(days=int(reenrol_after_days or 0))
+	for profile in crowd:
+		if profile in active:
+			continue
+		if profile in last_end.index:
+			end = last_end[profile]
+			if not reenrol_after_days or pd.isna(end) or end > cutoff:
+				continue
+		out.append(profile)
+	return out
+
+
+# --------------------------------------------------------------------------------------------------
+# what stops an enrolment
+
+STOP_COLUMNS = (
+	"enrolled_on",
+	"stage_at_enrolment",
+	"stage",
+	"last_purchase",
+	"last_reply",
+	"last_release",
+	"unsubscribed",
+)
+FLAG_OF = {
+	UNSUBSCRIBED: "stop_on_unsubscribe",
+	BOUGHT: "stop_on_purchase",
+	REPLIED: "stop_on_reply",
+	RELEASED: "stop_on_release",
+	STAGE_CHANGED: "stop_on_stage_change",
+}
+
+
+def stop_reasons(frame: pd.DataFrame) -> pd.Series:
+	"""For each active enrolment (a row of ``frame``), the stop condition that holds, "" for none.
+
+	Columns: ``enrolled_on``; ``stage_at_enrolment`` and ``stage`` (the profile's stage then and now);
+	``last_purchase``, ``last_reply``, ``last_release`` (the latest order or invoice, inbound reply,
+	release or recycle of the profile, each counted only when after ``enrolled_on``); ``unsubscribed``
+	(bool); and the plan's switches ``stop_on_unsubscribe``, ``stop_on_purchase``, ``stop_on_reply``,
+	``stop_on_release``, ``stop_on_stage_change`` (a missing switch counts as on)."""
+	out = pd.Series("", index=frame.index, dtype=object)
+	if not len(frame):
+		return out
+	enrolled = pd.to_datetime(frame["enrolled_on"], errors="coerce")
+
+	def after(column: str) -> np.ndarray:
+		when = pd.to_datetime(frame[column], errors="coerce") if column in frame else None
+		if when is None:
+			return np.zeros(len(frame), dtype=bool)
+		return np.asarray(when.notna() & enrolled.notna() & (when >= enrolled))
+
+	def text(column: str) -> pd.Series:
+		return frame[column].fillna("").astype(str) if column in frame else pd.Series("", index=frame.index)
+
+	holds = {
+		UNSUBSCRIBED: _bools(frame["unsubscribed"])
+		if "unsubscribed" in frame
+		else np.zeros(len(frame), bool),
+		BOUGHT: after("last_purchase"),
+		REPLIED: after("last_reply"),
+		RELEASED: after("last_release"),
+		# a profile enrolled without a stage that gets one has changed stage too
+		STAGE_CHANGED: np.asarray(text("stage") != text("stage_at_enrolment")),
+	}
+	decided = np.zeros(len(frame), dtype=bool)
+	values = out.to_numpy(copy=True)
+	for reason in STOP_ORDER:
+		flag = FLAG_OF[reason]
+		on = (
+			np.asarray(pd.to_numeric(frame[flag], errors="coerce").fillna(1).astype(int).astype(bool))
+			if flag in frame
+			else np.ones(len(frame), dtype=bool)
+		)
+		hit = holds[reason] & on & ~decided
+		values[hit] = reason
+		decided |= hit
+	return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _bools(values: pd.Series) -> np.ndarray:
+	"""Truthy values as True; None and NaN as False."""
+	return values.astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+# --------------------------------------------------------------------------------------------------
+# who does a step
+
+
+def assignee(
+	step: Step,
+	lead_owner: str | None,
+	role_users: Sequence[str] = (),
+	open_load: Mapping[str, int] | None = None,
+	fallback: str | None = None,
+) -> str | None:
+	"""The user a step's ToDo goes to: the profile's owner rep, the least loaded user of a role (by
+	open ToDos, then name), or a fixed user; ``fallback`` when that gives nobody (an unclaimed
+	profile, a role nobody holds). None when there is nobody at all."""
+	chosen: str | None = None
+	if step.assign_to == OWNER:
+		chosen = lead_owner or None
+	elif step.assign_to == ROLE:
+		users = sorted(set(role_users))
+		if users:
+			load = open_load or {}
+			chosen = min(users, key=lambda u: (load.get(u, 0), u))
+	elif step.assign_to == USER:
+		chosen = step.assign_user or None
+	return chosen or fallback or None
