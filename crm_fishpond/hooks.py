@@ -52,6 +52,7 @@ permission_query_conditions = {
 	"Referral Reward": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Referral": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Plan Enrolment": "crm_fishpond.permissions.query_conditions",
 }
 has_permission = {
 	"Fishpond Lead": "crm_fishpond.permissions.has_permission",
@@ -63,6 +64,7 @@ has_permission = {
 	"Referral Reward": "crm_fishpond.permissions.has_permission",
 	"Fishpond Referral": "crm_fishpond.permissions.has_permission",
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.has_permission",
+	"Fishpond Plan Enrolment": "crm_fishpond.permissions.has_permission",
 }
 
 # Document events on ERPNext doctypes: thin adapters in crm_fishpond.events
@@ -143,6 +145,9 @@ doc_events = {
 	"Fishpond": {"on_update": "crm_fishpond.events.onboarding.pool_on_update"},
 	"Fishpond Tag": {"on_update": "crm_fishpond.events.onboarding.tag_on_update"},
 	"Fishpond Run": {"after_insert": "crm_fishpond.events.onboarding.run_after_insert"},
+	# follow-up plans: an interaction completes a step, a closed reminder too (crm_fishpond.nurture)
+	"Fishpond Interaction": {"after_insert": "crm_fishpond.nurture.events.interaction_after_insert"},
+	"ToDo": {"on_update": "crm_fishpond.nurture.events.todo_on_update"},
 }
 
 # Background jobs
@@ -162,7 +167,11 @@ scheduler_events = {
 	# the month that ended becomes final in the metrics history (docs/analytics.md)
 	"monthly_long": ["crm_fishpond.analytics.snapshots.scheduled_snapshot"],
 	"cron": {
-		"*/5 * * * *": ["crm_fishpond.jobs.reconcile_dirty", "crm_fishpond.referrals.sync.enqueue_waiting"],
+		"*/5 * * * *": [
+			"crm_fishpond.jobs.reconcile_dirty",
+			"crm_fishpond.referrals.sync.enqueue_waiting",
+			"crm_fishpond.nurture.steps.scheduled",
+		],
 		"*/10 * * * *": ["crm_fishpond.scoring.runner.schedule_rescore"],
 	},
 }

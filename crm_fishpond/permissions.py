@@ -47,6 +47,7 @@ SATELLITES = {
 	"Referral Reward": ("referrer", "referee"),
 	"Fishpond Referral": ("referrer", "referee"),
 	"Fishpond Duplicate Candidate": ("profile_a", "profile_b"),
+	"Fishpond Plan Enrolment": ("fishpond_lead",),
 }
 # satellites naming several profiles are read when ANY of them is visible (a reward names two),
 # except these, read only when EVERY profile is: a duplicate candidate would show a rep a profile

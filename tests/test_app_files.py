@@ -78,7 +78,7 @@ def test_every_doctype_json_loads_and_sits_in_its_folder():
 		doc = load(path)
 		assert doc["doctype"] == "DocType", path
 		assert doc["module"] == "CRM Fishpond", path
-		folder = doc["name"].lower().replace(" ", "_")
+		folder = doc["name"].lower().replace(" ", "_").replace("-", "_")  # frappe.scrub
 		assert path.parent.name == folder and path.stem == folder, path
 		assert (path.parent / f"{folder}.py").exists(), f"{doc['name']} has no controller"
 		assert (path.parent / "__init__.py").exists(), f"{doc['name']} folder is not a package"

@@ -196,6 +196,13 @@ def _execute(run: str, chunk_size: int) -> dict:
 	release_deferred()
 	# the duplicate pass compares every profile with every other: its own job, after the scores
 	duplicates.enqueue_pass()
+	# follow-up plans enrol the profiles that entered their crowds (crm_fishpond.nurture.crowd)
+	jobs.enqueue(
+		"crm_fishpond.nurture.crowd.enrol_crowds",
+		job_id="crm_fishpond:nurture_crowds:*",
+		queue="long",
+		timeout=3600,
+	)
 	return {"status": "Completed", "total": total, "model_fit": fit, **stats.as_dict()}
 
 

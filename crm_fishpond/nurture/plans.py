@@ -1,0 +1,81 @@
+"""A follow-up plan as the engine reads it, and its checks on save."""
+
+from __future__ import annotations
+
+import frappe
+from frappe import _
+
+from crm_fishpond.engine import nurture as rules
+
+PLAN = "Fishpond Follow-up Plan"
+STEP = "Fishpond Follow-up Step"
+ENROLMENT = "Fishpond Plan Enrolment"
+ENROLMENT_STEP = "Fishpond Enrolment Step"
+STOP_FLAGS = tuple(rules.FLAG_OF.values())
+
+
+def steps_of(rows) -> list[rules.Step]:
+	"""The engine's steps from a plan's table rows (documents or dicts), numbered 1, 2, ... in order."""
+	return [
+		rules.Step(
+			no=i,
+			after_days=row.get("after_days") if row.get("after_days") is not None else 0,
+			action=row.get("action"),
+			email_template=row.get("email_template"),
+			assign_to=row.get("assign_to") or rules.OWNER,
+			assign_role=row.get("assign_role"),
+			assign_user=row.get("assign_user"),
+		)
+		for i, row in enumerate(sorted(rows, key=lambda r: r.get("idx") or 0), start=1)
+	]
+
+
+def load_steps(plan: str) -> list[rules.Step]:
+	step = frappe.qb.DocType(STEP)
+	rows = (
+		frappe.qb.from_(step)
+		.select(
+			step.idx,
+			step.after_days,
+			step.action,
+			step.email_template,
+			step.assign_to,
+			step.assign_role,
+			step.assign_user,
+		)
+		.where((step.parent == plan) & (step.parenttype == PLAN) & (step.parentfield == "steps"))
+		.orderby(step.idx)
+		.run(as_dict=True)
+	)
+	return steps_of(rows)
+
+
+def step_subject(plan: str, step_no: int) -> str | None:
+	"""What the plan's step ``step_no`` (1-based, in table order) says to do."""
+	step = frappe.qb.DocType(STEP)
+	subjects = (
+		frappe.qb.from_(step)
+		.select(step.subject)
+		.where((step.parent == plan) & (step.parenttype == PLAN) & (step.parentfield == "steps"))
+		.orderby(step.idx)
+		.run(pluck=True)
+	)
+	return subjects[step_no - 1] if 0 < step_no <= len(subjects) else None
+
+
+def check_steps(doc) -> None:
+	"""Throw a translated error naming the step when a plan's steps cannot run."""
+	problems = rules.check_steps(steps_of([row.as_dict() for row in doc.get("steps") or []]))
+	if not problems:
+		return
+	texts = {
+		"no_steps": _("A follow-up plan needs at least one step."),
+		"bad_days": _("Step {0}: After Days must be between 0 and {1}."),
+		"bad_action": _("Step {0}: choose Call, Email, Visit or Task."),
+		"needs_template": _("Step {0}: an email step needs an Email Template."),
+		"bad_assignee": _("Step {0}: choose who does it (Owner Rep, Role or User)."),
+		"needs_role": _("Step {0}: choose the role whose users do it."),
+		"needs_user": _("Step {0}: choose the user who does it."),
+	}
+	lines = [texts[p.code].format(p.no, rules.MAX_AFTER_DAYS) for p in problems]
+	frappe.throw("<br>".join(lines), title=_("Invalid follow-up plan"))

@@ -1,0 +1,443 @@
+"""Follow-up plans on a real site, with frozen time: enrolment by crowd and by hand, stop conditions,
+due and overdue steps, completion by an interaction, catching up after scheduler downtime, and no
+email sent twice (docs/nurture.md)."""
+
+from __future__ import annotations
+
+import json
+
+import frappe
+from frappe.utils import add_days, add_to_date, get_datetime, getdate
+
+from crm_fishpond.api import nurture as api
+from crm_fishpond.nurture import crowd, steps
+from crm_fishpond.nurture.plans import ENROLMENT, ENROLMENT_STEP, PLAN
+from crm_fishpond.pools.claim import insert_logs
+from crm_fishpond.tests import pools_factories as pf
+
+PREFIX = "_FP Nurture"
+T0 = "2026-03-02 09:00:00"
+LEAD = "Fishpond Lead"
+
+
+def email_template(name: str = f"{PREFIX} Hello") -> str:
+	if not frappe.db.exists("Email Template", name):
+		frappe.get_doc(
+			{
+				"doctype": "Email Template",
+				"name": name,
+				"subject": "Hello {{ lead_name }}",
+				"response": "Dear {{ lead_name }}, how are things?",
+			}
+		).insert(ignore_permissions=True)
+	return name
+
+
+def plan(name: str, plan_steps: list[dict], **values) -> str:
+	"""A plan whose steps and settings are reset on every call."""
+	full = f"{PREFIX} {name}"
+	doc = frappe.get_doc(PLAN, full) if frappe.db.exists(PLAN, full) else frappe.new_doc(PLAN)
+	doc.plan_name = full
+	doc.update({"enabled": 1, "enrol_automatically": 0, "reenrol_after_days": 0, **values})
+	doc.set("steps", plan_steps)
+	doc.save(ignore_permissions=True)
+	return doc.name
+
+
+def enrolment(profile: str, plan_name: str) -> frappe._dict:
+	return frappe.db.get_value(
+		ENROLMENT,
+		{"fishpond_lead": profile, "plan": plan_name},
+		["name", "status", "current_step", "step_state", "next_due", "stop_reason", "assigned_to"],
+		as_dict=True,
+		order_by="creation desc",
+	)
+
+
+def step_rows(name: str) -> list[frappe._dict]:
+	return frappe.get_all(
+		ENROLMENT_STEP,
+		filters={"parent": name, "parenttype": ENROLMENT},
+		fields=["step_no", "action", "status", "todo", "event", "email_queue", "interaction", "due_on"],
+		order_by="step_no asc",
+	)
+
+
+def emails_to(profile: str) -> int:
+	return frappe.db.count("Email Queue", {"reference_doctype": LEAD, "reference_name": profile})
+
+
+def interaction(profile: str, kind: str, direction: str = "Outbound", when=None) -> str:
+	doc = frappe.get_doc(
+		{
+			"doctype": "Fishpond Interaction",
+			"fishpond_lead": profile,
+			"interaction_type": kind,
+			"direction": direction,
+			"interaction_time": when or frappe.utils.now_datetime(),
+			"subject": f"{PREFIX} {kind}",
+		}
+	).insert(ignore_permissions=True)
+	return doc.name
+
+
+def outgoing_email_account(enabled: bool) -> None:
+	"""A default outgoing Email Account (the queue is never flushed in tests), or none at all."""
+	frappe.db.set_value("Email Account", {"default_outgoing": 1}, "default_outgoing", 0)
+	if enabled:
+		key = frappe.generate_hash(length=6)
+		frappe.get_doc(
+			{
+				"doctype": "Email Account",
+				"email_account_name": f"{PREFIX} Outgoing {key}",
+				"email_id": f"fp-nurture-outgoing-{key}@example.com",
+				"enable_outgoing": 1,
+				"default_outgoing": 1,
+				"smtp_server": "smtp.example.com",
+				"password": "not-used",
+			}
+		).insert(ignore_permissions=True)
+	frappe.local.outgoing_email_account = {}  # Frappe's per-request cache of the account
+
+
+class NurtureCase(pf.PoolTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		pf.forget_profiles(PREFIX)
+		cls.pool = pf.pool(f"{PREFIX} Pool")
+		cls.rep = pf.rep("fp-nurture-rep@example.com", pools=[cls.pool])
+		cls.other = pf.rep("fp-nurture-other@example.com", pools=[cls.pool])
+		cls.boss = pf.user("fp-nurture-boss@example.com", ["Fishpond User"])
+		cls.template = email_template()
+		frappe.db.commit()  # nosemgrep: class fixtures
+
+	def setUp(self):
+		super().setUp()
+		outgoing_email_account(True)
+
+	def tearDown(self):
+		super().tearDown()
+		frappe.local.outgoing_email_account = {}
+
+	def lead(self, owner=None, **values) -> str:
+		values.setdefault("email_id", f"nurture-{frappe.generate_hash(length=8)}@example.com")
+		return pf.lead(PREFIX, self.pool, owner=owner, **values)
+
+	def call_then_task(self) -> str:
+		return plan(
+			"Call Then Task",
+			[
+				{
+					"after_days": 0,
+					"action": "Call",
+					"assign_to": "Owner Rep",
+					"subject": "Ask about the quote",
+				},
+				{"after_days": 2, "action": "Task", "assign_to": "User", "assign_user": self.boss},
+			],
+		)
+
+	def two_emails(self) -> str:
+		return plan(
+			"Two Emails",
+			[
+				{"after_days": 1, "action": "Email", "email_template": self.template},
+				{"after_days": 1, "action": "Email", "email_template": self.template},
+			],
+		)
+
+
+class TestPlans(NurtureCase):
+	def test_a_plan_checks_its_steps_on_save(self):
+		with self.assertRaises(frappe.ValidationError):
+			plan("Bad", [{"after_days": 1, "action": "Email"}])
+		with self.assertRaises(frappe.ValidationError):
+			plan("Bad", [{"after_days": 1, "action": "Task", "assign_to": "Role"}])
+		with self.assertRaises(frappe.ValidationError):
+			plan("Bad", [{"after_days": -1, "action": "Call"}])
+
+	def test_a_crowd_plan_compiles_and_checks_its_rule(self):
+		name = plan(
+			"Crowd Check",
+			[{"after_days": 0, "action": "Call"}],
+			enrol_automatically=1,
+			rule_filters=json.dumps([["Fishpond Profile Facts", "value_grade", "=", "High"]]),
+		)
+		self.assertEqual(
+			json.loads(frappe.db.get_value(PLAN, name, "condition")),
+			{"all": [{"field": "value_grade", "op": "=", "value": "High"}]},
+		)
+		with self.assertRaises(frappe.ValidationError):
+			plan(
+				"Crowd Check",
+				[{"after_days": 0, "action": "Call"}],
+				enrol_automatically=1,
+				rule_filters=None,
+				advanced_rule=1,
+				condition=json.dumps({"field": "value_grad", "op": "=", "value": "High"}),
+			)
+
+
+class TestEnrolment(NurtureCase):
+	def test_the_crowd_is_enrolled_once(self):
+		inside = [self.lead(territory=None, job_title="x") for _ in range(2)]
+		outside = self.lead()
+		marker = frappe.generate_hash(length=6)
+		for name in inside:
+			frappe.db.set_value(LEAD, name, "company_name", f"Crowd {marker}")
+		name = plan(
+			"Crowd",
+			[{"after_days": 0, "action": "Call"}],
+			enrol_automatically=1,
+			rule_filters=json.dumps([["Fishpond Profile Facts", "company_name", "like", f"%{marker}%"]]),
+		)
+		with self.freeze_time(T0):
+			self.assertEqual(crowd.enrol_crowds(name), {name: 2})
+		rows = frappe.get_all(ENROLMENT, filters={"plan": name}, fields=["fishpond_lead", "source", "status"])
+		self.assertEqual(sorted(r.fishpond_lead for r in rows), sorted(inside))
+		self.assertTrue(all(r.source == "Crowd" and r.status == "Active" for r in rows))
+		self.assertNotIn(outside, [r.fishpond_lead for r in rows])
+		self.assertEqual(frappe.db.get_value(PLAN, name, "crowd_enrolled"), 2)
+		# still in the crowd: nobody enters twice, not while active and not after it ended (re-enrol 0)
+		with self.freeze_time(add_days(T0, 1)):
+			self.assertEqual(crowd.enrol_crowds(name), {name: 0})
+			steps.stop_by_hand(enrolment(inside[0], name).name)
+			self.assertEqual(crowd.enrol_crowds(name), {name: 0})
+		frappe.db.set_value(PLAN, name, "reenrol_after_days", 30)
+		with self.freeze_time(add_days(T0, 40)):
+			self.assertEqual(crowd.enrol_crowds(name), {name: 1})
+		self.assertEqual(enrolment(inside[0], name).status, "Active")
+
+	def test_a_rep_enrols_their_own_profiles_by_hand(self):
+		mine = [self.lead(owner=self.rep) for _ in range(2)]
+		theirs = self.lead(owner=self.other)
+		name = self.call_then_task()
+		frappe.set_user(self.rep)
+		out = api.enrol(name, json.dumps([*mine, theirs]))
+		self.assertEqual(out["enrolled"], sorted(mine))
+		self.assertEqual(out["refused"], [theirs])
+		again = api.enrol(name, json.dumps(mine))
+		self.assertEqual(again["already"], sorted(mine))
+		# a rep sees the enrolments of profiles they may see, and only those
+		seen = frappe.get_list(ENROLMENT, filters={"plan": name}, pluck="fishpond_lead")
+		self.assertEqual(sorted(seen), sorted(mine))
+		frappe.set_user(self.other)
+		self.assertEqual(frappe.get_list(ENROLMENT, filters={"plan": name}, pluck="name"), [])
+		with self.assertRaises(frappe.PermissionError):
+			api.stop(enrolment(mine[0], name).name)
+		frappe.set_user(self.rep)
+		api.stop(enrolment(mine[0], name).name, "not now")
+		self.assertEqual(enrolment(mine[0], name).stop_reason, "By Hand")
+
+	def test_one_enrolled_from_the_form(self):
+		profile = self.lead(owner=self.rep)
+		name = self.call_then_task()
+		with self.freeze_time(T0):
+			doc = frappe.get_doc({"doctype": ENROLMENT, "fishpond_lead": profile, "plan": name}).insert()
+		self.assertEqual((doc.status, doc.current_step, doc.step_state), ("Active", 1, "Waiting"))
+		self.assertEqual(get_datetime(doc.next_due), get_datetime(T0))
+		with self.assertRaises(frappe.DuplicateEntryError):
+			frappe.get_doc({"doctype": ENROLMENT, "fishpond_lead": profile, "plan": name}).insert()
+
+
+class TestSteps(NurtureCase):
+	def test_due_steps_become_reminders_and_an_interaction_moves_the_plan_on(self):
+		profile = self.lead(owner=self.rep)
+		name = self.call_then_task()
+		with self.freeze_time(T0):
+			api.enrol(name, [profile])
+			self.assertEqual(steps.process_due()["issued"], 1)
+		e = enrolment(profile, name)
+		self.assertEqual((e.current_step, e.step_state, e.assigned_to), (1, "Open", self.rep))
+		[row] = step_rows(e.name)
+		todo = frappe.get_doc("ToDo", row.todo)
+		self.assertEqual(
+			(todo.allocated_to, todo.reference_type, todo.reference_name), (self.rep, LEAD, profile)
+		)
+		self.assertEqual(getdate(todo.date), getdate(T0))
+		event = frappe.get_doc("Event", row.event)
+		self.assertEqual(
+			(event.owner, event.reference_doctype, event.reference_docname), (self.rep, LEAD, profile)
+		)
+		# not done that day: overdue the next, on the rep's ToDo list and in the enrolment list
+		with self.freeze_time(add_days(T0, 1)):
+			self.assertEqual(steps.process_due()["issued"], 0)
+			overdue = frappe.get_all(
+				"ToDo",
+				filters={
+					"allocated_to": self.rep,
+					"status": "Open",
+					"reference_type": LEAD,
+					"date": ("<", getdate()),
+				},
+				pluck="name",
+			)
+			self.assertIn(todo.name, overdue)
+			late = frappe.get_all(
+				ENROLMENT,
+				filters={"status": "Active", "step_state": "Open", "next_due": ("<", getdate())},
+				pluck="name",
+			)
+			self.assertIn(e.name, late)
+			# an email does not complete a call; the call does
+			interaction(profile, "Email")
+			self.assertEqual(enrolment(profile, name).step_state, "Open")
+			call = interaction(profile, "Call")
+		e = enrolment(profile, name)
+		self.assertEqual((e.current_step, e.step_state), (2, "Waiting"))
+		self.assertEqual(get_datetime(e.next_due), get_datetime(add_days(T0, 3)))
+		[row] = step_rows(e.name)
+		self.assertEqual((row.status, row.interaction), ("Done", call))
+		self.assertEqual(frappe.db.get_value("ToDo", todo.name, "status"), "Closed")
+		# the task goes to the fixed user; closing its ToDo by hand completes it and the plan
+		with self.freeze_time(add_days(T0, 3)):
+			self.assertEqual(steps.process_due()["issued"], 1)
+			task = step_rows(e.name)[1]
+			self.assertEqual(frappe.db.get_value("ToDo", task.todo, "allocated_to"), self.boss)
+			self.assertIsNone(task.event)
+			todo = frappe.get_doc("ToDo", task.todo)
+			todo.status = "Closed"
+			todo.save(ignore_permissions=True)
+		self.assertEqual(enrolment(profile, name).status, "Completed")
+
+	def test_steps_missed_while_the_scheduler_was_down_run_late_and_emails_go_once(self):
+		profile = self.lead(owner=self.rep)
+		name = self.two_emails()
+		with self.freeze_time(T0):
+			api.enrol(name, [profile])
+			self.assertEqual(steps.process_due()["issued"], 0)  # due after one day
+		# nothing ran for ten days: the first email goes now, late; the second counts from it
+		with self.freeze_time(add_days(T0, 10)):
+			self.assertEqual(steps.process_due()["issued"], 1)
+			self.assertEqual(steps.process_due()["issued"], 0)
+		self.assertEqual(emails_to(profile), 1)
+		e = enrolment(profile, name)
+		self.assertEqual((e.current_step, e.step_state), (2, "Waiting"))
+		self.assertEqual(get_datetime(e.next_due), get_datetime(add_days(T0, 11)))
+		queue = frappe.get_doc("Email Queue", step_rows(e.name)[0].email_queue)
+		self.assertIn(frappe.db.get_value(LEAD, profile, "email_id"), [r.recipient for r in queue.recipients])
+		self.assertIn("unsubscribe", queue.message.lower())
+		with self.freeze_time(add_days(T0, 11)):
+			self.assertEqual(steps.process_due()["issued"], 1)
+		self.assertEqual(emails_to(profile), 2)
+		self.assertEqual(enrolment(profile, name).status, "Completed")
+		self.assertEqual([r.status for r in step_rows(e.name)], ["Sent", "Sent"])
+
+	def test_an_email_that_cannot_be_queued_waits_and_goes_later(self):
+		profile = self.lead(owner=self.rep)
+		name = self.two_emails()
+		with self.freeze_time(T0):
+			api.enrol(name, [profile])
+		outgoing_email_account(False)
+		with self.freeze_time(add_days(T0, 1)):
+			self.assertEqual(steps.process_due()["issued"], 0)
+		e = enrolment(profile, name)
+		self.assertEqual((e.current_step, e.step_state), (1, "Waiting"))
+		outgoing_email_account(True)
+		with self.freeze_time(add_days(T0, 2)):
+			self.assertEqual(steps.process_due()["issued"], 1)
+		self.assertEqual(emails_to(profile), 1)
+
+	def test_a_step_is_never_issued_twice(self):
+		profile = self.lead(owner=self.rep)
+		name = self.two_emails()
+		with self.freeze_time(T0):
+			api.enrol(name, [profile])
+		e = enrolment(profile, name)
+		with self.freeze_time(add_days(T0, 1)):
+			self.assertEqual(steps.issue(e.name, get_datetime(add_days(T0, 1))), 1)
+			# a retried job that finds the step waiting again (as if its state were lost) sends nothing
+			frappe.db.set_value(
+				ENROLMENT, e.name, {"current_step": 1, "step_state": "Waiting", "next_due": T0}
+			)
+			self.assertEqual(steps.issue(e.name, get_datetime(add_days(T0, 1))), 0)
+			self.assertEqual(steps.process_due()["issued"], 0)
+		self.assertEqual(emails_to(profile), 1)
+		self.assertEqual(len(step_rows(e.name)), 1)
+
+
+class TestStops(NurtureCase):
+	def enrolled(self) -> tuple[str, str]:
+		profile = self.lead(owner=self.rep, lifecycle_stage=None)
+		name = self.call_then_task()
+		with self.freeze_time(T0):
+			api.enrol(name, [profile])
+			steps.process_due()
+		return profile, name
+
+	def assert_stopped(self, profile, name, reason, when=None):
+		with self.freeze_time(when or add_days(T0, 1)):
+			steps.process_due()
+		e = enrolment(profile, name)
+		self.assertEqual((e.status, e.stop_reason), ("Stopped", reason))
+		[row] = step_rows(e.name)
+		self.assertEqual(row.status, "Closed")
+		self.assertEqual(frappe.db.get_value("ToDo", row.todo, "status"), "Cancelled")
+
+	def test_a_purchase_stops_it(self):
+		profile, name = self.enrolled()
+		with self.freeze_time(add_to_date(T0, hours=5)):
+			frappe.get_doc(
+				{
+					"doctype": "Fishpond Transaction",
+					"fishpond_lead": profile,
+					"voucher_type": "Sales Invoice",
+					"voucher_no": f"{PREFIX}-{frappe.generate_hash(length=6)}",
+					"docstatus_state": "Submitted",
+					"posting_date": getdate(),
+				}
+			).db_insert()
+		self.assert_stopped(profile, name, "Bought")
+
+	def test_a_reply_stops_it_at_once(self):
+		profile, name = self.enrolled()
+		with self.freeze_time(add_to_date(T0, hours=2)):
+			interaction(profile, "Email", direction="Inbound")
+		self.assertEqual(enrolment(profile, name).stop_reason, "Replied")
+
+	def test_a_stage_change_stops_it(self):
+		profile, name = self.enrolled()
+		stage = frappe.get_all("Lifecycle Stage", pluck="name", limit=1)[0]
+		frappe.db.set_value(LEAD, profile, "lifecycle_stage", stage)
+		self.assert_stopped(profile, name, "Stage Changed")
+
+	def test_a_release_stops_it(self):
+		profile, name = self.enrolled()
+		with self.freeze_time(add_to_date(T0, hours=3)):
+			insert_logs(
+				[
+					{
+						"action": "Recycle",
+						"profile": profile,
+						"from_user": self.rep,
+						"from_pool": self.pool,
+						"to_pool": self.pool,
+						"action_by": "Administrator",
+						"action_on": frappe.utils.now_datetime(),
+					}
+				]
+			)
+		self.assert_stopped(profile, name, "Released")
+
+	def test_an_unsubscribe_stops_it(self):
+		profile, name = self.enrolled()
+		email = frappe.db.get_value(LEAD, profile, "email_id")
+		frappe.get_doc(
+			{
+				"doctype": "Email Unsubscribe",
+				"email": email,
+				"reference_doctype": LEAD,
+				"reference_name": profile,
+			}
+		).insert(ignore_permissions=True)
+		self.assert_stopped(profile, name, "Unsubscribed")
+
+	def test_a_switched_off_condition_does_not_stop_it(self):
+		profile, name = self.enrolled()
+		frappe.db.set_value(PLAN, name, "stop_on_stage_change", 0)
+		stage = frappe.get_all("Lifecycle Stage", pluck="name", limit=1)[0]
+		frappe.db.set_value(LEAD, profile, "lifecycle_stage", stage)
+		with self.freeze_time(add_days(T0, 1)):
+			self.assertEqual(steps.process_due()["stopped"], 0)
+		self.assertEqual(enrolment(profile, name).status, "Active")
