@@ -170,6 +170,7 @@ class TestEveryWhitelistedMethod(SweepCase):
 			capture,
 			duplicates,
 			ingest,
+			nurture,
 			pools,
 			profile,
 			referrals,
@@ -297,7 +298,42 @@ class TestEveryWhitelistedMethod(SweepCase):
 				lambda: referrals.run_now(frappe.db.get_value("Company", {}, "name")),
 				no_result,
 			),
+			# follow-up plans: a rep enrols and stops only profiles they may change; crowds are managers'
+			"crm_fishpond.api.nurture.enrol": (
+				lambda: nurture.enrol(self.sweep_plan(), frappe.as_json(foreign)),
+				lambda out: [f"enrolled {out['enrolled']}"] if out.get("enrolled") else [],
+			),
+			"crm_fishpond.api.nurture.stop": (
+				lambda: nurture.stop(self.foreign_enrolment()),
+				no_result,
+			),
+			"crm_fishpond.api.nurture.enrol_crowd_now": (
+				lambda: nurture.enrol_crowd_now(self.sweep_plan()),
+				no_result,
+			),
 		}
+
+	def sweep_plan(self) -> str:
+		name = f"{PREFIX} Plan"
+		if not frappe.db.exists("Fishpond Follow-up Plan", name):
+			frappe.get_doc(
+				{
+					"doctype": "Fishpond Follow-up Plan",
+					"plan_name": name,
+					"enrol_automatically": 1,
+					"condition": '{"field": "orders", "op": ">=", "value": 0}',
+					"steps": [{"after_days": 1, "action": "Call"}],
+				}
+			).insert(ignore_permissions=True)
+		return name
+
+	def foreign_enrolment(self) -> str:
+		"""An active enrolment of a profile rep A may not change."""
+		from crm_fishpond.nurture import enrol
+
+		plan, profile = self.sweep_plan(), self.leads["b_owned"]
+		enrol.enrol(plan, [profile])
+		return frappe.db.get_value("Fishpond Plan Enrolment", {"plan": plan, "fishpond_lead": profile})
 
 	def foreign_referral(self) -> str:
 		"""A referral between two profiles rep A may not see."""
