@@ -234,8 +234,33 @@ def merge(candidate: str, survivor: str | None = None, owner: str | None = None)
 	if owner and owner not in owners:
 		frappe.throw(_("The owner to keep must own one of the two profiles."))
 	new_owner = owner or (owners[0] if owners else None)
+	_fold(keep, gone, new_owner, doc.name)
+	return {"survivor": keep.name, "merged": gone.name, "owner": new_owner}
 
-	_drop_other_candidates(gone.name, doc.name)
+
+def merge_into(keep: str, gone: str) -> dict:
+	"""Fold profile ``gone`` into ``keep`` without a manager's choice: the owner who claimed first
+	stays. Used when ERPNext merges their Customers (crm_fishpond.accounting.customer_merge), after
+	``gone`` let go of its Customer. Leaves the same tombstone as a merge from the profile form."""
+	fields = ["name", "creation", "lead_owner", "claimed_on", "status", *PARTY_LINKS, *CONTACT_FIELDS]
+	rows = {r.name: r for r in frappe.get_all(LEAD, {"name": ("in", [keep, gone])}, fields)}
+	if len(rows) != 2 or keep == gone:
+		frappe.throw(_("One of the two profiles no longer exists."))
+	owners = [r.lead_owner for r in sorted(rows.values(), key=_claim_order) if r.lead_owner]
+	new_owner = owners[0] if owners else None
+	name = pair_name(keep, gone)
+	if not frappe.db.exists(CANDIDATE, name):
+		a, b = sorted((keep, gone))
+		frappe.get_doc(
+			{"doctype": CANDIDATE, "name": name, "profile_a": a, "profile_b": b, "status": OPEN, "score": 1}
+		).db_insert()
+	_fold(rows[keep], rows[gone], new_owner, name)
+	return {"survivor": keep, "merged": gone, "owner": new_owner}
+
+
+def _fold(keep, gone, new_owner: str | None, candidate: str) -> None:
+	"""Move everything of ``gone`` to ``keep`` and leave the candidate ``candidate`` as the tombstone."""
+	_drop_other_candidates(gone.name, candidate)
 	_move_children(gone.name, keep.name)
 	updates = {f: gone.get(f) for f in (*PARTY_LINKS, *CONTACT_FIELDS) if not keep.get(f) and gone.get(f)}
 	# the merged profile lets go of its ERPNext records first: one record keeps one profile
@@ -255,7 +280,7 @@ def merge(candidate: str, survivor: str | None = None, owner: str | None = None)
 	)
 	frappe.db.set_value(
 		CANDIDATE,
-		doc.name,
+		candidate,
 		{
 			"status": MERGED,
 			"merged_from": gone.name,
@@ -264,7 +289,6 @@ def merge(candidate: str, survivor: str | None = None, owner: str | None = None)
 		},
 	)
 	jobs.mark_dirty([keep.name])
-	return {"survivor": keep.name, "merged": gone.name, "owner": new_owner}
 
 
 def _claim_order(row) -> tuple:

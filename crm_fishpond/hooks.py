@@ -132,6 +132,9 @@ doc_events = {
 		],
 		"on_update": "crm_fishpond.events.party.customer_on_update",
 		"on_trash": "crm_fishpond.events.party.unlink_on_trash",
+		# a Customer merged into another (ERPNext's rename-with-merge): their profiles become one
+		"before_rename": "crm_fishpond.events.party.customer_before_rename",
+		"after_rename": "crm_fishpond.events.party.customer_after_rename",
 	},
 	"Contact": {
 		"on_update": "crm_fishpond.events.party.contact_on_update",
@@ -161,6 +164,8 @@ scheduler_events = {
 	],
 	"daily_long": [
 		"crm_fishpond.sync.reconcile_summary.refresh",
+		# the accountant's link queue and its suggestions (docs/accountants.md)
+		"crm_fishpond.accounting.queue.scheduled_refresh",
 		# rewards whose review period ended post; customers get their referral codes
 		"crm_fishpond.referrals.sync.scheduled_sync",
 	],

@@ -87,3 +87,16 @@ def unlink_on_trash(doc, method=None):
 	field = {"Lead": "lead", "Customer": "customer", "Contact": "contact"}[doc.doctype]
 	for profile in frappe.get_all("Fishpond Lead", filters={field: doc.name}, pluck="name"):
 		frappe.db.set_value("Fishpond Lead", profile, field, None)
+
+
+def customer_before_rename(doc, method=None, old=None, new=None, merge=False):
+	# imported here: the merge code loads pandas (the duplicate finder), which a Customer save never needs
+	from crm_fishpond.accounting import customer_merge
+
+	customer_merge.before_rename(old, new, merge)
+
+
+def customer_after_rename(doc, method=None, old=None, new=None, merge=False):
+	from crm_fishpond.accounting import customer_merge
+
+	customer_merge.after_rename(old, new, merge)

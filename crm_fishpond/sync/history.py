@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import frappe
 
 from crm_fishpond.engine.voucher_items import item_differences
+from crm_fishpond.sync.attributions import profile_overrides
 from crm_fishpond.sync.transactions import (
 	COMPARED,
 	SYNCED_DOCTYPES,
@@ -124,7 +125,15 @@ def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
 		return diff
 	doctype = headers[0]["voucher_type"]
 	items = read_items(doctype, [h["voucher_no"] for h in headers])
-	expected = [build_row(h, items.get(h["voucher_no"], []), profiles.get(h["customer"])) for h in headers]
+	attributed = profile_overrides(headers)  # an accountant's attribution wins over the customer's profile
+	expected = [
+		build_row(
+			h,
+			items.get(h["voucher_no"], []),
+			attributed.get(h["voucher_no"]) or profiles.get(h["customer"]),
+		)
+		for h in headers
+	]
 	names = [p["name"] for p, _c in expected]
 	stored = stored_rows(names)
 	stored_child = stored_items(names)

@@ -211,10 +211,13 @@ def upsert(parent: dict, child: list[dict]) -> str:
 
 def sync_voucher(doc) -> tuple[str | None, str]:
 	"""Write the transaction row of one submitted/cancelled voucher. Returns (profile, outcome)."""
+	from crm_fishpond.sync.attributions import profile_overrides
 	from crm_fishpond.sync.profiles import ensure_profile_for_customer
 
 	if doc.docstatus == 0 or not doc.get("customer"):
 		return None, "skipped"
-	profile = ensure_profile_for_customer(doc.customer)
-	parent, child = build_row(header_from_doc(doc), items_from_doc(doc), profile)
+	header = header_from_doc(doc)
+	# an invoice an accountant attributed to another profile stays there (crm_fishpond.accounting)
+	profile = profile_overrides([header]).get(doc.name) or ensure_profile_for_customer(doc.customer)
+	parent, child = build_row(header, items_from_doc(doc), profile)
 	return profile, upsert(parent, child)

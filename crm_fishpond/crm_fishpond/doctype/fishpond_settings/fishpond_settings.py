@@ -119,3 +119,6 @@ class FishpondSettings(Document):
 		from crm_fishpond.scoring.config import check_settings
 
 		check_settings(self)
+		from crm_fishpond.accounting.config import check as check_match_settings
+
+		check_match_settings(self)

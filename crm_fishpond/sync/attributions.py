@@ -1,0 +1,57 @@
+"""Which profile an invoice belongs to when an accountant said so (Fishpond Invoice Attribution).
+
+An invoice booked on a walk-in customer, or on a duplicate Customer, keeps its customer in ERPNext (a
+submitted invoice's customer cannot change), but its row in the pond's history belongs to the profile
+an accountant attributed it to. Every writer of transaction rows (the document events, the backfill,
+the reconciliation's repair) asks here first, so a resync never undoes an attribution. A credit note
+follows the invoice it returns.
+
+Reading only: the actions live in crm_fishpond.accounting, which imports this module, never the other
+way round.
+"""
+
+from __future__ import annotations
+
+import frappe
+
+ATTRIBUTION = "Fishpond Invoice Attribution"
+ATTRIBUTED_DOCTYPES = ("Sales Invoice",)
+
+
+def attributed_profiles(voucher_type: str, voucher_nos: list[str]) -> dict[str, str]:
+	"""voucher_no -> profile for the submitted (active) attributions among ``voucher_nos``."""
+	if voucher_type not in ATTRIBUTED_DOCTYPES or not voucher_nos:
+		return {}
+	att = frappe.qb.DocType(ATTRIBUTION)
+	found: dict[str, str] = {}
+	names = sorted(set(voucher_nos))
+	for start in range(0, len(names), 1000):
+		rows = (
+			frappe.qb.from_(att)
+			.select(att.voucher_no, att.to_profile)
+			.where(att.voucher_type == voucher_type)
+			.where(att.voucher_no.isin(names[start : start + 1000]))
+			.where(att.docstatus == 1)
+		).run()
+		found.update(dict(rows))
+	return found
+
+
+def profile_overrides(headers: list[dict]) -> dict[str, str]:
+	"""voucher_no -> attributed profile for voucher headers (``voucher_type``, ``voucher_no`` and, for
+	credit notes, ``return_against``): the voucher's own attribution, else its original invoice's."""
+	if not headers:
+		return {}
+	voucher_type = headers[0]["voucher_type"]
+	if voucher_type not in ATTRIBUTED_DOCTYPES:
+		return {}
+	asked = {h["voucher_no"] for h in headers} | {
+		h["return_against"] for h in headers if h.get("return_against")
+	}
+	found = attributed_profiles(voucher_type, sorted(asked))
+	out = {}
+	for h in headers:
+		profile = found.get(h["voucher_no"]) or found.get(h.get("return_against") or "")
+		if profile:
+			out[h["voucher_no"]] = profile
+	return out
