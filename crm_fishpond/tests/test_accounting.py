@@ -37,7 +37,7 @@ def uk_mobile() -> str:
 def typed(invoice, **values) -> str:
 	"""What a cashier typed on a walk-in invoice (contact mobile, e-mail, tax id, name)."""
 	if values:
-			frappe.db.set_value("Sales Invoice", invoice.name, values, update_modified=False)
+		frappe.db.set_value("Sales Invoice", invoice.name, values, update_modified=False)
 	return invoice.name
 
 
@@ -235,7 +235,9 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		)
 		period.db_insert()  # no overlap check: other tests' periods may cover today
 		for row in period.closed_documents:
-			row.update({"parent": period.name, "parenttype": "Accounting Period", "parentfield": "closed_documents"})
+			row.update(
+				{"parent": period.name, "parenttype": "Accounting Period", "parentfield": "closed_documents"}
+			)
 			row.db_insert()
 		with self.assertRaisesRegex(frappe.ValidationError, "closed"):
 			attribution.undo(name, "too late")
