@@ -8,14 +8,14 @@ import frappe
 from frappe import _
 
 from crm_fishpond.scoring import preview as rule_preview
-from crm_fishpond.scoring.rules import STAGE, TAG
+from crm_fishpond.scoring.rules import PLAN, STAGE, TAG
 
-RULE_DOCTYPES = (TAG, STAGE)
+RULE_DOCTYPES = (TAG, STAGE, PLAN)
 
 
 def _require_rule_editor(doctype: str) -> None:
 	if doctype not in RULE_DOCTYPES:
-		frappe.throw(_("Only tag and stage rules have a preview."))
+		frappe.throw(_("Only tag, stage and follow-up plan rules have a preview."))
 	if not frappe.has_permission(doctype, "write"):
 		frappe.throw(
 			_("Only those who may edit {0} may preview its rules.").format(_(doctype)), frappe.PermissionError

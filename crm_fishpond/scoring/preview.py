@@ -80,22 +80,29 @@ def _rule(doctype: str, values: dict[str, Any]) -> dict:
 	doc = frappe.get_doc({**values, "doctype": doctype})
 	if doctype == rules.TAG:
 		field, what = "condition", _("The condition of tag {0}").format(frappe.bold(doc.tag_name or ""))
+	elif doctype == rules.PLAN:  # a follow-up plan's crowd runs as a tag rule (crm_fishpond.nurture.crowd)
+		field, what = (
+			"condition",
+			_("The crowd of follow-up plan {0}").format(frappe.bold(doc.plan_name or "")),
+		)
 	elif doctype == rules.STAGE:
 		field, what = (
 			"entry_condition",
 			_("The entry rule of stage {0}").format(frappe.bold(doc.stage_name or "")),
 		)
 	else:
-		frappe.throw(_("Only tag and stage rules have a preview."))
+		frappe.throw(_("Only tag, stage and follow-up plan rules have a preview."))
 	vocab = rule_vocabulary()
 	if doc.rule_filters and not doc.advanced_rule:
 		doc.set(field, rules.compiled(doc, what))
 	raw = doc.get(field)
-	if not raw and doctype == rules.TAG:
+	if not raw and doctype in (rules.TAG, rules.PLAN):
 		return {"doctype": doctype, "empty": True}
 	# a stage without an entry rule is previewed too: who the default transitions put there
 	condition = rules.check_condition(vocab, raw, what) if raw else None
 	spec = {"doctype": doctype, "condition": condition}
+	if doctype == rules.PLAN:
+		spec["doctype"] = rules.TAG  # previewed as the tag rule it runs as
 	if doctype == rules.STAGE:
 		name = doc.name if doc.name and not doc.name.startswith("new-") else doc.stage_name
 		spec["stage"] = {

@@ -30,6 +30,7 @@ from crm_fishpond.scoring.loader import PROFILE_FIELDS, profile_columns
 PROFILE = "Fishpond Lead"
 TAG = "Fishpond Tag"
 STAGE = "Lifecycle Stage"
+PLAN = "Fishpond Follow-up Plan"  # a plan's crowd is a rule too (crm_fishpond.nurture.crowd)
 FACTS = "Fishpond Profile Facts"
 OK = "OK"
 FAILED = "Failed"

@@ -178,6 +178,23 @@ class TestPlans(NurtureCase):
 				condition=json.dumps({"field": "value_grad", "op": "=", "value": "High"}),
 			)
 
+	def test_the_crowd_is_previewed_before_saving(self):
+		from crm_fishpond.api import rules as rules_api
+
+		marker = frappe.generate_hash(length=6)
+		for _ in range(3):
+			self.lead(company_name=f"Preview {marker}")
+		values = {
+			"plan_name": f"{PREFIX} Preview",
+			"enrol_automatically": 1,
+			"rule_match": "All",
+			"rule_filters": json.dumps([["Fishpond Profile Facts", "company_name", "like", f"%{marker}%"]]),
+			"steps": [{"after_days": 0, "action": "Call"}],
+		}
+		out = rules_api.preview(PLAN, values)
+		out = out if out.get("status") == "done" else rules_api.preview_result(PLAN, out["key"])
+		self.assertEqual((out["status"], out["count"]), ("done", 3))
+
 
 class TestEnrolment(NurtureCase):
 	def test_the_crowd_is_enrolled_once(self):

@@ -94,8 +94,55 @@ frappe.listview_settings["Fishpond Lead"] = {
 				),
 			false
 		);
+		// follow-up plans (docs/nurture.md): enrol the selected profiles by hand
+		listview.page.add_actions_menu_item(
+			__("Enrol in Follow-up Plan"),
+			() => fishpond_enrol_in_plan(listview),
+			false
+		);
 	},
 };
+
+function fishpond_enrol_in_plan(listview) {
+	const names = listview.get_checked_items(true);
+	if (!names.length) {
+		frappe.msgprint(__("Select the leads first."));
+		return;
+	}
+	frappe.prompt(
+		{
+			fieldname: "plan",
+			fieldtype: "Link",
+			options: "Fishpond Follow-up Plan",
+			label: __("Follow-up Plan"),
+			reqd: 1,
+			get_query: () => ({ filters: { enabled: 1 } }),
+		},
+		(v) =>
+			frappe.call({
+				method: "crm_fishpond.api.nurture.enrol",
+				type: "POST",
+				args: { plan: v.plan, names: JSON.stringify(names) },
+				freeze: true,
+				callback: (r) => {
+					const out = r.message || {};
+					const lines = [
+						__("Enrolled: {0}", [(out.enrolled || []).length]),
+						__("Already in the plan: {0}", [(out.already || []).length]),
+						__("Not yours to enrol: {0}", [(out.refused || []).length]),
+					];
+					frappe.msgprint({
+						title: __("Enrol in Follow-up Plan"),
+						message: lines.map((l) => `<p>${l}</p>`).join(""),
+						indicator: (out.refused || []).length ? "orange" : "green",
+					});
+					listview.clear_checked_items();
+				},
+			}),
+		__("Enrol in Follow-up Plan"),
+		__("Enrol")
+	);
+}
 
 function fishpond_show_outcome(outcome, verb) {
 	if (!outcome) return;
