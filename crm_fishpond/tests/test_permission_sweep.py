@@ -166,6 +166,7 @@ class TestEveryWhitelistedMethod(SweepCase):
 		"""method -> (callable, check(result) -> list of leaks). A PermissionError or a translated
 		refusal (ValidationError) counts as no leak."""
 		from crm_fishpond.api import (
+			accounting,
 			analytics,
 			capture,
 			duplicates,
@@ -311,7 +312,73 @@ class TestEveryWhitelistedMethod(SweepCase):
 				lambda: nurture.enrol_crowd_now(self.sweep_plan()),
 				no_result,
 			),
+			# the accountant's desk: nothing for a rep or a stranger, not even a read
+			"crm_fishpond.api.accounting.entry": (lambda: accounting.entry(self.queue_entry()), no_result),
+			"crm_fishpond.api.accounting.attribute": (
+				lambda: accounting.attribute(self.queue_entry(), L["a_owned"], "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.attribute_confident": (
+				lambda: accounting.attribute_confident(frappe.as_json([self.queue_entry()]), "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.undo": (
+				lambda: accounting.undo(self.queue_attribution(), "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.dismiss": (
+				lambda: accounting.dismiss(self.queue_entry(), L["a_owned"], "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.dismiss_invoice": (
+				lambda: accounting.dismiss_invoice(self.queue_entry(), "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.reopen": (
+				lambda: accounting.reopen(self.queue_entry(), "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.create_customer": (
+				lambda: accounting.create_customer(self.queue_entry(), "sweep", "Sweep Person"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.preview_customer_merge": (
+				lambda: accounting.preview_customer_merge(self.foreign_customer(), self.queue_customer()),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.merge_customers": (
+				lambda: accounting.merge_customers(self.foreign_customer(), self.queue_customer(), "sweep"),
+				no_result,
+			),
+			"crm_fishpond.api.accounting.refresh_queue": (accounting.refresh_queue, no_result),
 		}
+
+	def queue_customer(self) -> str:
+		from crm_fishpond.tests import factories
+
+		return factories.customer(f"{PREFIX} Walk-in")
+
+	def queue_entry(self) -> str:
+		"""An open entry of the link queue: a walk-in invoice that names someone."""
+		from crm_fishpond.accounting import queue
+		from crm_fishpond.tests import factories
+
+		walk_in = self.queue_customer()
+		name = frappe.db.get_value("Fishpond Invoice Link", {"customer": walk_in, "status": "Open"})
+		if name:
+			return name
+		invoice = factories.sales_invoice(walk_in)
+		frappe.db.set_value("Sales Invoice", invoice.name, "contact_email", "sweep-buyer@example.com")
+		settings = frappe.get_doc("Fishpond Settings")
+		settings.set("generic_customers", [{"customer": walk_in}])
+		settings.save()
+		queue.refresh()
+		return queue.queue_name(invoice.name)
+
+	def queue_attribution(self) -> str:
+		from crm_fishpond.accounting import attribution
+
+		return attribution.attribute(self.queue_entry(), self.leads["b_owned"], "sweep")
 
 	def sweep_plan(self) -> str:
 		name = f"{PREFIX} Plan"
