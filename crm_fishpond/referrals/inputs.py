@@ -242,23 +242,35 @@ def load_invoices(customers: list[str], company: str) -> list[R.Invoice]:
 	if not customers:
 		return []
 	si = frappe.qb.DocType("Sales Invoice")
-	rows = (
-		frappe.qb.from_(si)
-		.select(
-			si.name,
-			si.customer,
-			si.posting_date,
-			si.base_grand_total,
-			si.outstanding_amount,
-			si.docstatus,
-			si.company,
-			si.is_return,
-			si.return_against,
-			si.amended_from,
-		)
-		.where(si.customer.isin(customers) & (si.company == company) & si.docstatus.isin([1, 2]))
-		.run(as_dict=True)
+	query = frappe.qb.from_(si).select(
+		si.name,
+		si.customer,
+		si.posting_date,
+		si.base_grand_total,
+		si.outstanding_amount,
+		si.docstatus,
+		si.company,
+		si.is_return,
+		si.return_against,
+		si.amended_from,
 	)
+	query = query.where((si.company == company) & si.docstatus.isin([1, 2]))
+	rows = query.where(si.customer.isin(customers)).run(as_dict=True)
+	# an accountant's attribution decides whose business an invoice is (crm_fishpond.accounting): an
+	# invoice attributed to one of these customers' profiles counts as theirs, with its credit notes;
+	# one of theirs attributed to another profile does not
+	owner = attributed_customers(customers, [r.name for r in rows], company)
+	known = {r.name for r in rows}
+	extra = sorted(v for v in owner if v not in known)
+	if extra:
+		rows += query.where(si.name.isin(extra) | si.return_against.isin(extra)).run(as_dict=True)
+	wanted, kept = set(customers), []
+	for r in rows:
+		attributed = owner.get(r.name, owner.get(r.return_against or "", r.customer))
+		if attributed in wanted:
+			r.customer = attributed
+			kept.append(r)
+	rows = list({r.name: r for r in kept}.values())
 	paid_on, owed = paid_dates([r.name for r in rows if r.docstatus == 1 and not r.is_return])
 	return [
 		R.Invoice(
@@ -278,6 +290,28 @@ def load_invoices(customers: list[str], company: str) -> list[R.Invoice]:
 		)
 		for r in rows
 	]
+
+
+def attributed_customers(customers: list[str], invoices: list[str], company: str) -> dict[str, str | None]:
+	"""invoice -> the Customer of the profile it is attributed to (None: a profile without one), for
+	attributions in force that either point to one of ``customers``' profiles or take one of
+	``invoices`` away from its customer."""
+	att = frappe.qb.DocType("Fishpond Invoice Attribution")
+	lead = frappe.qb.DocType("Fishpond Lead")
+	condition = lead.customer.isin(customers)
+	if invoices:
+		condition = condition | att.voucher_no.isin(invoices)
+	rows = (
+		frappe.qb.from_(att)
+		.left_join(lead)
+		.on(lead.name == att.to_profile)
+		.select(att.voucher_no, lead.customer)
+		.where(att.docstatus == 1)
+		.where(att.voucher_type == "Sales Invoice")
+		.where(att.company == company)
+		.where(condition)
+	).run()
+	return {voucher: customer or None for voucher, customer in rows}
 
 
 def paid_dates(invoices: list[str]) -> tuple[dict[str, object], dict[str, float]]:

@@ -367,6 +367,34 @@ class TestQualification(ReferralCase):
 		self.assertEqual((row.status, row.qualifying_invoice), ("Posted", si.name))
 		self.assertReconciled()
 
+	def test_a_walk_in_invoice_attributed_to_the_referee_qualifies_and_undoing_unqualifies(self):
+		rf.programme(review_days=0)
+		_a, pa, _b, pb = self.pair("Walk-in")
+		referral = rf.refer(pa, pb)
+		walk_in = f.customer("_FP Ref Walk-in Customer")
+		si = f.sales_invoice(walk_in, rate=300)
+		rf.pay(si.name)
+		self.assertEqual(rf.reward(referral).reason_code, "awaiting_invoice")  # not the referee's yet
+		attribution = frappe.get_doc(
+			{
+				"doctype": "Fishpond Invoice Attribution",
+				"voucher_type": "Sales Invoice",
+				"voucher_no": si.name,
+				"to_profile": pb,
+				"reason": "the referee paid at the counter",
+			}
+		).insert()
+		attribution.submit()
+		row = rf.reward(referral)
+		self.assertEqual((row.status, row.qualifying_invoice), ("Posted", si.name))
+		self.assertReconciled()
+		attribution.undo_reason = "another person"
+		attribution.cancel()
+		row = rf.reward(referral)
+		self.assertNotEqual(row.status, "Posted")
+		self.assertEqual(rf.points_of(f"{referral}-R1"), 0)
+		self.assertReconciled()
+
 	def test_an_amended_invoice_is_followed(self):
 		rf.programme(review_days=0)
 		_a, pa, b, pb = self.pair("Amend")
