@@ -21,5 +21,6 @@ def get_data():
 				"label": _("Referrals and Duplicates"),
 				"items": ["Fishpond Referral", "Referral Reward", "Fishpond Duplicate Candidate"],
 			},
+			{"label": _("Follow-up"), "items": ["Fishpond Plan Enrolment"]},
 		],
 	}
