@@ -28,6 +28,9 @@ DEFAULT_FILES = (
 	("Lifecycle Stage", "lifecycle_stage.json"),
 	("Notification", "notification.json"),
 	("Workflow", "workflow.json"),
+	# the win-back follow-up plan (disabled) and its email (docs/nurture.md)
+	("Email Template", "email_template.json"),
+	("Fishpond Follow-up Plan", "fishpond_follow_up_plan.json"),
 )
 DEFAULT_STAGE_KEYS = ("acquisition", "conversion", "growth", "retention", "churn")
 

@@ -204,7 +204,9 @@ def test_shipped_defaults_are_inserted_by_install():
 	assert {p.stem for p in files} >= {dt.lower().replace(" ", "_") for dt in ADMIN_OWNED}
 	for path in files:
 		records = json.loads(path.read_text())
-		assert records and all(r["doctype"].lower().replace(" ", "_") == path.stem for r in records), path
+		assert records and all(
+			r["doctype"].lower().replace(" ", "_").replace("-", "_") == path.stem for r in records
+		), path
 		assert f'"{path.name}"' in install, f"install.py never reads {path.name}"
 
 

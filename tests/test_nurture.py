@@ -168,3 +168,27 @@ def test_the_assignee():
 	assert n.assignee(role, "rep@x", [], fallback="boss@x") == "boss@x"
 	fixed = n.Step(1, 0, n.VISIT, assign_to=n.USER, assign_user="u@x")
 	assert n.assignee(fixed, "rep@x") == "u@x"
+
+
+def test_the_outcome_is_a_purchase_within_the_window():
+	frame = pd.DataFrame(
+		[
+			(T0, T0 + dt.timedelta(days=10), 30),  # bought in time
+			(T0, T0 + dt.timedelta(days=31), 30),  # bought too late: lost once the window closed
+			(T0, None, 30),  # nothing yet, window closed at T0+30
+			(T0 + dt.timedelta(days=20), None, 30),  # nothing yet, window still open
+			(T0, T0 + dt.timedelta(days=1), 0),  # the plan measures nothing
+			(T0, T0 - dt.timedelta(days=1), 30),  # bought before enrolment: not a win-back
+		],
+		columns=["enrolled_on", "first_purchase", "window_days"],
+	)
+	now = T0 + dt.timedelta(days=40)
+	assert n.outcomes(frame, now).tolist() == [
+		n.WON_BACK,
+		n.NOT_WON_BACK,
+		n.NOT_WON_BACK,
+		"",
+		"",
+		n.NOT_WON_BACK,
+	]
+	assert n.outcomes(frame.iloc[0:0], now).tolist() == []

@@ -293,3 +293,31 @@ def assignee(
 	elif step.assign_to == USER:
 		chosen = step.assign_user or None
 	return chosen or fallback or None
+
+
+# --------------------------------------------------------------------------------------------------
+# outcome: bought again within the plan's window (win-back)
+
+WON_BACK = "Won Back"
+NOT_WON_BACK = "Not Won Back"
+
+
+def outcomes(frame: pd.DataFrame, now: dt.datetime) -> pd.Series:
+	"""For each enrolment (row) of a plan that measures an outcome, "Won Back" when its profile bought
+	(``first_purchase``: the first purchase since ``enrolled_on``) within ``window_days`` of enrolment,
+	"Not Won Back" once the window has passed without one, "" while it is still open (or the plan
+	measures nothing: ``window_days`` 0)."""
+	out = pd.Series("", index=frame.index, dtype=object)
+	if not len(frame):
+		return out
+	enrolled = pd.to_datetime(frame["enrolled_on"], errors="coerce")
+	bought = pd.to_datetime(frame["first_purchase"], errors="coerce")
+	days = pd.to_numeric(frame["window_days"], errors="coerce").fillna(0)
+	closes = enrolled + pd.to_timedelta(days, unit="D")
+	measured = (days > 0) & enrolled.notna()
+	won = measured & bought.notna() & (bought >= enrolled) & (bought <= closes)
+	lost = measured & ~won & (closes < pd.Timestamp(now))
+	values = out.to_numpy(copy=True)
+	values[np.asarray(won)] = WON_BACK
+	values[np.asarray(lost)] = NOT_WON_BACK
+	return pd.Series(values, index=frame.index, dtype=object)

@@ -48,13 +48,14 @@ def process_due(now: str | dt.datetime | None = None) -> dict:
 	"""Stop what must stop, then issue every step due up to ``now``. Returns the counts."""
 	now = get_datetime(now) if now else now_datetime()
 	stopped = apply_stops(now)
+	decided = apply_outcomes(now)
 	due = due_enrolments(now)
 	issued = 0
 	for start in range(0, len(due), CHUNK):
 		for name in due[start : start + CHUNK]:
 			issued += issue(name, now)
 		_commit()
-	return {"stopped": stopped, "issued": issued, "due": len(due)}
+	return {"stopped": stopped, "issued": issued, "due": len(due), "outcomes": decided}
 
 
 def due_enrolments(now: dt.datetime) -> list[str]:
@@ -263,8 +264,9 @@ def issue(name: str, now: dt.datetime) -> int:
 		return 1
 	frappe.db.savepoint("fishpond_nurture_step")
 	try:
+		coupon = ensure_coupon(row, now)
 		if step.action == rules.EMAIL:
-			_issue_email(row, step, lead, key, now)
+			_issue_email(row, step, lead, key, now, coupon)
 		else:
 			_issue_reminder(row, step, lead, key, now)
 	except Exception:
@@ -300,8 +302,8 @@ def _add_step_row(enrolment: str, values: dict) -> None:
 	doc.db_insert()
 
 
-def _issue_email(row, step: rules.Step, lead, key: str, now: dt.datetime) -> None:
-	queue = send_step_email(step.email_template, lead)
+def _issue_email(row, step: rules.Step, lead, key: str, now: dt.datetime, coupon: str | None = None) -> None:
+	queue = send_step_email(step.email_template, lead, coupon)
 	_add_step_row(
 		row.name,
 		{
@@ -318,13 +320,15 @@ def _issue_email(row, step: rules.Step, lead, key: str, now: dt.datetime) -> Non
 	_move_on(row, now)
 
 
-def send_step_email(template: str, lead) -> str | None:
+def send_step_email(template: str, lead, coupon: str | None = None) -> str | None:
 	"""Queue the template, rendered for the profile, through Frappe's email queue; the Email Queue's
 	name, or None when the profile has no email address or unsubscribed (Frappe drops the recipient)."""
 	if not (lead.email_id or "").strip():
 		return None
 	doc = frappe.get_doc(LEAD, lead.name)
 	context = doc.as_dict()
+	# the enrolment's win-back coupon, as the customer types it at the till or in the cart
+	context["coupon_code"] = frappe.db.get_value("Coupon Code", coupon, "coupon_code") if coupon else None
 	t = frappe.get_cached_doc("Email Template", template)
 	subject = frappe.render_template(t.subject or "", context)
 	message = frappe.render_template(t.response_html if t.use_html else (t.response or ""), context)
@@ -458,6 +462,86 @@ def _move_on(row, done_at: dt.datetime) -> None:
 		},
 		update_modified=False,
 	)
+
+
+# --------------------------------------------------------------------------------------------------
+# win-back: a coupon for the customer, and whether they bought again in time
+
+
+def ensure_coupon(row, now: dt.datetime) -> str | None:
+	"""The enrolment's single-use Gift Card Coupon Code for the profile's customer over the plan's
+	coupon Pricing Rule, made once (named after the enrolment); None when the plan gives no coupon or
+	the profile is no customer yet."""
+	existing = frappe.db.get_value(ENROLMENT, row.name, "coupon_code")
+	if existing:
+		return existing
+	rule, days = frappe.db.get_value(PLAN, row.plan, ["coupon_pricing_rule", "coupon_valid_days"]) or (
+		None,
+		0,
+	)
+	customer = frappe.db.get_value(LEAD, row.fishpond_lead, "customer")
+	if not rule or not customer:
+		return None
+	name = frappe.db.get_value("Coupon Code", {"coupon_name": row.name})
+	if not name:
+		doc = frappe.get_doc(
+			{
+				"doctype": "Coupon Code",
+				"coupon_name": row.name,
+				"coupon_type": "Gift Card",
+				"customer": customer,
+				"pricing_rule": rule,
+				"valid_from": getdate(now),
+				"valid_upto": frappe.utils.add_days(getdate(now), int(days or 30)),
+				"maximum_use": 1,
+				"description": _("Follow-up plan {0}").format(row.plan),
+			}
+		)
+		doc.flags.ignore_permissions = True
+		doc.insert()
+		name = doc.name
+	frappe.db.set_value(ENROLMENT, row.name, "coupon_code", name, update_modified=False)
+	return name
+
+
+def apply_outcomes(now: dt.datetime) -> int:
+	"""Decide the outcome of the enrolments of plans that measure one (bought again within the
+	window) and have none yet; returns how many were decided. Ended enrolments count too: a profile
+	that bought stopped its plan, and that is the win."""
+	e = frappe.qb.DocType(ENROLMENT)
+	plan = frappe.qb.DocType(PLAN)
+	t = frappe.qb.DocType("Fishpond Transaction")
+	first = (
+		frappe.qb.from_(t)
+		.select(fn.Min(t.creation))
+		.where(
+			(t.fishpond_lead == e.fishpond_lead)
+			& (t.voucher_type == "Sales Invoice")
+			& (t.docstatus_state == "Submitted")
+			& (t.is_return == 0)
+			& (t.creation >= e.enrolled_on)
+		)
+	)
+	rows = (
+		frappe.qb.from_(e)
+		.join(plan)
+		.on(plan.name == e.plan)
+		.select(
+			e.name, e.enrolled_on, plan.outcome_window_days.as_("window_days"), first.as_("first_purchase")
+		)
+		.where((plan.outcome_window_days > 0) & ((e.outcome.isnull()) | (e.outcome == "")))
+		.run(as_dict=True)
+	)
+	if not rows:
+		return 0
+	frame = pd.DataFrame.from_records(rows, columns=["name", "enrolled_on", "window_days", "first_purchase"])
+	decided = rules.outcomes(frame.set_index("name"), now)
+	decided = decided[decided != ""]
+	for outcome, group in decided.groupby(decided):
+		frappe.qb.update(e).set(e.outcome, str(outcome)).set(e.outcome_on, now).where(
+			e.name.isin(list(group.index))
+		).run()
+	return len(decided)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -458,3 +458,117 @@ class TestStops(NurtureCase):
 		with self.freeze_time(add_days(T0, 1)):
 			self.assertEqual(steps.process_due()["stopped"], 0)
 		self.assertEqual(enrolment(profile, name).status, "Active")
+
+
+class TestWinBack(NurtureCase):
+	def coupon_rule(self) -> str:
+		from crm_fishpond.tests import factories
+
+		title = f"{PREFIX} Win-back 10"
+		existing = frappe.db.get_value("Pricing Rule", {"title": title})
+		if existing:
+			return existing
+		return (
+			frappe.get_doc(
+				{
+					"doctype": "Pricing Rule",
+					"title": title,
+					"company": factories.company(),
+					"apply_on": "Transaction",
+					"price_or_product_discount": "Price",
+					"selling": 1,
+					"coupon_code_based": 1,
+					"rate_or_discount": "Discount Amount",
+					"discount_amount": 10,
+					"currency": factories.company_currency(),
+				}
+			)
+			.insert(ignore_permissions=True)
+			.name
+		)
+
+	def customer_profile(self) -> str:
+		from crm_fishpond.tests import factories
+
+		customer = factories.customer(f"{PREFIX} Customer {frappe.generate_hash(length=6)}")
+		profile = frappe.db.get_value("Customer", customer, "fishpond_lead")
+		frappe.db.set_value(
+			LEAD,
+			profile,
+			{"lead_owner": self.rep, "status": "Claimed", "email_id": f"{customer[-6:]}@example.com"},
+		)
+		return profile
+
+	def purchase(self, profile: str) -> None:
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Transaction",
+				"fishpond_lead": profile,
+				"voucher_type": "Sales Invoice",
+				"voucher_no": f"{PREFIX}-{frappe.generate_hash(length=6)}",
+				"docstatus_state": "Submitted",
+				"posting_date": getdate(),
+			}
+		).db_insert()
+
+	def test_the_win_back_plan_ships_disabled_and_editable(self):
+		doc = frappe.get_doc(PLAN, "Win-back")
+		self.assertEqual((doc.enabled, doc.enrol_automatically, doc.outcome_window_days), (0, 1, 60))
+		self.assertEqual(
+			json.loads(doc.condition),
+			{
+				"any": [
+					{"field": "churn_band", "op": "=", "value": "High"},
+					{"field": "lifecycle_stage", "op": "=", "value": "Churn"},
+				]
+			},
+		)
+		self.assertEqual([s.action for s in doc.steps], ["Call", "Email", "Task"])
+		self.assertEqual(crowd.enrol_crowds("Win-back"), {}, "a disabled plan enrols nobody")
+
+	def test_a_customer_gets_a_coupon_in_the_email_and_buying_in_time_is_a_win(self):
+		won, lost = self.customer_profile(), self.customer_profile()
+		name = plan(
+			"Win-back Test",
+			[
+				{"after_days": 0, "action": "Email", "email_template": "Fishpond Win-back"},
+				{"after_days": 30, "action": "Call"},
+			],
+			coupon_pricing_rule=self.coupon_rule(),
+			coupon_valid_days=30,
+			outcome_window_days=60,
+		)
+		with self.freeze_time(T0):
+			api.enrol(name, [won, lost])
+			self.assertEqual(steps.process_due()["issued"], 2)
+		e = enrolment(won, name)
+		coupon = frappe.db.get_value(ENROLMENT, e.name, "coupon_code")
+		c = frappe.get_doc("Coupon Code", coupon)
+		self.assertEqual(
+			(c.coupon_type, c.customer, c.maximum_use),
+			("Gift Card", frappe.db.get_value(LEAD, won, "customer"), 1),
+		)
+		self.assertEqual(getdate(c.valid_upto), getdate(add_days(T0, 30)))
+		queue = frappe.get_doc("Email Queue", step_rows(e.name)[0].email_queue)
+		self.assertIn(c.coupon_code, queue.message)
+		# the one who buys on day 20 is won back (and the purchase stops the plan); the other is not,
+		# once day 60 has passed
+		with self.freeze_time(add_days(T0, 20)):
+			self.purchase(won)
+			self.assertEqual(steps.process_due()["outcomes"], 1)
+		self.assertEqual(
+			frappe.db.get_value(ENROLMENT, e.name, ["status", "stop_reason", "outcome"]),
+			("Stopped", "Bought", "Won Back"),
+		)
+		self.assertFalse(frappe.db.get_value(ENROLMENT, enrolment(lost, name).name, "outcome"))
+		with self.freeze_time(add_days(T0, 61)):
+			steps.process_due()
+		self.assertEqual(
+			frappe.db.get_value(ENROLMENT, enrolment(lost, name).name, "outcome"), "Not Won Back"
+		)
+		# a profile that is no customer gets no coupon, and the step still goes out
+		prospect = self.lead(owner=self.rep)
+		with self.freeze_time(add_days(T0, 62)):
+			api.enrol(name, [prospect])
+			self.assertEqual(steps.process_due()["issued"], 1)
+		self.assertFalse(frappe.db.get_value(ENROLMENT, enrolment(prospect, name).name, "coupon_code"))

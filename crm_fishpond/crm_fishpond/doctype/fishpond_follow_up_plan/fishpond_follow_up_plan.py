@@ -20,12 +20,15 @@ class FishpondFollowupPlan(Document):
 
 		advanced_rule: DF.Check
 		condition: DF.Code | None
+		coupon_pricing_rule: DF.Link | None
+		coupon_valid_days: DF.Int
 		crowd_checked_on: DF.Datetime | None
 		crowd_enrolled: DF.Int
 		description: DF.SmallText | None
 		enabled: DF.Check
 		enrol_automatically: DF.Check
 		fallback_user: DF.Link | None
+		outcome_window_days: DF.Int
 		plan_name: DF.Data
 		reenrol_after_days: DF.Int
 		rule_filters: DF.Code | None
@@ -45,6 +48,19 @@ class FishpondFollowupPlan(Document):
 			self.check_crowd()
 		if (self.reenrol_after_days or 0) < 0:
 			frappe.throw(_("Enrol Again After Days cannot be negative."))
+		if (self.outcome_window_days or 0) < 0 or (self.coupon_valid_days or 0) < 0:
+			frappe.throw(_("Days cannot be negative."))
+		self.check_coupon_rule()
+
+	def check_coupon_rule(self):
+		if self.coupon_pricing_rule and not frappe.db.get_value(
+			"Pricing Rule", self.coupon_pricing_rule, "coupon_code_based"
+		):
+			frappe.throw(
+				_("Pricing Rule {0} is not coupon based: tick Coupon Code Based on it first.").format(
+					frappe.bold(self.coupon_pricing_rule)
+				)
+			)
 
 	def check_steps(self):
 		from crm_fishpond.nurture.plans import check_steps

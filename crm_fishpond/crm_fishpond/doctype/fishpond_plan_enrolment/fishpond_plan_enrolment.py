@@ -19,12 +19,15 @@ class FishpondPlanEnrolment(Document):
 
 		active_key: DF.Data | None
 		assigned_to: DF.Link | None
+		coupon_code: DF.Link | None
 		current_step: DF.Int
 		ended_on: DF.Datetime | None
 		enrolled_on: DF.Datetime | None
 		fishpond_lead: DF.Link
 		lead_name: DF.Data | None
 		next_due: DF.Datetime | None
+		outcome: DF.Literal["", "Won Back", "Not Won Back"]
+		outcome_on: DF.Datetime | None
 		plan: DF.Link
 		source: DF.Literal["By Hand", "Crowd"]
 		stage_at_enrolment: DF.Link | None
