@@ -40,6 +40,7 @@ POND_DOCUMENTS = (
 	("Referral Reward", "referee"),
 	("Fishpond Referral", "referrer"),
 	("Fishpond Referral", "referee"),
+	("Fishpond Plan Enrolment", "fishpond_lead"),
 )
 # shared records the ledger lists, in the order they can go
 CREATED_ORDER = (

@@ -19,6 +19,7 @@ retried after a crash.
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 import frappe
 import pandas as pd
@@ -381,9 +382,9 @@ def _issue_reminder(row, step: rules.Step, lead, key: str, now: dt.datetime) -> 
 				"event_category": "Call" if step.action == rules.CALL else "Meeting",
 				"starts_on": starts,
 				"ends_on": add_to_date(starts, minutes=EVENT_MINUTES),
-				"description": description,
-				"reference_doctype": LEAD,
-				"reference_docname": lead.name,
+				# the profile is linked in the text, not as the Event's reference: a reference would stop
+				# the profile from ever being deleted (Frappe checks Event links on delete, not ToDo's)
+				"description": description + _profile_link(lead.name),
 			}
 		)
 		ev.insert(ignore_permissions=True)
@@ -407,6 +408,11 @@ def _issue_reminder(row, step: rules.Step, lead, key: str, now: dt.datetime) -> 
 	frappe.db.set_value(
 		ENROLMENT, row.name, {"step_state": OPEN, "assigned_to": user, "modified": now}, update_modified=False
 	)
+
+
+def _profile_link(profile: str) -> str:
+	url = f"/app/fishpond-lead/{quote(profile)}"
+	return f'<p><a href="{url}">{frappe.utils.escape_html(profile)}</a></p>'
 
 
 def _role_users(role: str | None) -> list[str]:

@@ -256,6 +256,14 @@ class TestEnrolment(NurtureCase):
 		self.assertEqual(get_datetime(doc.next_due), get_datetime(T0))
 		with self.assertRaises(frappe.DuplicateEntryError):
 			frappe.get_doc({"doctype": ENROLMENT, "fishpond_lead": profile, "plan": name}).insert()
+		# a rep enrols from the form only the profiles they may change
+		theirs = self.lead(owner=self.other)
+		frappe.set_user(self.rep)
+		with self.assertRaises(frappe.PermissionError):
+			frappe.get_doc({"doctype": ENROLMENT, "fishpond_lead": theirs, "plan": name}).insert()
+		mine = self.lead(owner=self.rep)
+		frappe.get_doc({"doctype": ENROLMENT, "fishpond_lead": mine, "plan": name}).insert()
+		self.assertEqual(enrolment(mine, name).status, "Active")
 
 
 class TestSteps(NurtureCase):
@@ -274,9 +282,8 @@ class TestSteps(NurtureCase):
 		)
 		self.assertEqual(getdate(todo.date), getdate(T0))
 		event = frappe.get_doc("Event", row.event)
-		self.assertEqual(
-			(event.owner, event.reference_doctype, event.reference_docname), (self.rep, LEAD, profile)
-		)
+		self.assertEqual((event.owner, event.event_type), (self.rep, "Private"))
+		self.assertIn(f"/app/fishpond-lead/{profile}", event.description)
 		# not done that day: overdue the next, on the rep's ToDo list and in the enrolment list
 		with self.freeze_time(add_days(T0, 1)):
 			self.assertEqual(steps.process_due()["issued"], 0)
