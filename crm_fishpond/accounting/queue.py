@@ -26,6 +26,7 @@ import frappe
 import pandas as pd
 from frappe.query_builder import functions as fn
 from frappe.utils import now_datetime
+from redis import Redis
 
 from crm_fishpond import jobs
 from crm_fishpond.accounting import config, messages
@@ -40,6 +41,8 @@ LEAD = "Fishpond Lead"
 OPEN, ATTRIBUTED, DISMISSED = "Open", "Attributed", "Dismissed"
 GENERIC, DUPLICATE, NO_PROFILE = "Generic Customer", "Likely Duplicate", "No Profile"
 JOB_ID = "crm_fishpond:invoice_queue"
+WAITING = "fishpond:invoice_queue_waiting"
+MAX_ROUNDS = 3
 CHUNK = 1000
 
 DETAIL_FIELDS = ("customer_name", "contact_email", "contact_mobile", "tax_id", "address")
@@ -62,11 +65,29 @@ def queue_name(voucher_no: str) -> str:
 
 
 def enqueue_refresh() -> None:
-	jobs.enqueue("crm_fishpond.accounting.queue.refresh", job_id=JOB_ID, queue="long", timeout=3600)
+	"""Ask for a refresh. A mark is set once the caller's transaction has committed and the job is
+	enqueued (deduplicated): a refresh already running sees the mark when it ends and runs again, so
+	an invoice submitted while it read is never left out."""
+	if jobs.runs_inline():
+		frappe.cache.set_value(WAITING, 1)
+	else:
+		frappe.db.after_commit.add(lambda: frappe.cache.set_value(WAITING, 1))
+	jobs.enqueue("crm_fishpond.accounting.queue.run", job_id=JOB_ID, queue="long", timeout=3600)
 
 
 def scheduled_refresh() -> None:
 	enqueue_refresh()
+
+
+def run() -> None:
+	"""The job: refresh while a refresh is asked for (at least once)."""
+	for round_ in range(MAX_ROUNDS):
+		# rq's Redis.delete says whether the mark was there (Frappe's wrapper returns nothing)
+		if not Redis.delete(frappe.cache, frappe.cache.make_key(WAITING)) and round_:
+			break
+		refresh()
+		if not jobs.runs_inline():
+			frappe.db.commit()  # nosemgrep: each round's writes stand before the next round reads
 
 
 # --------------------------------------------------------------------------------------------------

@@ -371,3 +371,24 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		with self.assertRaises(frappe.ValidationError):
 			api.merge_customers(self.walk_in, _c, WHY)
 		frappe.set_user("Administrator")
+
+	# -- the job ----------------------------------------------------------------------------------------
+	def test_a_refresh_asked_for_while_one_runs_runs_again(self):
+		from unittest.mock import patch
+
+		calls = []
+
+		def refresh():
+			calls.append(1)
+			if len(calls) == 1:  # an invoice is submitted and a refresh asked for while this one reads
+				frappe.cache.set_value(queue.WAITING, 1)
+			return {}
+
+		frappe.cache.set_value(queue.WAITING, 1)
+		with patch.object(queue, "refresh", side_effect=refresh):
+			queue.run()
+		self.assertEqual(len(calls), 2)
+		self.assertFalse(frappe.cache.exists(queue.WAITING))
+		with patch.object(queue, "refresh", side_effect=refresh):
+			queue.run()  # the nightly run without a mark still runs once
+		self.assertEqual(len(calls), 3)

@@ -20,6 +20,11 @@ function with_reason(title, fields, action) {
 	return d;
 }
 
+function get(method, args) {
+	// reads are whitelisted for GET only (frappe.xcall always POSTs)
+	return frappe.call({ method: API + method, args: args, type: "GET" }).then((r) => r.message);
+}
+
 function post(frm, method, args, message) {
 	return frappe.xcall(API + method, args).then((r) => {
 		if (message) frappe.show_alert({ message: message, indicator: "green" });
@@ -92,7 +97,7 @@ function render_suggestions(frm) {
 		wrapper.html(`<p class="text-muted">${__("No suggestions: nothing on the invoice matches a profile.")}</p>`);
 		return;
 	}
-	frappe.xcall(API + "entry", { link: frm.doc.name }, "GET").then((data) => {
+	get("entry", { link: frm.doc.name }).then((data) => {
 		const open = frm.doc.status === "Open";
 		const rows = data.suggestions
 			.map(
@@ -133,7 +138,7 @@ function render_suggestions(frm) {
 function merge_customers(frm) {
 	const source = frm.doc.customer;
 	const target = frm.doc.duplicate_of;
-	frappe.xcall(API + "preview_customer_merge", { source: source, target: target }, "GET").then((p) => {
+	get("preview_customer_merge", { source: source, target: target }).then((p) => {
 		if (p.refusal) {
 			frappe.msgprint({ title: __("Customers cannot be merged"), message: p.refusal, indicator: "red" });
 			return;
