@@ -55,3 +55,26 @@ def profile_overrides(headers: list[dict]) -> dict[str, str]:
 		if profile:
 			out[h["voucher_no"]] = profile
 	return out
+
+
+def attributed_by_customer() -> dict[str, dict]:
+	"""Per booked customer: how many of its submitted invoices are attributed to other profiles, their
+	company-currency total and those profiles (the reconciliation explains a customer's history)."""
+	att = frappe.qb.DocType(ATTRIBUTION)
+	si = frappe.qb.DocType("Sales Invoice")
+	out: dict[str, dict] = {}
+	for customer, profile, total in (
+		frappe.qb.from_(att)
+		.join(si)
+		.on(si.name == att.voucher_no)
+		.select(si.customer, att.to_profile, si.base_grand_total)
+		.where(att.docstatus == 1)
+		.where(att.voucher_type == "Sales Invoice")
+		.where(si.docstatus == 1)
+	).run():
+		row = out.setdefault(customer, {"count": 0, "total": 0.0, "profiles": []})
+		row["count"] += 1
+		row["total"] += float(total or 0)
+		if profile not in row["profiles"]:
+			row["profiles"].append(profile)
+	return out

@@ -179,6 +179,14 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		self.assertTrue(
 			frappe.db.exists("Comment", {"reference_name": profile, "content": ("like", f"%{WHY}%")})
 		)
+		# per customer, the reconciliation says where the walk-in's invoice went
+		from crm_fishpond.crm_fishpond.report.fishpond_reconciliation.fishpond_reconciliation import execute
+
+		_cols, rows = execute({"view": "Per Customer", "customer": self.walk_in, "show_matching": 1})
+		invoices = [r for r in rows if r["voucher_type"] == "Sales Invoice"][0]
+		self.assertTrue(invoices["matches"])
+		self.assertGreaterEqual(invoices["attributed_count"], 1)
+		self.assertIn(profile, invoices["attributed_to"])
 		# a refresh leaves the decision alone
 		queue.refresh()
 		self.assertEqual(self.entry_of(inv.name).status, "Attributed")

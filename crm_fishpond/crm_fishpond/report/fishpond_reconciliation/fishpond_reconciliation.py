@@ -3,6 +3,7 @@
 import frappe
 from frappe import _
 
+from crm_fishpond.sync.attributions import attributed_by_customer
 from crm_fishpond.sync.reconcile import customer_totals, describe, voucher_differences
 
 
@@ -75,6 +76,19 @@ def customer_columns():
 		{"fieldname": "erp_total", "label": _("ERPNext Total"), "fieldtype": "Float", "width": 140},
 		{"fieldname": "pond_total", "label": _("Pond Total"), "fieldtype": "Float", "width": 140},
 		{"fieldname": "difference", "label": _("Difference"), "fieldtype": "Float", "width": 120},
+		{
+			"fieldname": "attributed_count",
+			"label": _("Invoices Attributed to Other Profiles"),
+			"fieldtype": "Int",
+			"width": 150,
+		},
+		{
+			"fieldname": "attributed_total",
+			"label": _("Their Total"),
+			"fieldtype": "Float",
+			"width": 120,
+		},
+		{"fieldname": "attributed_to", "label": _("Attributed To"), "fieldtype": "Small Text", "width": 220},
 	]
 
 
@@ -84,4 +98,15 @@ def customer_rows(filters):
 		rows = [r for r in rows if not r["matches"]]
 	if filters.customer:
 		rows = [r for r in rows if r["customer"] == filters.customer]
+	# a customer's invoices an accountant attributed to other profiles stay in its totals (the pond's
+	# rows keep the booked customer); the columns say where they went
+	attributed = attributed_by_customer()
+	for r in rows:
+		found = attributed.get(r["customer"]) if r["voucher_type"] == "Sales Invoice" else None
+		if found:
+			r.update(
+				attributed_count=found["count"],
+				attributed_total=found["total"],
+				attributed_to=", ".join(found["profiles"]),
+			)
 	return rows
