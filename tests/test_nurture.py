@@ -136,7 +136,9 @@ def stop_frame(**overrides):
 		({"last_release": T0 + dt.timedelta(days=2)}, n.RELEASED),
 		({"last_release": T0 - dt.timedelta(days=2)}, ""),
 		({"stage": "Churn"}, n.STAGE_CHANGED),
-		({"stage_at_enrolment": None, "stage": "Growth"}, n.STAGE_CHANGED),
+		# a first stage is no change (the adapter then records it as the stage at enrolment)
+		({"stage_at_enrolment": None, "stage": "Growth"}, ""),
+		({"stage_at_enrolment": "Growth", "stage": None}, n.STAGE_CHANGED),
 		({"unsubscribed": True}, n.UNSUBSCRIBED),
 		# the first that holds, in order: unsubscribed, bought, replied, released, changed stage
 		({"unsubscribed": True, "last_purchase": T0 + dt.timedelta(days=1)}, n.UNSUBSCRIBED),

@@ -245,8 +245,11 @@ def stop_reasons(frame: pd.DataFrame) -> pd.Series:
 		BOUGHT: after("last_purchase"),
 		REPLIED: after("last_reply"),
 		RELEASED: after("last_release"),
-		# a profile enrolled without a stage that gets one has changed stage too
-		STAGE_CHANGED: np.asarray(text("stage") != text("stage_at_enrolment")),
+		# a profile enrolled before it had a stage (a new lead not rescored yet) that gets its first one
+		# has not changed stage: the adapter records that first stage as the one at enrolment
+		STAGE_CHANGED: np.asarray(
+			(text("stage_at_enrolment") != "") & (text("stage") != text("stage_at_enrolment"))
+		),
 	}
 	decided = np.zeros(len(frame), dtype=bool)
 	values = out.to_numpy(copy=True)

@@ -75,8 +75,36 @@ def due_enrolments(now: dt.datetime) -> list[str]:
 # stops
 
 
+def record_first_stages(profiles: list[str] | None = None) -> None:
+	"""An enrolment made before its profile had a stage (a new lead not rescored yet) takes the first
+	stage the profile gets as its stage at enrolment: getting a first stage is no change of stage."""
+	e = frappe.qb.DocType(ENROLMENT)
+	lead = frappe.qb.DocType(LEAD)
+	query = (
+		frappe.qb.from_(e)
+		.join(lead)
+		.on(lead.name == e.fishpond_lead)
+		.select(e.name, lead.lifecycle_stage)
+		.where(
+			(e.status == ACTIVE)
+			& (e.stage_at_enrolment.isnull() | (e.stage_at_enrolment == ""))
+			& lead.lifecycle_stage.isnotnull()
+			& (lead.lifecycle_stage != "")
+		)
+	)
+	if profiles is not None:
+		query = query.where(e.fishpond_lead.isin(profiles or [""]))
+	rows = query.run()
+	by_stage: dict[str, list[str]] = {}
+	for name, stage in rows:
+		by_stage.setdefault(stage, []).append(name)
+	for stage, names in by_stage.items():
+		frappe.qb.update(e).set(e.stage_at_enrolment, stage).where(e.name.isin(names)).run()
+
+
 def stop_facts(now: dt.datetime, profiles: list[str] | None = None) -> pd.DataFrame:
 	"""One row per active enrolment (index: its name) with what the stop rules read, set-based."""
+	record_first_stages(profiles)
 	e = frappe.qb.DocType(ENROLMENT)
 	lead = frappe.qb.DocType(LEAD)
 	plan = frappe.qb.DocType(PLAN)

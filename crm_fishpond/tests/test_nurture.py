@@ -382,8 +382,11 @@ class TestSteps(NurtureCase):
 
 
 class TestStops(NurtureCase):
-	def enrolled(self) -> tuple[str, str]:
-		profile = self.lead(owner=self.rep, lifecycle_stage=None)
+	def stages(self) -> list[str]:
+		return frappe.get_all("Lifecycle Stage", pluck="name", order_by="sequence asc", limit=2)
+
+	def enrolled(self, stage: str | None = None) -> tuple[str, str]:
+		profile = self.lead(owner=self.rep, lifecycle_stage=stage)
 		name = self.call_then_task()
 		with self.freeze_time(T0):
 			api.enrol(name, [profile])
@@ -421,9 +424,9 @@ class TestStops(NurtureCase):
 		self.assertEqual(enrolment(profile, name).stop_reason, "Replied")
 
 	def test_a_stage_change_stops_it(self):
-		profile, name = self.enrolled()
-		stage = frappe.get_all("Lifecycle Stage", pluck="name", limit=1)[0]
-		frappe.db.set_value(LEAD, profile, "lifecycle_stage", stage)
+		first, second = self.stages()
+		profile, name = self.enrolled(stage=first)
+		frappe.db.set_value(LEAD, profile, "lifecycle_stage", second)
 		self.assert_stopped(profile, name, "Stage Changed")
 
 	def test_a_release_stops_it(self):
@@ -457,11 +460,23 @@ class TestStops(NurtureCase):
 		).insert(ignore_permissions=True)
 		self.assert_stopped(profile, name, "Unsubscribed")
 
-	def test_a_switched_off_condition_does_not_stop_it(self):
+	def test_a_first_stage_is_no_change(self):
 		profile, name = self.enrolled()
+		stages = self.stages()
+		frappe.db.set_value(LEAD, profile, "lifecycle_stage", stages[0])
+		with self.freeze_time(add_days(T0, 1)):
+			self.assertEqual(steps.process_due()["stopped"], 0)
+		self.assertEqual(
+			frappe.db.get_value(ENROLMENT, enrolment(profile, name).name, "stage_at_enrolment"), stages[0]
+		)
+		frappe.db.set_value(LEAD, profile, "lifecycle_stage", stages[1])
+		self.assert_stopped(profile, name, "Stage Changed", when=add_days(T0, 2))
+
+	def test_a_switched_off_condition_does_not_stop_it(self):
+		first, second = self.stages()
+		profile, name = self.enrolled(stage=first)
 		frappe.db.set_value(PLAN, name, "stop_on_stage_change", 0)
-		stage = frappe.get_all("Lifecycle Stage", pluck="name", limit=1)[0]
-		frappe.db.set_value(LEAD, profile, "lifecycle_stage", stage)
+		frappe.db.set_value(LEAD, profile, "lifecycle_stage", second)
 		with self.freeze_time(add_days(T0, 1)):
 			self.assertEqual(steps.process_due()["stopped"], 0)
 		self.assertEqual(enrolment(profile, name).status, "Active")
