@@ -53,6 +53,7 @@ permission_query_conditions = {
 	"Fishpond Referral": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Plan Enrolment": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Claim Request": "crm_fishpond.permissions.query_conditions",
 }
 has_permission = {
 	"Fishpond Lead": "crm_fishpond.permissions.has_permission",
@@ -65,6 +66,7 @@ has_permission = {
 	"Fishpond Referral": "crm_fishpond.permissions.has_permission",
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.has_permission",
 	"Fishpond Plan Enrolment": "crm_fishpond.permissions.has_permission",
+	"Fishpond Claim Request": "crm_fishpond.permissions.has_permission",
 }
 
 # Document events on ERPNext doctypes: thin adapters in crm_fishpond.events

@@ -11,7 +11,7 @@ from frappe import _
 
 from crm_fishpond.permissions import pond_scope
 from crm_fishpond.pools import claim as pool_claim
-from crm_fishpond.pools import recycle
+from crm_fishpond.pools import recycle, requests
 from crm_fishpond.pools.masking import contact_views
 
 LEAD = "Fishpond Lead"
@@ -146,3 +146,29 @@ def recycle_preview(pool: str | dict) -> dict:
 	elif not frappe.has_permission("Fishpond", "create"):
 		frappe.throw(_("You may not create pools."), frappe.PermissionError)
 	return recycle.preview(values)
+
+
+# -- request to claim (crm_fishpond.pools.requests) -------------------------------------------------
+@frappe.whitelist(methods=["POST"])
+def request_claim(
+	reason: str, email: str | None = None, phone: str | None = None, profile: str | None = None
+) -> dict:
+	"""Ask for the leads a colleague holds with this e-mail or phone (or for ``profile``)."""
+	region = frappe.db.get_value("Country", frappe.db.get_default("country"), "code") if phone else None
+	return requests.request_claim(
+		reason,
+		email=email or None,
+		phone=phone or None,
+		profile=profile or None,
+		region=(region or "").upper() or None,
+	)
+
+
+@frappe.whitelist(methods=["POST"])
+def decide_claim_request(request: str, approve: int | str, note: str | None = None) -> dict:
+	return requests.decide(request, approve=frappe.utils.cint(approve) == 1, note=note)
+
+
+@frappe.whitelist(methods=["POST"])
+def withdraw_claim_request(request: str) -> None:
+	requests.withdraw(request)

@@ -170,6 +170,14 @@ def assign(names, to_user: str, reason: str | None = None, by: str | None = None
 	return _take(names, to_user=to_user, by=by, action=ASSIGN, reason=reason)
 
 
+def hand_over(name: str, to_user: str, reason: str | None = None, by: str | None = None) -> Outcome:
+	"""The lead's owner (or a manager of its pool) gives it to ``to_user``, within ``to_user``'s caps:
+	an approved claim request (crm_fishpond.pools.requests). Logged as an assignment."""
+	by = by or frappe.session.user
+	_check_assignee(to_user)
+	return _take([name], to_user=to_user, by=by, action=ASSIGN, reason=reason, owner_may=True)
+
+
 def release(names, reason: str | None = None, by: str | None = None) -> Outcome:
 	"""The owner (or a manager of the pool) puts leads back into their pool."""
 	by = by or frappe.session.user
@@ -327,7 +335,7 @@ def mark_lost(names, reason: str, by: str | None = None) -> Outcome:
 
 
 # -- the claim itself ----------------------------------------------------------------------------
-def _take(names, to_user: str, by: str, action: str, reason: str | None) -> Outcome:
+def _take(names, to_user: str, by: str, action: str, reason: str | None, owner_may: bool = False) -> Outcome:
 	names = _clean(names)
 	reader = _fresh_snapshot()
 	_lock_user(to_user)
@@ -343,7 +351,7 @@ def _take(names, to_user: str, by: str, action: str, reason: str | None) -> Outc
 	for name in names:
 		row = rows.get(name)
 		cap = caps.get(row.fishpond) if row else None
-		error = _take_error(name, row, cap, scope, to_user, action, held, today, now)
+		error = _take_error(name, row, cap, scope, to_user, action, held, today, now, owner_may)
 		if error:
 			out.failed[name] = error
 			continue
@@ -376,7 +384,9 @@ def _take(names, to_user: str, by: str, action: str, reason: str | None) -> Outc
 	return out
 
 
-def _take_error(name, row, cap, scope: PondScope, to_user, action, held, today, now) -> str | None:
+def _take_error(
+	name, row, cap, scope: PondScope, to_user, action, held, today, now, owner_may: bool = False
+) -> str | None:
 	you = action == CLAIM
 	if not row:
 		return _not_found(name)
@@ -394,7 +404,13 @@ def _take_error(name, row, cap, scope: PondScope, to_user, action, held, today, 
 				return _("Leads of pool {0} are assigned by its managers.").format(cap.name)
 			return _("You are not a member of pool {0}.").format(row.fishpond or "-")
 	elif not scope.manages(row.fishpond):
-		return _("Only managers of pool {0} may assign its leads.").format(row.fishpond or "-")
+		is_owner = bool(row.lead_owner) and row.lead_owner.casefold() == scope.user.casefold()
+		if not (owner_may and is_owner):
+			if owner_may:
+				return _("Only the owner of {0} or a manager of pool {1} may hand it over.").format(
+					name, row.fishpond or "-"
+				)
+			return _("Only managers of pool {0} may assign its leads.").format(row.fishpond or "-")
 	if not cap:
 		return _("{0} is in no pool: move it into a pool first.").format(name)
 	if not cap.enabled:

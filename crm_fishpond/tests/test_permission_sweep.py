@@ -312,6 +312,20 @@ class TestEveryWhitelistedMethod(SweepCase):
 				lambda: nurture.enrol_crowd_now(self.sweep_plan()),
 				no_result,
 			),
+			# request to claim: a rep asks (and learns only how many requests went out); deciding is
+			# the owner's or a pool manager's, withdrawing the asker's
+			"crm_fishpond.api.pools.request_claim": (
+				lambda: pools.request_claim("sweep", email="b-secret@example.com"),
+				lambda out: [] if set(out) == {"sent"} else [f"returned {out}"],
+			),
+			"crm_fishpond.api.pools.decide_claim_request": (
+				lambda: pools.decide_claim_request(self.foreign_claim_request(), 1),
+				no_result,
+			),
+			"crm_fishpond.api.pools.withdraw_claim_request": (
+				lambda: pools.withdraw_claim_request(self.foreign_claim_request()),
+				no_result,
+			),
 			# the accountant's desk: nothing for a rep or a stranger, not even a read
 			"crm_fishpond.api.accounting.entry": (lambda: accounting.entry(self.queue_entry()), no_result),
 			"crm_fishpond.api.accounting.attribute": (
@@ -352,6 +366,26 @@ class TestEveryWhitelistedMethod(SweepCase):
 			),
 			"crm_fishpond.api.accounting.refresh_queue": (accounting.refresh_queue, no_result),
 		}
+
+	def foreign_claim_request(self) -> str:
+		"""Rep C's pending request for rep B's lead: none of rep A's business."""
+		lead = self.leads["b_owned"]
+		name = frappe.db.get_value("Fishpond Claim Request", {"fishpond_lead": lead, "status": "Pending"})
+		if name:
+			return name
+		return (
+			frappe.get_doc(
+				{
+					"doctype": "Fishpond Claim Request",
+					"fishpond_lead": lead,
+					"current_owner": self.rep_b,
+					"requested_by": self.rep_c,
+					"reason": "sweep",
+				}
+			)
+			.insert(ignore_permissions=True)
+			.name
+		)
 
 	def queue_customer(self) -> str:
 		from crm_fishpond.tests import factories

@@ -13,6 +13,28 @@ frappe.listview_settings["Fishpond Lead"] = {
 		return [__(doc.status), colors[doc.status] || "gray", "status,=," + doc.status];
 	},
 	onload(listview) {
+		// a lead a colleague holds is not in the list: ask for it by what you know of it
+		listview.page.add_inner_button(__("Request a Held Lead"), () =>
+			frappe.prompt(
+				[
+					{ fieldname: "email", fieldtype: "Data", options: "Email", label: __("Its E-mail") },
+					{ fieldname: "phone", fieldtype: "Data", label: __("Or Its Phone") },
+					{ fieldname: "reason", fieldtype: "Small Text", label: __("Why"), reqd: 1 },
+				],
+				(v) =>
+					frappe
+						.xcall(FISHPOND_API + "request_claim", v)
+						.then((r) =>
+							frappe.msgprint(
+								r.sent
+									? __("Your request went to the colleague who holds it, and to its pool's managers.")
+									: __("No colleague holds a lead with that e-mail or phone. If it is in a pool, claim it there.")
+							)
+						),
+				__("Request a Lead a Colleague Holds"),
+				__("Send Request")
+			)
+		);
 		const selected = () => listview.get_checked_items(true);
 		const run = (method, args, verb) => {
 			const names = selected();

@@ -1,0 +1,32 @@
+// A rep's request for a lead a colleague holds: the owner or a pool manager approves or declines,
+// the requester may withdraw (crm_fishpond.pools.requests checks who may do what).
+frappe.ui.form.on("Fishpond Claim Request", {
+	refresh(frm) {
+		frm.disable_save();
+		if (frm.doc.status !== "Pending") return;
+		const decide = (approve) =>
+			frappe.prompt(
+				{ fieldname: "note", fieldtype: "Small Text", label: __("Note for the requester") },
+				(v) =>
+					frappe
+						.xcall("crm_fishpond.api.pools.decide_claim_request", {
+							request: frm.doc.name,
+							approve: approve ? 1 : 0,
+							note: v.note,
+						})
+						.then(() => frm.reload_doc()),
+				approve ? __("Approve: hand the lead over") : __("Decline the request"),
+				approve ? __("Approve") : __("Decline")
+			);
+		if (frappe.session.user === frm.doc.requested_by) {
+			frm.add_custom_button(__("Withdraw"), () =>
+				frappe
+					.xcall("crm_fishpond.api.pools.withdraw_claim_request", { request: frm.doc.name })
+					.then(() => frm.reload_doc())
+			);
+		} else {
+			frm.add_custom_button(__("Approve"), () => decide(true)).addClass("btn-primary");
+			frm.add_custom_button(__("Decline"), () => decide(false));
+		}
+	},
+});
