@@ -16,6 +16,8 @@ from frappe import _
 from frappe.utils import getdate, now_datetime
 
 from crm_fishpond import jobs
+from crm_fishpond.accounting import queue
+from crm_fishpond.referrals import sync as referral_runs
 from crm_fishpond.sync.profiles import ensure_profile_for_customer
 from crm_fishpond.sync.transactions import sync_voucher, transaction_name
 
@@ -110,9 +112,7 @@ def resync(voucher_no: str) -> list[str]:
 def after_change(doc, before: str | None, after: str | None, message: str) -> None:
 	"""The queue entry, the rescore of both profiles, the referral programme and the timeline."""
 	jobs.mark_dirty([p for p in (before, after) if p])
-	from crm_fishpond.referrals.sync import enqueue_company
-
-	enqueue_company(doc.company)
+	referral_runs.enqueue_company(doc.company)
 	for profile in {before, after} - {None}:
 		frappe.get_doc(LEAD, profile).add_comment("Info", message)
 
@@ -212,11 +212,9 @@ def dismiss(link: str, profile: str, reason: str) -> None:
 	entry.confident = 0  # the runner-up changed: the next refresh decides again
 	entry.flags.ignore_permissions = True
 	entry.save()
-	from crm_fishpond.accounting.queue import JOB_ID
-
 	jobs.enqueue(
 		"crm_fishpond.accounting.queue.compute_suggestions",
-		job_id=f"{JOB_ID}:{entry.name}",
+		job_id=f"{queue.JOB_ID}:{entry.name}",
 		queue="long",
 		names=[entry.name],
 	)
