@@ -619,10 +619,7 @@ def flow_admin_rescores_from_settings(context, admin_page, args) -> list[str]:
 ACCOUNTANT = "fp-browser-accountant@example.com"
 
 
-def flow_rep_and_accountant_open_their_pages(context, admin_page, args) -> list[str]:
-	"""A rep and an accountant open the workspace and every list, form and report of the app their
-	roles can read: no error dialog, server error or console error on any."""
-	ensure_rep(admin_page)
+def ensure_accountant(admin_page) -> None:
 	admin_page.evaluate(
 		"""async ([user, password]) => {
 			if (!(await frappe.db.exists("User", user))) {
@@ -632,6 +629,13 @@ def flow_rep_and_accountant_open_their_pages(context, admin_page, args) -> list[
 		}""",
 		[ACCOUNTANT, REP_PASSWORD],
 	)
+
+
+def flow_rep_and_accountant_open_their_pages(context, admin_page, args) -> list[str]:
+	"""A rep and an accountant open the workspace and every list, form and report of the app their
+	roles can read: no error dialog, server error or console error on any."""
+	ensure_rep(admin_page)
+	ensure_accountant(admin_page)
 	problems: list[str] = []
 	for user in (REP, ACCOUNTANT):
 		ctx = user_context(admin_page, args, user, REP_PASSWORD)
@@ -1107,6 +1111,133 @@ def flow_manager_overrides_a_refused_referral(context, admin_page, args) -> list
 	return problems
 
 
+# -- the accountant's desk (issue 10) -------------------------------------------------------------------
+def leaf(page, args, doctype: str) -> str:
+	return get_list(page, args, doctype, {"is_group": 0})[0]["name"]
+
+
+def browser_item(page, args) -> str:
+	code = "_FP Browser Item"
+	if not get_list(page, args, "Item", {"name": code}):
+		insert_record(
+			page,
+			args,
+			{
+				"doctype": "Item",
+				"item_code": code,
+				"item_group": leaf(page, args, "Item Group"),
+				"is_stock_item": 0,
+				"stock_uom": "Nos",
+			},
+		)
+	return code
+
+
+def flow_accountant_attributes_a_walk_in_invoice(context, admin_page, args) -> list[str]:
+	"""A walk-in invoice carries a customer's phone number. The accountant opens it in the link queue,
+	sees that customer's profile as the top suggestion with its evidence, clicks Attribute and gives
+	a reason: the entry is Attributed and the invoice's row in the pond is on that profile. Then Undo
+	Attribution puts it back. The flow cancels its invoice and restores the generic customers."""
+	ensure_accountant(admin_page)
+	page = admin_page
+	stamp = time.time_ns()
+	number = f"+44 20 7946 {stamp // 1000 % 10000:04d}"
+	company = default_company(page, args)
+	group, territory = leaf(page, args, "Customer Group"), leaf(page, args, "Territory")
+
+	def customer(name: str, **values) -> str:
+		doc = {"doctype": "Customer", "customer_name": name, "customer_group": group, "territory": territory}
+		return insert_record(page, args, {**doc, **values})
+
+	def set_generic(rows):
+		doc = call(page, args, "frappe.client.get", doctype="Fishpond Settings", name="Fishpond Settings")
+		doc["generic_customers"] = rows
+		call(page, args, "frappe.client.save", doc=doc)
+
+	def top_of(link):
+		rows = get_list(page, args, "Fishpond Invoice Link", {"name": link}, ["top_profile"])
+		return rows[0]["top_profile"] if rows else None
+
+	walk_in = customer(f"_FP Browser Walk-in {stamp}")
+	known = customer(f"_FP Browser Jane {stamp}", customer_type="Individual", mobile_no=number)
+	profile = wait_for(
+		lambda: (get_list(page, args, "Fishpond Lead", {"customer": known}) or [{}])[0].get("name")
+	)
+	settings = call(page, args, "frappe.client.get", doctype="Fishpond Settings", name="Fishpond Settings")
+	before = [{"customer": r["customer"]} for r in settings.get("generic_customers") or []]
+	set_generic([{"customer": walk_in}])
+	invoice = None
+	problems: list[str] = []
+	try:
+		invoice = insert_record(
+			page,
+			args,
+			{
+				"doctype": "Sales Invoice",
+				"company": company,
+				"customer": walk_in,
+				"contact_mobile": number.replace(" ", "-"),
+				"due_date": today(page),
+				"items": [{"item_code": browser_item(page, args), "qty": 1, "rate": 42}],
+			},
+		)
+		doc = call(page, args, "frappe.client.get", doctype="Sales Invoice", name=invoice)
+		call(page, args, "frappe.client.submit", doc=doc)
+		call(page, args, "crm_fishpond.api.accounting.refresh_queue")
+		link = f"SI-{invoice}"
+		top = wait_for(lambda: top_of(link), 120)
+		if top != profile:
+			return [f"the queue's top suggestion for {invoice} is {top!r}, not {profile}"]
+		ctx = user_context(page, args, ACCOUNTANT, REP_PASSWORD)
+		try:
+			acc = ctx.new_page()
+			watch = Watch()
+			watch.attach(acc)
+			open_record(acc, args, "Fishpond Invoice Link", link)
+			table = acc.locator(".fishpond-suggestions")
+			try:
+				table.wait_for()
+			except Exception:
+				acc.screenshot(path=str(Path(args.out) / "accountant-queue-failed.png"))
+				raise
+			if "Same phone number" not in table.inner_text():
+				problems.append(f"no phone evidence shown: {table.inner_text()[:200]}")
+			shoot(acc, args, "accountant-queue.png")
+			table.locator(".fp-attribute").first.click()
+			acc.locator(".modal.show textarea[data-fieldname='reason']").fill(
+				"she gave her number at the till"
+			)
+			acc.locator(".modal.show .btn-primary").click()
+			acc.locator("#alert-container .alert", has_text="Attributed").first.wait_for()
+			settle(acc)
+			acc.get_by_role("button", name="Undo Attribution").wait_for()
+			problems += dialogs(acc) + watch.server + watch.console
+		finally:
+			ctx.close()
+		row = get_value(page, args, "Fishpond Invoice Link", link, ["status", "attribution"]) or {}
+		moved = get_value(page, args, "Fishpond Transaction", link, ["fishpond_lead"]) or {}
+		if row.get("status") != "Attributed" or moved.get("fishpond_lead") != profile:
+			problems.append(f"after Attribute: entry {row}, pond row {moved}")
+		if row.get("attribution"):
+			call(
+				page,
+				args,
+				"crm_fishpond.api.accounting.undo",
+				attribution_name=row["attribution"],
+				reason="browser flow",
+			)
+			back = get_value(page, args, "Fishpond Transaction", link, ["fishpond_lead"]) or {}
+			if back.get("fishpond_lead") == profile:
+				problems.append("Undo left the invoice on the profile")
+	finally:
+		if invoice:
+			doc = call(page, args, "frappe.client.get", doctype="Sales Invoice", name=invoice)
+			if doc.get("docstatus") == 1:
+				call(page, args, "frappe.client.cancel", doctype="Sales Invoice", name=invoice)
+		set_generic(before)
+	return problems
+
+
 FLOWS = {
 	"flow rep marks a lead lost": flow_rep_marks_a_lead_lost,
 	"flow admin saves a misspelt rule": flow_admin_saves_a_misspelt_rule,
@@ -1122,6 +1253,7 @@ FLOWS = {
 	"flow guest signs up through a referral link": flow_guest_signs_up_through_a_referral_link,
 	"flow rep records a referral on a profile": flow_rep_records_a_referral,
 	"flow manager overrides a refused referral": flow_manager_overrides_a_refused_referral,
+	"flow accountant attributes a walk-in invoice": flow_accountant_attributes_a_walk_in_invoice,
 }
 
 
