@@ -1202,6 +1202,10 @@ def flow_accountant_attributes_a_walk_in_invoice(context, admin_page, args) -> l
 				raise
 			if "Same phone number" not in table.inner_text():
 				problems.append(f"no phone evidence shown: {table.inner_text()[:200]}")
+			acc.locator(
+				".frappe-control[data-fieldname='customer_name'], .section-head",
+				has_text="What the Invoice Says",
+			).first.scroll_into_view_if_needed()
 			shoot(acc, args, "accountant-queue.png")
 			table.locator(".fp-attribute").first.click()
 			acc.locator(".modal.show textarea[data-fieldname='reason']").fill(
