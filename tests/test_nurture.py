@@ -194,3 +194,20 @@ def test_the_outcome_is_a_purchase_within_the_window():
 		n.NOT_WON_BACK,
 	]
 	assert n.outcomes(frame.iloc[0:0], now).tolist() == []
+
+
+def test_the_outcome_summary_per_plan():
+	counts = pd.DataFrame(
+		[
+			("Win-back", "Stopped", n.WON_BACK, 3),
+			("Win-back", "Completed", n.NOT_WON_BACK, 1),
+			("Win-back", "Active", None, 4),
+			("Onboarding", "Active", "", 2),
+		],
+		columns=["plan", "status", "outcome", "n"],
+	)
+	out = n.outcome_summary(counts).set_index("plan")
+	assert out.loc["Win-back", ["enrolled", "active", "completed", "stopped"]].tolist() == [8, 4, 1, 3]
+	assert out.loc["Win-back", ["won_back", "not_won_back", "win_back_rate"]].tolist() == [3, 1, 75.0]
+	assert out.loc["Onboarding", "enrolled"] == 2 and pd.isna(out.loc["Onboarding", "win_back_rate"])
+	assert n.outcome_summary(counts.iloc[0:0]).empty

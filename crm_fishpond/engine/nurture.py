@@ -324,3 +324,44 @@ def outcomes(frame: pd.DataFrame, now: dt.datetime) -> pd.Series:
 	values[np.asarray(won)] = WON_BACK
 	values[np.asarray(lost)] = NOT_WON_BACK
 	return pd.Series(values, index=frame.index, dtype=object)
+
+
+def outcome_summary(counts: pd.DataFrame) -> pd.DataFrame:
+	"""Per plan: enrolled, active, completed, stopped, won back, not won back and the win-back rate
+	(won back ÷ decided, in per cent; NaN while nothing is decided), from ``counts`` with columns
+	``plan``, ``status``, ``outcome`` and ``n`` (enrolments of that plan, status and outcome)."""
+	columns = [
+		"plan",
+		"enrolled",
+		"active",
+		"completed",
+		"stopped",
+		"won_back",
+		"not_won_back",
+		"win_back_rate",
+	]
+	if counts is None or not len(counts):
+		return pd.DataFrame(columns=columns)
+	frame = counts.assign(
+		n=pd.to_numeric(counts["n"], errors="coerce").fillna(0).astype(int),
+		status=counts["status"].fillna("").astype(str),
+		outcome=counts["outcome"].fillna("").astype(str),
+	)
+	by_plan = frame.groupby("plan", sort=True)
+
+	def total(mask: pd.Series) -> pd.Series:
+		return frame["n"].where(mask, 0).groupby(frame["plan"]).sum()
+
+	out = pd.DataFrame(
+		{
+			"enrolled": by_plan["n"].sum(),
+			"active": total(frame["status"] == "Active"),
+			"completed": total(frame["status"] == "Completed"),
+			"stopped": total(frame["status"] == "Stopped"),
+			"won_back": total(frame["outcome"] == WON_BACK),
+			"not_won_back": total(frame["outcome"] == NOT_WON_BACK),
+		}
+	)
+	decided = out["won_back"] + out["not_won_back"]
+	out["win_back_rate"] = (100.0 * out["won_back"] / decided.where(decided > 0)).round(1)
+	return out.reset_index()[columns]

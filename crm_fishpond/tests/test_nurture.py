@@ -588,6 +588,16 @@ class TestWinBack(NurtureCase):
 		self.assertEqual(
 			frappe.db.get_value(ENROLMENT, enrolment(lost, name).name, "outcome"), "Not Won Back"
 		)
+		# the win-back rate on the report, counted over the enrolments the user may see
+		from crm_fishpond.crm_fishpond.report.fishpond_plan_outcomes.fishpond_plan_outcomes import execute
+
+		[row] = [r for r in execute({"plan": name})[1] if r["plan"] == name]
+		self.assertEqual((row["won_back"], row["not_won_back"], row["win_back_rate"]), (1, 1, 50.0))
+		frappe.set_user(self.other)
+		self.assertEqual(execute({"plan": name})[1], [])
+		frappe.set_user(self.rep)
+		self.assertEqual(execute({"plan": name})[1][0]["enrolled"], 2)
+		frappe.set_user("Administrator")
 		# a profile that is no customer gets no coupon, and the step still goes out
 		prospect = self.lead(owner=self.rep)
 		with self.freeze_time(add_days(T0, 62)):
