@@ -69,6 +69,10 @@ has_permission = {
 	"Fishpond Claim Request": "crm_fishpond.permissions.has_permission",
 }
 
+# The accountant's queue and attributions name an invoice: they never stop ERPNext from cancelling or
+# deleting it (an attribution stays as the record of a decision; the queue entry goes with the invoice)
+ignore_links_on_delete = ["Fishpond Invoice Link", "Fishpond Invoice Attribution"]
+
 # Document events on ERPNext doctypes: thin adapters in crm_fishpond.events
 # ------------------------------------------------------------------------
 doc_events = {

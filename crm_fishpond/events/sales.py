@@ -47,6 +47,11 @@ def on_trash(doc, method=None):
 	from crm_fishpond.sync.transactions import transaction_name
 
 	name = transaction_name(doc.doctype, doc.name)
+	if doc.doctype == "Sales Invoice" and frappe.db.exists("Fishpond Invoice Link", name):
+		# the accountant's queue entry is derived from the invoice: it goes with it
+		for child in ("Fishpond Invoice Suggestion", "Fishpond Invoice Dismissal"):
+			frappe.db.delete(child, {"parent": name, "parenttype": "Fishpond Invoice Link"})
+		frappe.db.delete("Fishpond Invoice Link", name)
 	profile = frappe.db.get_value("Fishpond Transaction", name, "fishpond_lead")
 	if profile is None and not frappe.db.exists("Fishpond Transaction", name):
 		return

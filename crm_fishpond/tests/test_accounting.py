@@ -183,7 +183,7 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		from crm_fishpond.crm_fishpond.report.fishpond_reconciliation.fishpond_reconciliation import execute
 
 		_cols, rows = execute({"view": "Per Customer", "customer": self.walk_in, "show_matching": 1})
-		invoices = [r for r in rows if r["voucher_type"] == "Sales Invoice"][0]
+		invoices = next(r for r in rows if r["voucher_type"] == "Sales Invoice")
 		self.assertTrue(invoices["matches"])
 		self.assertGreaterEqual(invoices["attributed_count"], 1)
 		self.assertIn(profile, invoices["attributed_to"])
@@ -201,6 +201,30 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		self.assertEqual(row_profile(ret.name), walk_in_profile)
 		self.assertEqual(self.entry_of(inv.name).status, "Open")
 		self.assertEqual(differences_of(self.walk_in, customer), [])
+
+	def test_an_attributed_invoice_can_still_be_cancelled_and_deleted(self):
+		_c, profile = self.known_customer("Cancel")
+		inv = self.walk_in_invoice(customer_name="Cancelled Person")
+		queue.refresh()
+		name = attribution.attribute(queue.queue_name(inv.name), profile, WHY)
+		inv.reload()
+		inv.cancel()  # ERPNext is never blocked by the pond's records
+		self.assertEqual(row_profile(inv.name), profile)
+		self.assertEqual(
+			frappe.db.get_value(
+				"Fishpond Transaction", transaction_name("Sales Invoice", inv.name), "docstatus_state"
+			),
+			"Cancelled",
+		)
+		# ERPNext deletes a cancelled invoice when its ledger entries may go with it
+		frappe.db.set_single_value("Accounts Settings", "delete_linked_ledger_entries", 1)
+		frappe.delete_doc("Sales Invoice", inv.name)
+		self.assertFalse(frappe.db.exists(QUEUE, queue.queue_name(inv.name)))
+		self.assertFalse(
+			frappe.db.exists("Fishpond Transaction", transaction_name("Sales Invoice", inv.name))
+		)
+		# the attribution stays as the record of the decision
+		self.assertEqual(frappe.db.get_value("Fishpond Invoice Attribution", name, "docstatus"), 1)
 
 	def test_one_attribution_at_a_time_and_never_a_credit_note(self):
 		_c, profile = self.known_customer("Once")
