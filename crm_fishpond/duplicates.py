@@ -35,10 +35,13 @@ from crm_fishpond.crm_fishpond.doctype.fishpond_duplicate_candidate.fishpond_dup
 	pair_name,
 )
 from crm_fishpond.engine.dedupe import duplicate_candidates
+from crm_fishpond.nurture import enrol as nurture_enrol
+from crm_fishpond.nurture import steps as nurture_steps
 from crm_fishpond.scoring.config import engine_setup
 
 CANDIDATE = "Fishpond Duplicate Candidate"
 LEAD = "Fishpond Lead"
+ENROLMENT = "Fishpond Plan Enrolment"
 OPEN, MERGED, DISMISSED = "Open", "Merged", "Dismissed"
 PASS_JOB = "crm_fishpond.duplicates.run_duplicate_pass"
 PASS_JOB_ID = "crm_fishpond:duplicate_pass"
@@ -262,6 +265,7 @@ def _fold(keep, gone, new_owner: str | None, candidate: str) -> None:
 	"""Move everything of ``gone`` to ``keep`` and leave the candidate ``candidate`` as the tombstone."""
 	_drop_other_candidates(gone.name, candidate)
 	_move_children(gone.name, keep.name)
+	_merge_enrolments(gone.name, keep.name)
 	updates = {f: gone.get(f) for f in (*PARTY_LINKS, *CONTACT_FIELDS) if not keep.get(f) and gone.get(f)}
 	# the merged profile lets go of its ERPNext records first: one record keeps one profile
 	frappe.db.set_value(LEAD, gone.name, {f: None for f in PARTY_LINKS}, update_modified=False)
@@ -331,6 +335,27 @@ def _move_children(gone: str, keep: str) -> None:
 		.where(history.parenttype == LEAD)
 		.where(history.parent == gone)
 	).run()
+
+
+def _merge_enrolments(gone: str, keep: str) -> None:
+	"""One active enrolment per plan and profile: the merged profile's enrolment in a plan the kept
+	profile follows too ends (Stopped, By Hand, with a note); its others carry on under the kept
+	profile (their unique key follows it before the rename moves the link)."""
+	rows = frappe.get_all(
+		ENROLMENT,
+		filters={"fishpond_lead": ("in", [gone, keep]), "status": "Active"},
+		fields=["name", "plan", "fishpond_lead"],
+	)
+	kept_plans = {r.plan for r in rows if r.fishpond_lead == keep}
+	doubled = [r.name for r in rows if r.fishpond_lead == gone and r.plan in kept_plans]
+	nurture_steps.end(
+		doubled, "Stopped", now_datetime(), reason="By Hand", note=_("Merged into {0}").format(keep)
+	)
+	for r in rows:
+		if r.fishpond_lead == gone and r.plan not in kept_plans:
+			frappe.db.set_value(
+				ENROLMENT, r.name, "active_key", nurture_enrol.active_key(r.plan, keep), update_modified=False
+			)
 
 
 def resolve_profile(name: str) -> str | None:

@@ -204,6 +204,43 @@ class TestDuplicates(pf.PoolTestCase):
 		frappe.set_user("Administrator")
 		self.assertEqual(frappe.db.get_value("Fishpond Lead", a, "lead_owner"), other)
 
+	def test_merge_keeps_one_active_enrolment_per_plan(self):
+		from crm_fishpond.nurture import enrol
+
+		plans = []
+		for label in ("Both", "Only Merged"):
+			name = f"_FP Dup Plan {label}"
+			if not frappe.db.exists("Fishpond Follow-up Plan", name):
+				frappe.get_doc(
+					{
+						"doctype": "Fishpond Follow-up Plan",
+						"plan_name": name,
+						"steps": [{"after_days": 3, "action": "Call"}],
+					}
+				).insert(ignore_permissions=True)
+			plans.append(name)
+		a, b = self.pair()
+		enrol.enrol(plans[0], [a, b])
+		enrol.enrol(plans[1], [b])
+		duplicates.run_duplicate_pass()
+		frappe.set_user(self.manager)
+		duplicates.merge(pair_name(a, b), survivor=a)
+		frappe.set_user("Administrator")
+		active = frappe.get_all(
+			"Fishpond Plan Enrolment",
+			filters={"fishpond_lead": a, "status": "Active"},
+			fields=["plan", "active_key"],
+			order_by="plan asc",
+		)
+		self.assertEqual([r.plan for r in active], plans)  # one per plan
+		self.assertEqual({r.active_key for r in active}, {enrol.active_key(p, a) for p in plans})
+		stopped = frappe.get_all(
+			"Fishpond Plan Enrolment",
+			filters={"fishpond_lead": a, "status": "Stopped"},
+			fields=["plan", "stop_note"],
+		)
+		self.assertEqual([(r.plan, r.stop_note) for r in stopped], [(plans[0], f"Merged into {a}")])
+
 	def test_merge_refused_for_a_rep(self):
 		a, b = self.pair(owner_a=self.rep, owner_b=self.rep)
 		duplicates.run_duplicate_pass()
