@@ -28,6 +28,7 @@ from __future__ import annotations
 import frappe
 import pandas as pd
 from frappe import _
+from frappe.model.rename_doc import rename_doc
 from frappe.utils import now_datetime
 
 from crm_fishpond import jobs, permissions
@@ -278,9 +279,18 @@ def _fold(keep, gone, new_owner: str | None, candidate: str) -> None:
 		if value and frappe.db.has_column(doctype, "fishpond_lead"):
 			frappe.db.set_value(doctype, value, "fishpond_lead", keep.name, update_modified=False)
 
-	# force: profiles are not renamed by hand (allow_rename is off); write on both is still checked
-	frappe.rename_doc(
-		LEAD, gone.name, keep.name, force=True, merge=True, show_alert=False, rebuild_search=False
+	# force: profiles are not renamed by hand (allow_rename is off). The callers decided who may merge
+	# (a Fishpond Manager; or whoever may merge the two Customers in ERPNext, whose profiles follow),
+	# so Frappe's own write check on the profiles is not asked again
+	rename_doc(
+		doctype=LEAD,
+		old=gone.name,
+		new=keep.name,
+		force=True,
+		merge=True,
+		show_alert=False,
+		rebuild_search=False,
+		ignore_permissions=True,
 	)
 	frappe.db.set_value(
 		CANDIDATE,

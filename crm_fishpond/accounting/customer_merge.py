@@ -93,10 +93,25 @@ def merge(source: str, target: str, reason: str) -> dict:
 # Customer rename hooks (crm_fishpond.events.party)
 
 
+def merged_profile(customer: str) -> str | None:
+	"""The profile of a Customer about to be merged away: linked by its ``customer`` field, or (when an
+	earlier call let go of it already) named by the Customer's own ``fishpond_lead`` field."""
+	profile = profile_for(customer=customer)
+	if profile:
+		return profile
+	linked = frappe.db.get_value("Customer", customer, "fishpond_lead")
+	if linked and frappe.db.get_value("Fishpond Lead", linked, "customer") in (None, ""):
+		return linked
+	return None
+
+
 def before_rename(old: str, new: str, merge: bool) -> None:
+	"""Idempotent: Desk's Rename dialog calls it once in the request (to validate) and again in the
+	job that renames, so the second call finds the profile the first let go of (``merged_profile``);
+	a rename that never runs leaves it to ``ensure_profile_for_customer`` to link it back."""
 	if not merge:
 		return  # a plain rename: Frappe moves the profile's link with the Customer
-	gone, keep = profile_for(customer=old), profile_for(customer=new)
+	gone, keep = merged_profile(old), profile_for(customer=new)
 	if gone and keep and gone != keep:
 		# each Customer has one profile (a unique index): the merged one lets go before the links move
 		frappe.db.set_value("Fishpond Lead", gone, "customer", None, update_modified=False)

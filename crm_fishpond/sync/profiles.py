@@ -124,6 +124,12 @@ def ensure_profile_for_customer(customer) -> str:
 		return profile  # the common case (every order of a known customer): one indexed read, no writes
 	if isinstance(customer, str):
 		customer = frappe.get_doc("Customer", customer)
+	# a profile that let go of this Customer for a merge that never ran (crm_fishpond.accounting.
+	# customer_merge) is still named by the Customer: it takes it back
+	linked = customer.get("fishpond_lead")
+	if linked and frappe.db.get_value("Fishpond Lead", linked, "customer") in (None, ""):
+		frappe.db.set_value("Fishpond Lead", linked, "customer", customer.name)
+		return linked
 	if customer.get("lead_name"):
 		profile = profile_for(lead=customer.lead_name)
 		if not profile and frappe.db.exists("Lead", customer.lead_name):

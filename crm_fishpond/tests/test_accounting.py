@@ -63,6 +63,10 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		settings.save()
 		cls.accountant = pf.user("fp-acc-user@example.com", ["Accounts User"])
 		cls.acc_manager = pf.user("fp-acc-manager@example.com", ["Accounts User", "Accounts Manager"])
+		# an Accounts Manager who may also change Customers (ERPNext gives Accounts roles no write on them)
+		cls.merger = pf.user(
+			"fp-acc-merger@example.com", ["Accounts User", "Accounts Manager", "Sales Master Manager"]
+		)
 		cls.rep = pf.user("fp-acc-rep@example.com", ["Fishpond User"])
 		cls.pond_manager = pf.manager("fp-acc-pond-manager@example.com")
 		country = frappe.db.get_value("Company", factories.company(), "country")
@@ -342,7 +346,11 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		self.assertIsNone(preview["refusal"])
 		self.assertIn("Sales Invoice", [m["doctype"] for m in preview["moves"]])
 		self.assertIn("GL Entry", [m["doctype"] for m in preview["moves"]])
+		frappe.set_user(self.acc_manager)  # may not change Customers
+		self.assertIn("may not change", api.preview_customer_merge(new, old)["refusal"])
+		frappe.set_user(self.merger)  # no Fishpond role, no write on profiles: the profiles follow anyway
 		api.merge_customers(new, old, "one shop, two records")
+		frappe.set_user("Administrator")
 		self.assertFalse(frappe.db.exists("Customer", new))
 		self.assertEqual(frappe.db.get_value("Sales Invoice", b.name, "customer"), old)
 		self.assertFalse(frappe.db.exists("Fishpond Lead", new_profile))
@@ -374,9 +382,24 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		old, old_profile = self.known_customer("Form Old")
 		new, new_profile = self.known_customer("Form New")
 		inv = factories.sales_invoice(new)
+		# Desk's Rename dialog runs before_rename once in the request, then renames in a job
+		customer_merge.before_rename(new, old, True)
+		frappe.flags.pop(customer_merge.FLAG, None)
 		frappe.rename_doc("Customer", new, old, merge=True)
 		self.assertFalse(frappe.db.exists("Fishpond Lead", new_profile))
 		self.assertEqual(row_profile(inv.name), old_profile)
+		self.assertEqual(frappe.db.get_value("Fishpond Lead", old_profile, "customer"), old)
+
+	def test_a_merge_that_never_ran_gives_the_profile_back(self):
+		from crm_fishpond.sync.profiles import ensure_profile_for_customer
+
+		old, _old_profile = self.known_customer("Never Old")
+		new, new_profile = self.known_customer("Never New")
+		customer_merge.before_rename(new, old, True)  # the request's check; the job never ran
+		frappe.flags.pop(customer_merge.FLAG, None)
+		self.assertIsNone(profile_for(customer=new))
+		self.assertEqual(ensure_profile_for_customer(new), new_profile)
+		self.assertEqual(profile_for(customer=new), new_profile)
 
 	# -- roles ------------------------------------------------------------------------------------------
 	def test_role_matrix(self):
