@@ -50,9 +50,6 @@ SATELLITES = {
 	"Fishpond Plan Enrolment": ("fishpond_lead",),
 	"Fishpond Claim Request": ("fishpond_lead",),
 }
-# satellites a user also reads when this field names them: a rep's own claim request, for a lead a
-# colleague holds (which the rep cannot see)
-OWN_ROWS = {"Fishpond Claim Request": "requested_by"}
 # satellites naming several profiles are read when ANY of them is visible (a reward names two),
 # except these, read only when EVERY profile is: a duplicate candidate would show a rep a profile
 # they may not see
@@ -115,11 +112,9 @@ class PondScope:
 			return ""
 		visible = f"(select `tabFishpond Lead`.`name` from `tabFishpond Lead` where {self.sql()})"
 		joiner = " and " if doctype in READ_NEEDS_ALL else " or "
-		parts = [f"`tab{doctype}`.`{field}` in {visible}" for field in SATELLITES[doctype]]
-		condition = joiner.join(parts)
-		if doctype in OWN_ROWS:
-			condition = f"{condition} or `tab{doctype}`.`{OWN_ROWS[doctype]}` = {frappe.db.escape(self.user)}"
-		return "(" + condition + ")"
+		return (
+			"(" + joiner.join(f"`tab{doctype}`.`{field}` in {visible}" for field in SATELLITES[doctype]) + ")"
+		)
 
 
 def _key(value: str | None) -> str:
@@ -198,10 +193,6 @@ def has_permission(
 	fields = SATELLITES.get(doc.doctype)
 	if not fields:
 		return None
-	own = OWN_ROWS.get(doc.doctype)
-	if own and ptype in READ_PTYPES and not doc.is_new() and doc.name:
-		if _key(frappe.db.get_value(doc.doctype, doc.name, own)) == _key(user):
-			return None
 	profiles = {doc.get(field) for field in fields}
 	if not doc.is_new() and doc.name:
 		stored_links = frappe.db.get_value(doc.doctype, doc.name, list(fields), as_dict=True) or {}

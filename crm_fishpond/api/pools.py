@@ -169,6 +169,12 @@ def decide_claim_request(request: str, approve: int | str, note: str | None = No
 	return requests.decide(request, approve=frappe.utils.cint(approve) == 1, note=note)
 
 
+@frappe.whitelist(methods=["GET"])
+def my_claim_requests() -> list[dict]:
+	"""The session user's own requests (reason, status, dates): nothing about the leads."""
+	return requests.my_requests()
+
+
 @frappe.whitelist(methods=["POST"])
 def withdraw_claim_request(request: str) -> None:
 	requests.withdraw(request)

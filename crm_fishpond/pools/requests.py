@@ -4,12 +4,16 @@ A rep cannot see a colleague's lead, so the request starts from what the rep kno
 e-mail address or phone number (the profile too, when the rep may see it, e.g. a pool manager's
 view). The server looks for leads held by *someone else* with that e-mail or phone (the duplicate
 finder's normalisation: case, Gmail dots and +tags, E.164) and records one *Fishpond Claim Request*
-per lead. The answer tells the rep only whether a colleague holds such a lead, never who or which.
+per lead. The answer tells the rep only whether a colleague holds such a lead, never who or which:
+the rep cannot open the request either (it follows its lead's permissions), and sees their own
+requests through ``my_requests`` as their reason, status and dates only.
 
 The owner, a manager of the lead's pool or a Fishpond Manager approves or declines. Approving hands
 the lead over (crm_fishpond.pools.claim.hand_over: the requester's caps hold, the claim log records
 it); declining keeps it where it is. Each step notifies through Frappe's Notification Log (the bell,
-and e-mail as each user's notification settings say). The requester may withdraw a pending request.
+and e-mail as each user's notification settings say): the deciders with the lead, the requester with
+the lead once it is theirs, or with their own reason when declined. The requester may withdraw a
+pending request.
 """
 
 from __future__ import annotations
@@ -44,11 +48,23 @@ def _email_key(value: str | None) -> str | None:
 	return normalise_email(value, DedupeConfig())
 
 
-def _e164(value: str | None, region: str | None) -> str | None:
-	if not value:
-		return None
-	found = phone_e164(pd.Series([value]), pd.Series([region]), DedupeConfig(phone_prefilter=False))
-	return found.iloc[0] or None
+MAX_CANDIDATES = 500
+
+
+def _like(value: str) -> str:
+	"""``value`` for a LIKE pattern, its wildcards taken literally."""
+	return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _e164_many(values: list[str | None], region: str | None) -> list[str | None]:
+	if not values:
+		return []
+	found = phone_e164(
+		pd.Series(values, dtype=object),
+		pd.Series([region] * len(values), dtype=object),
+		DedupeConfig(phone_prefilter=False),
+	)
+	return [v or None for v in found.tolist()]
 
 
 def _held_leads(email: str | None, phone: str | None, region: str | None) -> list[frappe._dict]:
@@ -60,12 +76,13 @@ def _held_leads(email: str | None, phone: str | None, region: str | None) -> lis
 	query = query.where(lead.lead_owner.isnotnull() & (lead.lead_owner != ""))
 	conditions = []
 	want_email = _email_key(email)
-	want_phone = _e164(phone, region)
+	want_phone = _e164_many([phone], region)[0] if phone else None
 	if want_email:
-		domain = want_email.split("@")[-1]
+		local, domain = want_email.split("@", 1)
 		domains = ("gmail.com", "googlemail.com") if domain == "gmail.com" else (domain,)
+		# candidates: the same first letter and domain (dots and +tags are compared after normalising)
 		for d in domains:
-			conditions.append(lead.email_id.like(f"%@{d}"))
+			conditions.append(lead.email_id.like(f"{_like(local[:1])}%@{_like(d)}"))
 	if want_phone:
 		# candidates by the last four digits (written together in every format), then compared in E.164
 		tail = f"%{want_phone[-4:]}"
@@ -75,11 +92,12 @@ def _held_leads(email: str | None, phone: str | None, region: str | None) -> lis
 	condition = conditions[0]
 	for extra in conditions[1:]:
 		condition = condition | extra
-	rows = query.where(condition).run(as_dict=True)
+	rows = query.where(condition).limit(MAX_CANDIDATES).run(as_dict=True)
+	phones = _e164_many([v for r in rows for v in (r.phone, r.mobile_no)], region) if want_phone else []
 	found = []
-	for r in rows:
+	for k, r in enumerate(rows):
 		email_hit = want_email and _email_key(r.email_id) == want_email
-		phone_hit = want_phone and want_phone in {_e164(v, region) for v in (r.phone, r.mobile_no) if v}
+		phone_hit = want_phone and want_phone in phones[2 * k : 2 * k + 2]
 		if email_hit or phone_hit:
 			found.append(r)
 	return found
@@ -148,16 +166,10 @@ def _notify(users: list[str], doc, subject: str) -> None:
 	users = [u for u in users if u and u != frappe.session.user]
 	if not users:
 		return
-	enqueue_create_notification(
-		users,
-		{
-			"type": "Alert",
-			"document_type": doc.doctype,
-			"document_name": doc.name,
-			"subject": subject,
-			"from_user": frappe.session.user,
-		},
-	)
+	values = {"type": "Alert", "subject": subject, "from_user": frappe.session.user}
+	if doc is not None:
+		values.update(document_type=doc.doctype, document_name=doc.name)
+	enqueue_create_notification(users, values)
 
 
 def _may_decide(doc) -> bool:
@@ -193,12 +205,14 @@ def decide(request: str, approve: bool, note: str | None = None) -> dict:
 		},
 		notify=True,
 	)
-	subject = (
-		_("Your request for lead {0} was approved: it is yours now.")
-		if approve
-		else _("Your request for lead {0} was declined.")
-	).format(doc.lead_name or doc.fishpond_lead)
-	_notify([doc.requested_by], doc, subject + (f" {note}" if note else ""))
+	if approve:  # the lead is theirs now: they may see which it is
+		subject = _("Your request for lead {0} was approved: it is yours now.").format(
+			doc.lead_name or doc.fishpond_lead
+		)
+		_notify([doc.requested_by], doc, subject + (f" {note}" if note else ""))
+	else:  # still a colleague's lead: their own reason says which request, nothing names the lead
+		subject = _("Your request ({0}) was declined.").format(doc.reason)
+		_notify([doc.requested_by], None, subject + (f" {note}" if note else ""))
 	return {"status": doc.status}
 
 
@@ -209,3 +223,15 @@ def withdraw(request: str) -> None:
 	if doc.status != PENDING:
 		frappe.throw(_("This request is already {0}.").format(_(doc.status)))
 	doc.db_set({"status": WITHDRAWN, "decided_on": now_datetime()}, notify=True)
+
+
+def my_requests() -> list[dict]:
+	"""The session user's own requests: their reason, status and dates, nothing about the lead."""
+	_require_rep()
+	return frappe.get_all(
+		REQUEST,
+		filters={"requested_by": frappe.session.user},
+		fields=["name", "reason", "status", "creation", "decided_on"],
+		order_by="creation desc",
+		limit=100,
+	)

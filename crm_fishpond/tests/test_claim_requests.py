@@ -56,11 +56,17 @@ class TestClaimRequests(pf.PoolTestCase):
 		self.assertTrue(
 			frappe.db.exists("Notification Log", {"for_user": self.owner, "document_name": req.name})
 		)
-		# the asker sees the request but still not the lead
+		# the asker learns nothing about the lead: not the request's record, only their own reason
 		frappe.set_user(self.asker)
-		self.assertTrue(frappe.has_permission(REQUEST, "read", req.name))
-		self.assertIn(req.name, frappe.get_list(REQUEST, pluck="name"))
+		self.assertFalse(frappe.has_permission(REQUEST, "read", req.name))
+		self.assertNotIn(req.name, frappe.get_list(REQUEST, pluck="name"))
 		self.assertFalse(frappe.has_permission("Fishpond Lead", "read", lead))
+		mine = api.my_claim_requests()
+		self.assertEqual(
+			[(r["name"], r["reason"], r["status"]) for r in mine],
+			[(req.name, "she called me back", "Pending")],
+		)
+		self.assertFalse({"fishpond_lead", "lead_name", "current_owner", "fishpond"} & set(mine[0]))
 		# a colleague who is neither owner nor manager sees neither and may not decide
 		frappe.set_user(self.other)
 		self.assertNotIn(req.name, frappe.get_list(REQUEST, pluck="name"))
@@ -97,6 +103,20 @@ class TestClaimRequests(pf.PoolTestCase):
 		frappe.set_user("Administrator")
 		self.assertEqual(frappe.db.get_value("Fishpond Lead", lead, "lead_owner"), self.owner)
 		self.assertEqual(self.request_of(lead).status, "Declined")
+		# the asker is told by their own reason; nothing names the lead
+		told = frappe.get_all(
+			"Notification Log",
+			filters={"for_user": self.asker, "subject": ("like", "%declined%")},
+			fields=["subject", "document_name"],
+		)
+		self.assertTrue(told)
+		lead_name = frappe.db.get_value("Fishpond Lead", lead, "lead_name")
+		self.assertTrue(all(lead_name not in t.subject and not t.document_name for t in told))
+
+	def test_wildcards_in_an_email_match_nothing_but_themselves(self):
+		self.held()
+		self.assertEqual(self.ask(self.asker, email="j%@example.com"), {"sent": 0})
+		self.assertEqual(self.ask(self.asker, email="_%@%.com"), {"sent": 0})
 
 	def test_the_asker_learns_nothing_when_nobody_holds_it(self):
 		self.assertEqual(

@@ -322,6 +322,21 @@ class TestEveryWhitelistedMethod(SweepCase):
 				lambda: pools.decide_claim_request(self.foreign_claim_request(), 1),
 				no_result,
 			),
+			"crm_fishpond.api.pools.my_claim_requests": (
+				pools.my_claim_requests,
+				lambda out: (
+					[
+						f"someone else's request {r['name']}"
+						for r in out
+						if r["name"] == self.foreign_claim_request()
+					]
+					+ [
+						f"lead fields {sorted(r)}"
+						for r in out
+						if "fishpond_lead" in r or "current_owner" in r
+					]
+				),
+			),
 			"crm_fishpond.api.pools.withdraw_claim_request": (
 				lambda: pools.withdraw_claim_request(self.foreign_claim_request()),
 				no_result,

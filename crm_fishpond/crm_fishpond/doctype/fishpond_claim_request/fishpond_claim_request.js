@@ -1,5 +1,5 @@
 // A rep's request for a lead a colleague holds: the owner or a pool manager approves or declines,
-// the requester may withdraw (crm_fishpond.pools.requests checks who may do what).
+// the requester withdraws from the lead list (crm_fishpond.pools.requests checks who may do what).
 frappe.ui.form.on("Fishpond Claim Request", {
 	refresh(frm) {
 		frm.disable_save();
@@ -18,15 +18,8 @@ frappe.ui.form.on("Fishpond Claim Request", {
 				approve ? __("Approve: hand the lead over") : __("Decline the request"),
 				approve ? __("Approve") : __("Decline")
 			);
-		if (frappe.session.user === frm.doc.requested_by) {
-			frm.add_custom_button(__("Withdraw"), () =>
-				frappe
-					.xcall("crm_fishpond.api.pools.withdraw_claim_request", { request: frm.doc.name })
-					.then(() => frm.reload_doc())
-			);
-		} else {
-			frm.add_custom_button(__("Approve"), () => decide(true)).addClass("btn-primary");
-			frm.add_custom_button(__("Decline"), () => decide(false));
-		}
+		// only who may see the lead opens the request: its owner, a pool manager, a Fishpond Manager
+		frm.add_custom_button(__("Approve"), () => decide(true)).addClass("btn-primary");
+		frm.add_custom_button(__("Decline"), () => decide(false));
 	},
 });

@@ -35,6 +35,7 @@ frappe.listview_settings["Fishpond Lead"] = {
 				__("Send Request")
 			)
 		);
+		listview.page.add_inner_button(__("My Lead Requests"), () => fishpond_my_requests());
 		const selected = () => listview.get_checked_items(true);
 		const run = (method, args, verb) => {
 			const names = selected();
@@ -188,5 +189,34 @@ function fishpond_show_outcome(outcome, verb) {
 		title: __("Pool Action"),
 		message: html,
 		indicator: failures.length ? (done.length ? "orange" : "red") : "green",
+	});
+}
+
+// a rep's own requests for leads colleagues hold: their reason and status, never the lead
+function fishpond_my_requests() {
+	frappe.call({ method: FISHPOND_API + "my_claim_requests", type: "GET" }).then((r) => {
+		const rows = r.message || [];
+		const d = new frappe.ui.Dialog({ title: __("My Lead Requests"), fields: [{ fieldtype: "HTML", fieldname: "list" }] });
+		const html = rows.length
+			? `<table class="table table-sm"><thead><tr><th>${__("Why")}</th><th>${__("Status")}</th><th></th></tr></thead><tbody>${rows
+					.map(
+						(row) => `<tr><td>${frappe.utils.escape_html(row.reason || "")}</td><td>${__(row.status)}</td><td>${
+							row.status === "Pending"
+								? `<button class="btn btn-xs btn-default fp-withdraw" data-name="${frappe.utils.escape_html(row.name)}">${__("Withdraw")}</button>`
+								: ""
+						}</td></tr>`
+					)
+					.join("")}</tbody></table>`
+			: `<p class="text-muted">${__("You have asked for no lead.")}</p>`;
+		d.fields_dict.list.$wrapper.html(html);
+		d.fields_dict.list.$wrapper.find(".fp-withdraw").on("click", (e) => {
+			frappe
+				.xcall(FISHPOND_API + "withdraw_claim_request", { request: $(e.currentTarget).attr("data-name") })
+				.then(() => {
+					d.hide();
+					fishpond_my_requests();
+				});
+		});
+		d.show();
 	});
 }
