@@ -84,7 +84,9 @@ def period_closed(company: str, posting_date) -> bool:
 
 
 def vouchers_of(voucher_no: str) -> list[str]:
-	"""The invoice and its submitted or cancelled credit notes."""
+	"""The invoice and its submitted or cancelled credit notes (none when it was deleted)."""
+	if not frappe.db.exists("Sales Invoice", voucher_no):
+		return []
 	returns = frappe.get_all(
 		"Sales Invoice",
 		filters={"return_against": voucher_no, "docstatus": ("in", [1, 2])},
@@ -160,16 +162,31 @@ def attribute(link: str, profile: str, reason: str, action: str = "Attribute", c
 
 
 def attribute_confident(links: list[str], reason: str) -> dict:
-	"""Bulk: attribute each Open entry to its confident top suggestion; others are skipped, with why."""
+	"""Bulk: attribute each Open entry to its confident top suggestion. The others are skipped, each
+	with why; one that fails (its invoice was cancelled meanwhile) is rolled back alone."""
 	check_accountant()
 	reason = _reason(reason)
+	rows = {
+		r.name: r
+		for r in frappe.get_all(
+			QUEUE,
+			filters={"name": ("in", links or [""])},
+			fields=["name", "status", "confident", "top_profile"],
+		)
+	}
 	done, skipped = [], []
 	for link in links:
-		row = frappe.db.get_value(QUEUE, link, ["status", "confident", "top_profile"], as_dict=True)
+		row = rows.get(link)
 		if not row or row.status != "Open" or not row.confident or not row.top_profile:
-			skipped.append(link)
+			skipped.append({"link": link, "reason": _("not open or not confident")})
 			continue
-		done.append(attribute(link, row.top_profile, reason))
+		frappe.db.savepoint("fishpond_attribute")
+		try:
+			done.append(attribute(link, row.top_profile, reason))
+		except frappe.ValidationError as e:
+			frappe.db.rollback(save_point="fishpond_attribute")
+			frappe.clear_last_message()
+			skipped.append({"link": link, "reason": str(e)})
 	return {"attributed": done, "skipped": skipped}
 
 

@@ -107,6 +107,7 @@ def _invoice_query(si):
 			si.contact_email,
 			si.contact_mobile,
 			si.tax_id,
+			si.customer_address,
 			si.address_display,
 		)
 		.where(si.docstatus == 1)
@@ -122,10 +123,18 @@ def _address_text(html: str | None) -> str | None:
 	return ", ".join(lines) or None
 
 
-def _entry(row, reason: str, duplicate_of: str | None = None, generic_name: str | None = None) -> dict:
-	typed = (row.customer_name or "").strip() or None
-	if generic_name is not None and typed and typed.casefold() == generic_name.casefold():
-		typed = None  # the generic customer's own name identifies nobody
+def _entry(row, reason: str, duplicate_of: str | None = None, own: dict | None = None) -> dict:
+	"""One queue row. ``own``: the generic customer's own name, contact, e-mail, mobile, tax id and
+	address, which ERPNext fills into its invoices and which identify nobody."""
+	own = own or {}
+
+	def typed(value, *owns):
+		value = (value or "").strip()
+		if not value or any(value.casefold() == (o or "").strip().casefold() for o in owns if o):
+			return None
+		return value
+
+	same_address = own.get("address") and row.get("customer_address") == own.get("address")
 	return {
 		"voucher_type": "Sales Invoice",
 		"voucher_no": row.voucher_no,
@@ -135,11 +144,11 @@ def _entry(row, reason: str, duplicate_of: str | None = None, generic_name: str 
 		"base_grand_total": row.base_grand_total,
 		"reason": reason,
 		"duplicate_of": duplicate_of,
-		"customer_name": typed,
-		"contact_email": (row.contact_email or "").strip() or None,
-		"contact_mobile": (row.contact_mobile or "").strip() or None,
-		"tax_id": (row.tax_id or "").strip() or None,
-		"address": _address_text(row.address_display),
+		"customer_name": typed(row.customer_name, own.get("customer_name"), own.get("name")),
+		"contact_email": typed(row.contact_email, own.get("email_id")),
+		"contact_mobile": typed(row.contact_mobile, own.get("mobile_no")),
+		"tax_id": typed(row.tax_id, own.get("tax_id")),
+		"address": None if same_address else _address_text(row.address_display),
 	}
 
 
@@ -147,12 +156,26 @@ def generic_entries(generic: list[str]) -> list[dict]:
 	if not generic:
 		return []
 	c = frappe.qb.DocType("Customer")
-	names = dict((frappe.qb.from_(c).select(c.name, c.customer_name).where(c.name.isin(generic))).run())
+	owns = {
+		r.name: r
+		for r in (
+			frappe.qb.from_(c)
+			.select(
+				c.name,
+				c.customer_name,
+				c.email_id,
+				c.mobile_no,
+				c.tax_id,
+				c.customer_primary_address.as_("address"),
+			)
+			.where(c.name.isin(generic))
+		).run(as_dict=True)
+	}
 	si = frappe.qb.DocType("Sales Invoice")
 	rows = _invoice_query(si).where(si.customer.isin(generic)).run(as_dict=True)
 	out = []
 	for row in rows:
-		entry = _entry(row, GENERIC, generic_name=names.get(row.customer) or row.customer)
+		entry = _entry(row, GENERIC, own=owns.get(row.customer))
 		if any(entry[f] for f in DETAIL_FIELDS):
 			out.append(entry)
 	return out
@@ -264,8 +287,18 @@ def _store_entries(wanted: dict[str, dict]) -> dict:
 		frappe.db.bulk_insert(QUEUE, fields, rows[start : start + CHUNK])
 	if changed:
 		frappe.db.bulk_update(QUEUE, changed, chunk_size=200)
+	q = frappe.qb.DocType(QUEUE)
 	for start in range(0, len(gone), CHUNK):
-		names = gone[start : start + CHUNK]
+		# locked and read again: an entry an accountant decided meanwhile is a record, never removed
+		names = (
+			frappe.qb.from_(q)
+			.select(q.name)
+			.where(q.name.isin(gone[start : start + CHUNK]))
+			.where(q.status == OPEN)
+			.for_update()
+		).run(pluck=True)
+		if not names:
+			continue
 		frappe.db.delete(SUGGESTION, {"parenttype": QUEUE, "parent": ("in", names)})
 		frappe.db.delete("Fishpond Invoice Dismissal", {"parenttype": QUEUE, "parent": ("in", names)})
 		frappe.db.delete(QUEUE, {"name": ("in", names)})

@@ -117,6 +117,18 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		again = queue.refresh()
 		self.assertEqual((again["queued"], again["updated"], again["suggestions_changed"]), (0, 0, 0))
 
+	def test_the_walk_in_customers_own_details_identify_nobody(self):
+		shop_mobile = uk_mobile()
+		frappe.db.set_value(
+			"Customer", self.walk_in, {"mobile_no": shop_mobile, "email_id": "till@shop.example.com"}
+		)
+		own = self.walk_in_invoice(contact_mobile=shop_mobile, contact_email="TILL@shop.example.com")
+		named = self.walk_in_invoice(contact_mobile=shop_mobile, customer_name="Jane Someone")
+		queue.refresh()
+		self.assertFalse(frappe.db.exists(QUEUE, queue.queue_name(own.name)))
+		entry = self.entry_of(named.name)
+		self.assertEqual((entry.contact_mobile, entry.customer_name), (None, "Jane Someone"))
+
 	def test_a_customer_without_a_profile_is_queued(self):
 		name = factories.customer(unique("Orphan"))
 		inv = factories.sales_invoice(name)
@@ -230,6 +242,44 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		# the attribution stays as the record of the decision
 		self.assertEqual(frappe.db.get_value("Fishpond Invoice Attribution", name, "docstatus"), 1)
 
+	def test_the_queue_is_read_only_and_a_forged_from_profile_is_recomputed(self):
+		_c, profile = self.known_customer("Forge")
+		_c2, other = self.known_customer("Forged")
+		inv = self.walk_in_invoice(customer_name="Forged Person")
+		queue.refresh()
+		link = queue.queue_name(inv.name)
+		frappe.set_user(self.accountant)
+		self.assertFalse(frappe.has_permission(QUEUE, "write", link))
+		with self.assertRaises(frappe.PermissionError):
+			frappe.get_doc(QUEUE, link).save()
+		doc = frappe.get_doc(
+			{
+				"doctype": "Fishpond Invoice Attribution",
+				"voucher_type": "Sales Invoice",
+				"voucher_no": inv.name,
+				"to_profile": profile,
+				"from_profile": other,
+				"reason": WHY,
+				"docstatus": 1,
+			}
+		).insert()
+		frappe.set_user("Administrator")
+		self.assertNotEqual(
+			frappe.db.get_value("Fishpond Invoice Attribution", doc.name, "from_profile"), other
+		)
+
+	def test_an_attribution_of_a_deleted_invoice_can_be_undone(self):
+		_c, profile = self.known_customer("Deleted")
+		inv = self.walk_in_invoice(customer_name="Deleted Person")
+		queue.refresh()
+		name = attribution.attribute(queue.queue_name(inv.name), profile, WHY)
+		inv.reload()
+		inv.cancel()
+		frappe.db.set_single_value("Accounts Settings", "delete_linked_ledger_entries", 1)
+		frappe.delete_doc("Sales Invoice", inv.name)
+		attribution.undo(name, "the invoice is gone")
+		self.assertEqual(frappe.db.get_value("Fishpond Invoice Attribution", name, "docstatus"), 2)
+
 	def test_one_attribution_at_a_time_and_never_a_credit_note(self):
 		_c, profile = self.known_customer("Once")
 		_c2, other = self.known_customer("Twice")
@@ -289,11 +339,21 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		queue.refresh()
 		links = [queue.queue_name(sure.name), queue.queue_name(unsure.name)]
 		self.assertTrue(self.entry_of(sure.name).confident)
+		# a confident entry whose invoice was cancelled since the refresh is skipped alone, with why
+		stale = self.walk_in_invoice(contact_mobile=mobile, tax_id=tax)
+		queue.refresh()
+		links.append(queue.queue_name(stale.name))
+		self.assertTrue(self.entry_of(stale.name).confident)
+		stale.reload()
+		stale.cancel()
 		frappe.set_user(self.accountant)
 		result = api.attribute_confident(frappe.as_json(links), WHY)
 		frappe.set_user("Administrator")
 		self.assertEqual(len(result["attributed"]), 1)
-		self.assertEqual(result["skipped"], [links[1]])
+		self.assertEqual([s["link"] for s in result["skipped"]], links[1:])
+		self.assertIn(
+			stale.name, result["skipped"][1]["reason"]
+		)  # ERPNext refuses to link a cancelled invoice
 		self.assertEqual(row_profile(sure.name), profile)
 
 	# -- create a Customer, dismiss --------------------------------------------------------------------

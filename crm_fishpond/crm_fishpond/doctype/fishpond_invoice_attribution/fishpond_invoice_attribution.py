@@ -45,6 +45,8 @@ class FishpondInvoiceAttribution(Document):
 
 	def before_submit(self):
 		A.check_accountant()
+		# from the pond, never from the request (a client could send any value, even on insert)
+		self.from_profile = A.current_profile(self.voucher_no)
 		active = frappe.db.get_value(
 			"Fishpond Invoice Attribution",
 			{"voucher_no": self.voucher_no, "docstatus": 1, "name": ("!=", self.name)},
