@@ -1261,6 +1261,29 @@ FLOWS = {
 }
 
 
+def open_page(page, watch, args, route: str, opts: dict) -> list[str]:
+	"""Open one page of the app as its test does; the problems seen (none: it passed)."""
+	watch.clear()
+	problems: list[str] = []
+	try:
+		if "form" in opts:
+			page.goto(f"{args.url}/app")
+			settle(page)
+			watch.clear()
+			open_form(page, opts["form"], args.url)
+		else:
+			page.goto(f"{args.url}{route}")
+			settle(page)
+		if "single" in opts:
+			page.wait_for_function("(dt) => window.cur_frm && cur_frm.doctype === dt", arg=opts["single"])
+			settle(page)
+			problems += dirty(page)
+		problems += dialogs(page)
+	except Exception as exc:
+		problems.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+	return problems + watch.server + watch.console
+
+
 def run(args) -> int:
 	out = Path(args.out)
 	out.mkdir(parents=True, exist_ok=True)
@@ -1292,27 +1315,16 @@ def run(args) -> int:
 					return 0
 			selected = [t for t in pages() if not args.k or re.search(args.k, t[0], re.I)]
 			for test_id, route, opts in selected:
-				watch.clear()
-				problems: list[str] = []
-				try:
-					if "form" in opts:
-						page.goto(f"{args.url}/app")
-						settle(page)
-						watch.clear()
-						open_form(page, opts["form"], args.url)
-					else:
-						page.goto(f"{args.url}{route}")
-						settle(page)
-					if "single" in opts:
-						page.wait_for_function(
-							"(dt) => window.cur_frm && cur_frm.doctype === dt", arg=opts["single"]
-						)
-						settle(page)
-						problems += dirty(page)
-					problems += dialogs(page)
-				except Exception as exc:
-					problems.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-				problems += watch.server + watch.console
+				problems = open_page(page, watch, args, route, opts)
+				retried = problems
+				if problems:
+					# a second fresh load: an error of the page's own code comes again, while a race in
+					# Desk's rendering on a cold cache (seen once: a workspace widget's removeChild) does not
+					problems = open_page(page, watch, args, route, opts)
+				if not problems and retried:
+					print(
+						f"    (first load of {test_id}: {'; '.join(dict.fromkeys(retried))}; passed on reload)"
+					)
 				if problems:
 					shot = out / (re.sub(r"[^a-z0-9]+", "-", test_id.lower()).strip("-") + ".png")
 					try:
