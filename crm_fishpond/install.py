@@ -37,8 +37,9 @@ DEFAULT_STAGE_KEYS = ("acquisition", "conversion", "growth", "retention", "churn
 
 def after_install() -> None:
 	create_custom_fields()
-	ensure_defaults()
+	# the settings first: a shipped follow-up plan's rule is checked against them when it is inserted
 	ensure_settings()
+	ensure_defaults()
 	ensure_default_pool()
 	frappe.db.commit()  # nosemgrep: the backfill job below must see the pool and fields
 	from crm_fishpond.sync.backfill import start_backfill
@@ -48,8 +49,8 @@ def after_install() -> None:
 
 def after_migrate() -> None:
 	create_custom_fields()
-	ensure_defaults()
 	ensure_settings()
+	ensure_defaults()
 	ensure_default_pool()
 	# customers' profiles that have no referral code yet get one (also nightly)
 	from crm_fishpond.jobs import enqueue

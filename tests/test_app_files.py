@@ -49,6 +49,7 @@ KNOWN_FRAMEWORK = {
 	"Email Template",
 	"Customer Group",
 	"Pricing Rule",
+	"Email Queue",
 }
 
 DOCTYPE_FILES = sorted(MODULE.glob("doctype/*/*.json"))
