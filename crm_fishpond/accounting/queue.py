@@ -315,48 +315,38 @@ def _country_codes() -> dict[str, str]:
 	return {name: (code or "").upper() or None for name, code in rows}
 
 
+def _linked(doctype: str, chunk: list[str], linked: str, source: str, *columns) -> list[tuple]:
+	"""(party, *columns) for the records of ``linked`` (Address, Contact) whose Dynamic Links name one
+	of ``chunk`` (parties of ``doctype``). The columns are read from ``source``: the record itself, or
+	a child table of it (Contact Email, Contact Phone)."""
+	link = frappe.qb.DocType("Dynamic Link")
+	table = frappe.qb.DocType(source)
+	key = table.name if source == linked else table.parent
+	return (
+		frappe.qb.from_(link)
+		.join(table)
+		.on(key == link.parent)
+		.select(link.link_name, *[table[c] for c in columns])
+		.where(link.parenttype == linked)
+		.where(link.link_doctype == doctype)
+		.where(link.link_name.isin(chunk))
+	).run()
+
+
 def _party_details(doctype: str, parties: list[str]) -> tuple[dict, dict, dict]:
 	"""Addresses, e-mails and phones of the Contacts and Addresses linked to ``parties``."""
 	addresses: dict[str, list[str]] = defaultdict(list)
 	emails: dict[str, list[str]] = defaultdict(list)
 	phones: dict[str, list[str]] = defaultdict(list)
-	if not parties:
-		return addresses, emails, phones
-	link = frappe.qb.DocType("Dynamic Link")
-	addr = frappe.qb.DocType("Address")
-	ce = frappe.qb.DocType("Contact Email")
-	cp = frappe.qb.DocType("Contact Phone")
 	for start in range(0, len(parties), CHUNK):
 		chunk = parties[start : start + CHUNK]
-		for party, line1, line2, city, pincode in (
-			frappe.qb.from_(link)
-			.join(addr)
-			.on(addr.name == link.parent)
-			.select(link.link_name, addr.address_line1, addr.address_line2, addr.city, addr.pincode)
-			.where(link.parenttype == "Address")
-			.where(link.link_doctype == doctype)
-			.where(link.link_name.isin(chunk))
-		).run():
-			addresses[party].append(", ".join(p for p in (line1, line2, city, pincode) if p))
-		for party, email in (
-			frappe.qb.from_(link)
-			.join(ce)
-			.on(ce.parent == link.parent)
-			.select(link.link_name, ce.email_id)
-			.where(link.parenttype == "Contact")
-			.where(link.link_doctype == doctype)
-			.where(link.link_name.isin(chunk))
-		).run():
+		for party, *parts in _linked(
+			doctype, chunk, "Address", "Address", "address_line1", "address_line2", "city", "pincode"
+		):
+			addresses[party].append(", ".join(p for p in parts if p))
+		for party, email in _linked(doctype, chunk, "Contact", "Contact Email", "email_id"):
 			emails[party].append(email)
-		for party, phone in (
-			frappe.qb.from_(link)
-			.join(cp)
-			.on(cp.parent == link.parent)
-			.select(link.link_name, cp.phone)
-			.where(link.parenttype == "Contact")
-			.where(link.link_doctype == doctype)
-			.where(link.link_name.isin(chunk))
-		).run():
+		for party, phone in _linked(doctype, chunk, "Contact", "Contact Phone", "phone"):
 			phones[party].append(phone)
 	return addresses, emails, phones
 
