@@ -100,9 +100,10 @@ def merged_profile(customer: str) -> str | None:
 	if profile:
 		return profile
 	linked = frappe.db.get_value("Customer", customer, "fishpond_lead")
-	if linked and frappe.db.get_value("Fishpond Lead", linked, "customer") in (None, ""):
-		return linked
-	return None
+	held = (
+		frappe.db.get_value("Fishpond Lead", linked, ["name", "customer"], as_dict=True) if linked else None
+	)
+	return linked if held and not held.customer else None
 
 
 def before_rename(old: str, new: str, merge: bool) -> None:

@@ -127,7 +127,10 @@ def ensure_profile_for_customer(customer) -> str:
 	# a profile that let go of this Customer for a merge that never ran (crm_fishpond.accounting.
 	# customer_merge) is still named by the Customer: it takes it back
 	linked = customer.get("fishpond_lead")
-	if linked and frappe.db.get_value("Fishpond Lead", linked, "customer") in (None, ""):
+	held = (
+		frappe.db.get_value("Fishpond Lead", linked, ["name", "customer"], as_dict=True) if linked else None
+	)
+	if held and not held.customer:
 		frappe.db.set_value("Fishpond Lead", linked, "customer", customer.name)
 		return linked
 	if customer.get("lead_name"):

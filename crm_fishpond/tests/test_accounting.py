@@ -460,6 +460,11 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		self.assertIsNone(profile_for(customer=new))
 		self.assertEqual(ensure_profile_for_customer(new), new_profile)
 		self.assertEqual(profile_for(customer=new), new_profile)
+		# a Customer naming a profile that is gone (a reinstall drops the pond's tables) gets a new one
+		frappe.db.delete("Fishpond Lead", new_profile)
+		made = ensure_profile_for_customer(new)
+		self.assertNotEqual(made, new_profile)
+		self.assertTrue(frappe.db.exists("Fishpond Lead", made))
 
 	# -- roles ------------------------------------------------------------------------------------------
 	def test_role_matrix(self):
