@@ -1158,7 +1158,11 @@ def flow_accountant_attributes_a_walk_in_invoice(context, admin_page, args) -> l
 		rows = get_list(page, args, "Fishpond Invoice Link", {"name": link}, ["top_profile"])
 		return rows[0]["top_profile"] if rows else None
 
-	walk_in = customer(f"_FP Browser Walk-in {stamp}")
+	# one walk-in customer for every run (its cancelled invoices stay, as ERPNext keeps them); the
+	# customer the invoice names is this run's (a fresh phone number, so it is the only match)
+	walk_in = "_FP Browser Walk-in Customer"
+	if not get_list(page, args, "Customer", {"name": walk_in}):
+		walk_in = customer(walk_in)
 	known = customer(f"_FP Browser Jane {stamp}", customer_type="Individual", mobile_no=number)
 	profile = wait_for(
 		lambda: (get_list(page, args, "Fishpond Lead", {"customer": known}) or [{}])[0].get("name")
