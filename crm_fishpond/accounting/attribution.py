@@ -190,6 +190,21 @@ def attribute_confident(links: list[str], reason: str) -> dict:
 	return {"attributed": done, "skipped": skipped}
 
 
+def attribute_confident_job(links: list[str], reason: str) -> dict:
+	"""The background form of :func:`attribute_confident` (run as the user who asked), telling them
+	how it went."""
+	result = attribute_confident(links, reason)
+	frappe.publish_realtime(
+		"msgprint",
+		_("{0} attributed, {1} skipped (not open or not confident).").format(
+			len(result["attributed"]), len(result["skipped"])
+		),
+		user=frappe.session.user,
+		after_commit=True,
+	)
+	return result
+
+
 def undo(attribution: str, reason: str) -> None:
 	"""Cancel an attribution: the invoice goes back to its customer's profile and the queue."""
 	check_accountant()

@@ -9,10 +9,12 @@ import json
 import frappe
 from frappe import _
 
+from crm_fishpond import jobs
 from crm_fishpond.accounting import attribution, customer_merge, messages, queue
 
 QUEUE = "Fishpond Invoice Link"
 MAX_BULK = 500
+BULK_INLINE = 20  # more entries than this are attributed in a background job
 
 
 def _names(links) -> list[str]:
@@ -57,7 +59,22 @@ def attribute(link: str, profile: str, reason: str) -> str:
 
 @frappe.whitelist(methods=["POST"])
 def attribute_confident(links, reason: str) -> dict:
-	return attribution.attribute_confident(_names(links), reason)
+	"""A few entries at once in the request; more in a background job (each attribution resyncs its
+	invoice), which tells the user the outcome when it ends."""
+	names = _names(links)
+	if len(names) <= BULK_INLINE:
+		return attribution.attribute_confident(names, reason)
+	attribution.check_accountant()
+	reason = attribution._reason(reason)
+	jobs.enqueue(
+		"crm_fishpond.accounting.attribution.attribute_confident_job",
+		job_id=f"crm_fishpond:attribute:{frappe.session.user}:{frappe.generate_hash(length=8)}",
+		queue="long",
+		timeout=3600,
+		links=names,
+		reason=reason,
+	)
+	return {"queued": len(names)}
 
 
 @frappe.whitelist(methods=["POST"])

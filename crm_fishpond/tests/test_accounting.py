@@ -356,6 +356,22 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		)  # ERPNext refuses to link a cancelled invoice
 		self.assertEqual(row_profile(sure.name), profile)
 
+	def test_a_large_bulk_is_attributed_in_a_background_job(self):
+		from unittest.mock import patch
+
+		mobile, tax = uk_mobile(), f"GB{random.randint(10**8, 10**9 - 1)}"
+		_c, profile = self.known_customer("Bulk Job", mobile_no=mobile, tax_id=tax)
+		invoices = [self.walk_in_invoice(contact_mobile=mobile, tax_id=tax) for _ in range(2)]
+		queue.refresh()
+		links = [queue.queue_name(i.name) for i in invoices]
+		frappe.set_user(self.accountant)
+		with patch.object(api, "BULK_INLINE", 1):
+			result = api.attribute_confident(frappe.as_json(links), WHY)
+		frappe.set_user("Administrator")
+		self.assertEqual(result, {"queued": 2})
+		# (in tests the job runs at once) both are on the profile: confident, no runner-up
+		self.assertEqual([row_profile(i.name) for i in invoices], [profile, profile])
+
 	# -- create a Customer, dismiss --------------------------------------------------------------------
 	def test_create_customer_from_the_invoice(self):
 		name = unique("New Person")

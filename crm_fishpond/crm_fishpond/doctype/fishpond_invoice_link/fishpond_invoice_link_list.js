@@ -21,6 +21,13 @@ frappe.listview_settings["Fishpond Invoice Link"] = {
 					frappe
 						.xcall("crm_fishpond.api.accounting.attribute_confident", { links: links, reason: v.reason })
 						.then((r) => {
+							if (r.queued) {
+								frappe.show_alert({
+									message: __("{0} invoices are being attributed in the background", [r.queued]),
+									indicator: "blue",
+								});
+								return;
+							}
 							frappe.msgprint(
 								__("{0} attributed, {1} skipped (not open or not confident).", [
 									r.attributed.length,
