@@ -54,6 +54,8 @@ permission_query_conditions = {
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Plan Enrolment": "crm_fishpond.permissions.query_conditions",
 	"Fishpond Claim Request": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Feedback": "crm_fishpond.permissions.query_conditions",
+	"Fishpond Survey Invitation": "crm_fishpond.permissions.query_conditions",
 }
 has_permission = {
 	"Fishpond Lead": "crm_fishpond.permissions.has_permission",
@@ -67,6 +69,8 @@ has_permission = {
 	"Fishpond Duplicate Candidate": "crm_fishpond.permissions.has_permission",
 	"Fishpond Plan Enrolment": "crm_fishpond.permissions.has_permission",
 	"Fishpond Claim Request": "crm_fishpond.permissions.has_permission",
+	"Fishpond Feedback": "crm_fishpond.permissions.has_permission",
+	"Fishpond Survey Invitation": "crm_fishpond.permissions.has_permission",
 }
 
 # The accountant's queue and attributions name an invoice: they never stop ERPNext from cancelling or
@@ -167,6 +171,8 @@ scheduler_events = {
 		"crm_fishpond.pools.recycle.scheduled_recycle",
 		"crm_fishpond.pools.recycle.scheduled_warnings",
 		"crm_fishpond.sync.ingest.rematch_parked",
+		# NPS and CSAT surveys after paid invoices and delivered orders (crm_fishpond.feedback)
+		"crm_fishpond.feedback.invitations.scheduled",
 	],
 	"daily_long": [
 		"crm_fishpond.sync.reconcile_summary.refresh",

@@ -31,6 +31,10 @@ DEFAULT_FILES = (
 	# the win-back follow-up plan (disabled) and its email (docs/nurture.md)
 	("Email Template", "email_template.json"),
 	("Fishpond Follow-up Plan", "fishpond_follow_up_plan.json"),
+	# NPS and CSAT surveys (disabled; their emails are in email_template.json), and the rule tags
+	# their answers feed
+	("Fishpond Survey", "fishpond_survey.json"),
+	("Fishpond Tag", "fishpond_tag.json"),
 )
 DEFAULT_STAGE_KEYS = ("acquisition", "conversion", "growth", "retention", "churn")
 

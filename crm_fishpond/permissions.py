@@ -49,6 +49,8 @@ SATELLITES = {
 	"Fishpond Duplicate Candidate": ("profile_a", "profile_b"),
 	"Fishpond Plan Enrolment": ("fishpond_lead",),
 	"Fishpond Claim Request": ("fishpond_lead",),
+	"Fishpond Feedback": ("fishpond_lead",),
+	"Fishpond Survey Invitation": ("fishpond_lead",),
 }
 # satellites naming several profiles are read when ANY of them is visible (a reward names two),
 # except these, read only when EVERY profile is: a duplicate candidate would show a rep a profile

@@ -1,5 +1,5 @@
 """One chronological feed on the profile form: transactions, interactions, behaviour events, stage
-changes, claims, tags and referral rewards, through Frappe's own form timeline (the
+changes, claims, tags, referral rewards and feedback (survey answers, surveys sent), through Frappe's own form timeline (the
 ``additional_timeline_content`` hook), next to the form's comments, emails and edits.
 
 Each source gives its most recent rows (``LIMIT`` each, newest first); the form merges them by time.
@@ -13,6 +13,7 @@ from typing import Any
 import frappe
 from frappe import _
 from frappe.utils import escape_html, fmt_money, get_datetime
+from frappe.utils.html_utils import sanitize_html
 
 LEAD = "Fishpond Lead"
 LIMIT = 30
@@ -22,7 +23,7 @@ def timeline_content(doctype: str, docname: str) -> list[dict[str, Any]]:
 	if doctype != LEAD:
 		return []
 	items: list[dict[str, Any]] = []
-	for source in (transactions, interactions, events, stage_changes, claims, tags, rewards):
+	for source in (transactions, interactions, events, stage_changes, claims, tags, rewards, feedback):
 		items.extend(source(docname))
 	return items
 
@@ -199,4 +200,36 @@ def rewards(profile: str) -> list[dict]:
 				_link(LEAD, row.referrer), _link("Referral Reward", row.name, _(row.status))
 			)
 		out.append(_item("share", row.creation, text))
+	return out
+
+
+def feedback(profile: str) -> list[dict]:
+	"""Survey answers and feedback logged by reps, with the comment; and surveys sent."""
+	out = []
+	for row in _latest(
+		"Fishpond Feedback",
+		["name", "survey_type", "score", "category", "comment", "answered_on"],
+		lambda f: f.fishpond_lead == profile,
+		"answered_on",
+	):
+		text = _("Answered {0}: {1}").format(
+			escape_html(row.survey_type),
+			_link("Fishpond Feedback", row.name, f"{row.score} ({_(row.category)})"),
+		)
+		if row.comment:
+			# stored as Frappe sanitises a Small Text: safe HTML, shown as it was stored
+			text += f"<br><i>{sanitize_html(row.comment)}</i>"
+		out.append(_item("star", row.answered_on, text))
+	for row in _latest(
+		"Fishpond Survey Invitation",
+		["name", "survey", "status", "sent_on"],
+		lambda i: i.fishpond_lead == profile,
+		"sent_on",
+	):
+		label = _("Survey {0} sent") if row.status != "Not Sent" else _("Survey {0} not sent")
+		out.append(
+			_item(
+				"mail", row.sent_on, label.format(_link("Fishpond Survey Invitation", row.name, row.survey))
+			)
+		)
 	return out

@@ -57,8 +57,12 @@ PROFILE_FIELDS = {
 }
 
 
-DERIVED_PROFILE_COLUMNS = ("open_orders",)
-"""Profile columns the loader computes besides :data:`PROFILE_FIELDS` (rules may read them too)."""
+DERIVED_PROFILE_COLUMNS = ("open_orders", "nps_score", "csat_score")
+"""Profile columns the loader computes besides :data:`PROFILE_FIELDS` (rules may read them too).
+``nps_score`` and ``csat_score`` are the profile's last survey answers, empty (NaN) when it never
+answered one (crm_fishpond.feedback): a rule ``nps_score <= 6`` holds for detractors only."""
+
+FEEDBACK_FIELDS = (("nps_score", "nps_answered_on"), ("csat_score", "csat_answered_on"))
 
 
 def profile_columns() -> list[str]:
@@ -84,14 +88,19 @@ def load_profiles(names: list[str] | None = None) -> pd.DataFrame:
 	lead = frappe.qb.DocType("Fishpond Lead")
 	query = (
 		frappe.qb.from_(lead)
-		.select(lead.name, *[lead[column] for column in PROFILE_FIELDS.values()])
+		.select(
+			lead.name,
+			*[lead[column] for column in PROFILE_FIELDS.values()],
+			*[lead[column] for pair in FEEDBACK_FIELDS for column in pair],
+		)
 		.orderby(lead.name)
 	)
 	if names is not None:
 		query = query.where(lead.name.isin(names))
 	rows = query.run()
 	columns = ["profile", *PROFILE_FIELDS]
-	frame = pd.DataFrame.from_records(list(rows), columns=columns)
+	feedback = [column for pair in FEEDBACK_FIELDS for column in pair]
+	frame = pd.DataFrame.from_records(list(rows), columns=columns + feedback)
 	for column in columns:
 		if column != "created":
 			frame[column] = frame[column].astype(object)
@@ -101,6 +110,9 @@ def load_profiles(names: list[str] | None = None) -> pd.DataFrame:
 	frame["phone"] = mobile.where(mobile.notna() & (mobile != ""), frame["phone"])
 	frame["stage"] = frame["stage"].where(frame["stage"].notna(), "")
 	frame["open_orders"] = _open_orders(frame["customer"], names)
+	for score, answered_on in FEEDBACK_FIELDS:
+		values = pd.to_numeric(frame[score], errors="coerce").astype(float)
+		frame[score] = values.where(frame.pop(answered_on).notna())
 	return frame
 
 

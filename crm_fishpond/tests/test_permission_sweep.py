@@ -170,6 +170,7 @@ class TestEveryWhitelistedMethod(SweepCase):
 			analytics,
 			capture,
 			duplicates,
+			feedback,
 			ingest,
 			nurture,
 			pools,
@@ -248,6 +249,15 @@ class TestEveryWhitelistedMethod(SweepCase):
 			"crm_fishpond.api.capture.submit_lead": (
 				lambda: capture.submit_lead(first_name="Sweep", email="sweep.capture@example.com", consent=1),
 				lambda out: [] if set(out) == {"message"} else [f"answered {out}"],
+			),
+			# the survey answer is public by design, but only through a signed link: a made-up one is refused
+			"crm_fishpond.api.feedback.submit_survey": (
+				lambda: feedback.submit_survey(i="x", e="9999999999", s="0" * 128, score=10),
+				no_result,
+			),
+			"crm_fishpond.api.feedback.send_survey": (
+				lambda: feedback.send_survey(L["b_owned"], "Net Promoter Score"),
+				no_result,
 			),
 			"crm_fishpond.api.ingest.behaviour_events": (
 				lambda: ingest.behaviour_events([{"email": "free@example.com"}], "sweep"),

@@ -297,3 +297,51 @@ frappe.ui.form.on("Fishpond Lead", {
 		);
 	},
 });
+
+// Feedback (crm_fishpond.api.feedback): send an NPS or CSAT survey now, or log an answer heard on a
+// call. Answers show in the timeline and the Connections; the last NPS and CSAT on the Segmentation tab.
+frappe.ui.form.on("Fishpond Lead", {
+	refresh(frm) {
+		if (frm.is_new() || !frm.perm[0] || !frm.perm[0].write) return;
+		const group = __("Feedback");
+		frm.add_custom_button(
+			__("Send Survey"),
+			() => {
+				const dialog = new frappe.ui.Dialog({
+					title: __("Send a survey to {0}", [frappe.utils.escape_html(frm.doc.lead_name || frm.doc.name)]),
+					fields: [
+						{
+							fieldname: "survey",
+							fieldtype: "Link",
+							options: "Fishpond Survey",
+							label: __("Survey"),
+							reqd: 1,
+							get_query: () => ({ filters: { enabled: 1 } }),
+						},
+					],
+					primary_action_label: __("Send"),
+					primary_action(values) {
+						frappe.call({
+							method: "crm_fishpond.api.feedback.send_survey",
+							type: "POST",
+							args: { profile: frm.doc.name, survey: values.survey },
+							freeze: true,
+							callback: () => {
+								dialog.hide();
+								frappe.show_alert({ message: __("Survey sent"), indicator: "green" });
+								frm.reload_doc();
+							},
+						});
+					},
+				});
+				dialog.show();
+			},
+			group
+		);
+		frm.add_custom_button(
+			__("Log Feedback"),
+			() => frappe.new_doc("Fishpond Feedback", { fishpond_lead: frm.doc.name }),
+			group
+		);
+	},
+});

@@ -22,5 +22,6 @@ def get_data():
 				"items": ["Fishpond Referral", "Referral Reward", "Fishpond Duplicate Candidate"],
 			},
 			{"label": _("Follow-up"), "items": ["Fishpond Plan Enrolment"]},
+			{"label": _("Feedback"), "items": ["Fishpond Feedback", "Fishpond Survey Invitation"]},
 		],
 	}
