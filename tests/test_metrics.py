@@ -311,3 +311,25 @@ def test_row_order_does_not_matter(rows):
 	a = pond_metrics(history, as_of=AS_OF, churn_months=3, by_company=True)
 	b = pond_metrics(history.iloc[::-1].reset_index(drop=True), as_of=AS_OF, churn_months=3, by_company=True)
 	pd.testing.assert_frame_equal(a, b)
+
+
+def test_feedback_figures_per_month_on_the_pond_row_only():
+	feedback = pd.DataFrame(
+		{
+			"answered_on": [D(2025, 3, 4), D(2025, 3, 20), D(2025, 3, 21), D(2025, 5, 2), D(2025, 5, 2)],
+			"survey_type": ["NPS", "NPS", "CSAT", "CSAT", "CSAT"],
+			"score": [10, 3, 5, 2, 4],
+			"count": [3, 1, 1, 1, 1],
+		}
+	)
+	out = pond_metrics(hand_history(), as_of=AS_OF, churn_months=2, by_company=True, feedback=feedback)
+	pond, a = by_period(out), by_period(out, "A")
+	# March: 3 promoters and 1 detractor of 4 NPS answers = 50; 1 satisfied CSAT of 1 = 100
+	assert column(pond, "nps", MONTHS_2025) == [None, None, 50.0, None, None, None]
+	assert column(pond, "nps_responses", MONTHS_2025) == [0, 0, 4, 0, 0, 0]
+	assert column(pond, "csat", MONTHS_2025) == [None, None, 100.0, None, 50.0, None]
+	assert column(pond, "feedback_responses", MONTHS_2025) == [0, 0, 5, 0, 2, 0]
+	assert column(a, "nps", MONTHS_2025) == [None] * 6
+	assert column(a, "feedback_responses", MONTHS_2025) == [None] * 6
+	without = by_period(pond_metrics(hand_history(), as_of=AS_OF, churn_months=2))
+	assert column(without, "feedback_responses", MONTHS_2025) == [0] * 6

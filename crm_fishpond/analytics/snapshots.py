@@ -3,7 +3,8 @@ through more than one), so the trend survives later changes to the rows it was c
 
 * Load: the submitted Sales Invoices and credit notes of the pond summed in SQL per profile, company and
   month (a credit note also by the month of the invoice it returns), the profiles created per month,
-  each company's currency and the churn inactivity of Fishpond Settings.
+  the survey answers counted per month, type and score, each company's currency and the churn
+  inactivity of Fishpond Settings.
 * Compute: crm_fishpond.engine.metrics.pond_metrics (definitions in docs/analytics.md).
 * Write, set-based: months without a snapshot are inserted (this is the backfill of the past); a
   snapshot taken while its month was still running is updated when a figure changed; a snapshot
@@ -38,7 +39,13 @@ JOB_ID = "crm_fishpond:metrics_snapshot"
 # what a snapshot stores, besides its name and standard columns
 FIELDS = (*metrics.METRIC_COLUMNS, "taken_on")
 COMPARED = tuple(f for f in metrics.METRIC_COLUMNS if f not in ("period", "company"))
-NUMERIC = (*metrics.COUNT_COLUMNS, *metrics.RATE_COLUMNS, *metrics.VALUE_COLUMNS, "churn_window_months")
+NUMERIC = (
+	*metrics.COUNT_COLUMNS,
+	*metrics.RATE_COLUMNS,
+	*metrics.VALUE_COLUMNS,
+	*metrics.FEEDBACK_COLUMNS,
+	"churn_window_months",
+)
 
 
 # -- load --------------------------------------------------------------------------------------------------
@@ -103,6 +110,26 @@ def load_profiles(as_of: dt.date) -> pd.DataFrame:
 	)
 
 
+def load_feedback(as_of: dt.date) -> pd.DataFrame:
+	"""Survey answers given by ``as_of``, counted in SQL per month, type and score."""
+	fb = frappe.qb.DocType("Fishpond Feedback")
+	year, month = Extract(DatePart.year, fb.answered_on), Extract(DatePart.month, fb.answered_on)
+	rows = (
+		frappe.qb.from_(fb)
+		.select(year.as_("y"), month.as_("m"), fb.survey_type, fb.score, fn.Count(fb.name).as_("count"))
+		.where(fb.answered_on < get_datetime(as_of) + dt.timedelta(days=1))
+		.groupby(year, month, fb.survey_type, fb.score)
+	).run(as_dict=True)
+	return pd.DataFrame(
+		{
+			"answered_on": [dt.date(int(r.y), int(r.m), 1) for r in rows],
+			"survey_type": [r.survey_type for r in rows],
+			"score": [int(r.score) for r in rows],
+			"count": [int(r["count"]) for r in rows],
+		}
+	)
+
+
 def company_currencies() -> dict[str, str]:
 	company = frappe.qb.DocType("Company")
 	rows = frappe.qb.from_(company).select(company.name, company.default_currency).run()
@@ -121,6 +148,7 @@ def expected_snapshots(as_of: dt.date) -> list[dict]:
 		as_of=as_of,
 		churn_months=churn_months(),
 		currencies=company_currencies(),
+		feedback=load_feedback(as_of),
 	)
 	return frame.to_dict("records")
 

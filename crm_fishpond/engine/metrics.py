@@ -16,7 +16,11 @@ Pure pandas; the definitions are in docs/analytics.md ("Metrics history"). In sh
 * **churn rate**: lost in M over the customer base of M - 1 (per cent; the lost are part of it);
 * **net purchases**: the positive nets of the active customers; **average value per customer**: net
   purchases over active customers, and its **uplift** against the same month a year earlier (per cent);
-* **pond size**: profiles created by the end of M (pond-wide rows only: a profile has no company).
+* **pond size**: profiles created by the end of M (pond-wide rows only: a profile has no company);
+* **feedback** (pond-wide rows only): the survey answers given in M (NPS and CSAT, from survey links
+  and logged by reps); the **NPS** is % promoters (9-10) - % detractors (0-6) of M's NPS answers, the
+  **CSAT** the % of M's CSAT answers that are 4 or 5 (crm_fishpond.engine.feedback); each is None in a
+  month without answers of its kind.
 
 Money is only added up within one currency: per-company rows are in the company's currency, and the
 pond-wide row carries value figures only when every company with purchases shares one currency.
@@ -31,8 +35,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from . import feedback as satisfaction
+
 __all__ = [
 	"COUNT_COLUMNS",
+	"FEEDBACK_COLUMNS",
 	"METRIC_COLUMNS",
 	"RATE_COLUMNS",
 	"VALUE_COLUMNS",
@@ -49,6 +56,7 @@ DEFAULT_CHURN_DAYS = 180
 COUNT_COLUMNS = ("pond_size", "new_customers", "active_customers", "customer_base", "lost_customers")
 RATE_COLUMNS = ("retention_rate", "churn_rate")
 VALUE_COLUMNS = ("net_purchases", "avg_value_per_customer", "avg_value_last_year", "avg_value_uplift")
+FEEDBACK_COLUMNS = ("feedback_responses", "nps_responses", "nps", "csat_responses", "csat")
 METRIC_COLUMNS = (
 	"period",
 	"company",
@@ -58,6 +66,7 @@ METRIC_COLUMNS = (
 	*COUNT_COLUMNS,
 	*RATE_COLUMNS,
 	*VALUE_COLUMNS,
+	*FEEDBACK_COLUMNS,
 )
 
 
@@ -195,10 +204,12 @@ def _rows(
 	sizes: pd.Series | None,
 	as_of_month: int,
 	churn_months: int,
+	satisfaction: dict[int, dict] | None = None,
 ) -> list[dict]:
 	rows = []
 	for month, r in frame.iterrows():
 		month = int(month)
+		answers = (satisfaction or {}).get(month, {}) if satisfaction is not None else None
 		rows.append(
 			{
 				"period": month_start(month),
@@ -217,9 +228,41 @@ def _rows(
 				"avg_value_per_customer": _none(float(r["avg"])) if with_value else None,
 				"avg_value_last_year": _none(float(r["avg_ly"])) if with_value else None,
 				"avg_value_uplift": _none(float(r["uplift"])) if with_value else None,
+				**_feedback_values(answers),
 			}
 		)
 	return rows
+
+
+def _feedback_values(answers: dict | None) -> dict:
+	"""A month's feedback figures (None on a per-company row: answers belong to profiles)."""
+	if answers is None:
+		return dict.fromkeys(FEEDBACK_COLUMNS)
+	nps_n, csat_n = answers.get("nps_answers", 0), answers.get("csat_answers", 0)
+	return {
+		"feedback_responses": nps_n + csat_n,
+		"nps_responses": nps_n,
+		"nps": answers.get("nps"),
+		"csat_responses": csat_n,
+		"csat": answers.get("csat"),
+	}
+
+
+def monthly_satisfaction(feedback: pd.DataFrame | None) -> dict[int, dict]:
+	"""Month index -> :func:`crm_fishpond.engine.feedback.summary` of the answers given in that month.
+	``feedback``: ``answered_on``, ``survey_type``, ``score`` and optionally ``count`` (answers of that
+	score already counted, as a grouped query returns them)."""
+	if feedback is None or feedback.empty:
+		return {}
+	frame = feedback.copy()
+	if "count" not in frame:
+		frame["count"] = 1
+	frame["month"] = _months(frame["answered_on"])
+	out = {}
+	for month, group in frame.groupby("month"):
+		expanded = group.loc[group.index.repeat(group["count"].astype(int)), ["survey_type", "score"]]
+		out[int(month)] = satisfaction.summary(expanded)
+	return out
 
 
 def pond_metrics(
@@ -230,6 +273,7 @@ def pond_metrics(
 	churn_months: int,
 	currencies: Mapping[str, str] | None = None,
 	by_company: bool | None = None,
+	feedback: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
 	"""One row per month (and per company) from the first month with a purchase to ``as_of``'s month.
 
@@ -237,7 +281,7 @@ def pond_metrics(
 	optionally ``count`` (rows already counted per date), for the pond size. ``currencies``: company ->
 	its currency; without it every company is taken to share one currency. ``by_company``: also one
 	row per company (default: when purchases come from more than one company). The pond-wide row has
-	``company`` None. ``is_complete`` is true for months that ended before ``as_of``.
+	``company`` None. ``feedback``: the survey answers, see :func:`monthly_satisfaction`. ``is_complete`` is true for months that ended before ``as_of``.
 
 	Columns: :data:`METRIC_COLUMNS`; rates and uplift are per cent, None when their base is zero."""
 	if churn_months < 1:
@@ -272,6 +316,7 @@ def pond_metrics(
 		sizes=_pond_sizes(profiles, months),
 		as_of_month=as_of_month,
 		churn_months=churn_months,
+		satisfaction=monthly_satisfaction(feedback),
 	)
 	if by_company:
 		for company in companies:

@@ -53,7 +53,9 @@ def body(queue: str) -> str:
 	"""The decoded text of a queued e-mail (Frappe stores it MIME-encoded)."""
 	message = email.message_from_string(frappe.db.get_value("Email Queue", queue, "message"))
 	return " ".join(
-		part.get_payload(decode=True).decode() for part in message.walk() if part.get_content_maintype() == "text"
+		part.get_payload(decode=True).decode()
+		for part in message.walk()
+		if part.get_content_maintype() == "text"
 	)
 
 

@@ -146,6 +146,37 @@ class TestBackfill(MetricsHistoryCase):
 		self.assertEqual(pond["2026-03"].name, "2026-03")
 		self.assertEqual(us["2026-03"].name, f"2026-03 {US}")
 
+	def test_survey_answers_give_each_months_nps_and_csat(self):
+		frappe.db.delete("Fishpond Feedback")
+		for lead, when, kind, score in (
+			("L1", "2026-02-03 10:00", "NPS", 10),
+			("L2", "2026-02-20 10:00", "NPS", 9),
+			("L3", "2026-02-21 10:00", "NPS", 2),
+			("L3", "2026-02-21 11:00", "CSAT", 4),
+			("L1", "2026-03-10 10:00", "CSAT", 1),
+			("L1", "2026-05-01 10:00", "NPS", 0),  # after as_of: not yet
+		):
+			doc = frappe.new_doc("Fishpond Feedback")
+			doc.update(
+				{"fishpond_lead": self.leads[lead], "answered_on": when, "survey_type": kind, "score": score}
+			)
+			doc.name = frappe.generate_hash(length=10)
+			doc.db_insert()
+		snapshots.take_snapshots(as_of=AS_OF)
+		pond, us = self.snapshots(), self.snapshots(US)
+		self.assertEqual([round(v, 3) for v in column(pond, "nps")], [0, 33.333, 0, 0])
+		self.assertEqual(column(pond, "nps_responses"), [0, 3, 0, 0])
+		self.assertEqual(column(pond, "csat"), [0, 100, 0, 0])
+		self.assertEqual(column(pond, "csat_responses"), [0, 1, 1, 0])
+		self.assertEqual(column(pond, "feedback_responses"), [0, 4, 1, 0])
+		self.assertEqual(column(us, "feedback_responses"), [0, 0, 0, 0])
+		# the report shows no NPS for a month without NPS answers (not a 0)
+		from crm_fishpond.crm_fishpond.report.fishpond_pond_metrics import fishpond_pond_metrics as report
+
+		rows = {getdate(r.period).strftime("%Y-%m"): r for r in report.execute({})[1]}
+		self.assertEqual((round(rows["2026-02"].nps, 3), rows["2026-03"].nps), (33.333, None))
+		self.assertEqual((rows["2026-03"].csat, rows["2026-01"].csat), (0, None))
+
 	def test_a_second_run_writes_nothing(self):
 		snapshots.take_snapshots(as_of=AS_OF)
 		before = {r.name: r.modified for r in frappe.get_all(SNAPSHOT, fields=["name", "modified"])}

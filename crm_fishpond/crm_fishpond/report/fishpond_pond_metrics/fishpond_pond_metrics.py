@@ -21,7 +21,9 @@ FIELDS = [
 	("avg_value_last_year", "Currency", "Same Month Last Year", 150),
 	("avg_value_uplift", "Percent", "Uplift vs Last Year", 120),
 	("nps", "Float", "NPS", 70),
+	("nps_responses", "Int", "NPS Answers", 100),
 	("csat", "Percent", "CSAT", 70),
+	("csat_responses", "Int", "CSAT Answers", 100),
 ]
 
 
@@ -47,6 +49,12 @@ def execute(filters=None):
 		order_by="period asc",
 		limit_page_length=0,
 	)
+	for row in rows:
+		# a month without answers has no NPS or CSAT (stored as 0: Frappe keeps numbers NOT NULL)
+		if not row.nps_responses:
+			row.nps = None
+		if not row.csat_responses:
+			row.csat = None
 	return columns, rows, None, chart(rows)
 
 
