@@ -7,12 +7,21 @@ first step: after enrolment). So a step done late moves the rest of the plan wit
 moment passed while nothing ran (the scheduler was down) is simply due: everything with
 ``next_due <= now`` is processed, late, and nothing is skipped.
 
+A step may instead be due on an **occasion** of the profile: its birthday or the anniversary of its
+first purchase (optionally ``days_before`` it), at ``OCCASION_HOUR`` o'clock. A plan with an occasion step
+repeats: after its last step it starts again from the first, so a greetings plan stays enrolled and
+greets once a year per occasion. The occasion's year is part of the step's key, so nothing is sent
+twice; a step whose occasion the profile lacks (no birthday) is passed over, and when no step of the
+round can be dated the first one is looked at again ``RECHECK_DAYS`` later. A birthday on 29 February is
+greeted on 28 February in years that have no 29th.
+
 Stop conditions are checked before anything is issued, in this order (the first that holds is the
 reason): unsubscribed, bought, replied, released (or recycled), changed stage.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +63,16 @@ REPLY_TYPES = frozenset({"Email", "Chat"})
 
 MAX_AFTER_DAYS = 3650
 
+# occasions a step can be due on, and the profile's date each one is the anniversary of
+BIRTHDAY = "Birthday"
+PURCHASE_ANNIVERSARY = "First Purchase Anniversary"
+OCCASIONS = (BIRTHDAY, PURCHASE_ANNIVERSARY)
+MAX_DAYS_BEFORE = 60
+# an occasion step falls due at this hour of its day (greetings do not go out at midnight)
+OCCASION_HOUR = 9
+# when no step of a repeating plan can be dated (no birthday, no purchase yet), look again this much later
+RECHECK_DAYS = 1
+
 
 @dataclass(frozen=True)
 class Step:
@@ -66,6 +85,8 @@ class Step:
 	assign_to: str = OWNER
 	assign_role: str | None = None
 	assign_user: str | None = None
+	occasion: str | None = None
+	days_before: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,13 +99,18 @@ class StepProblem:
 
 def check_steps(steps: Sequence[Step]) -> list[StepProblem]:
 	"""What is wrong with a plan's steps (empty: it can run). Codes: ``no_steps``, ``bad_days``,
-	``bad_action``, ``needs_template``, ``bad_assignee``, ``needs_role``, ``needs_user``."""
+	``bad_occasion``, ``bad_days_before``, ``bad_action``, ``needs_template``, ``bad_assignee``,
+	``needs_role``, ``needs_user``."""
 	if not steps:
 		return [StepProblem(0, "no_steps")]
 	problems = []
 	for step in steps:
 		if step.after_days is None or not 0 <= int(step.after_days) <= MAX_AFTER_DAYS:
 			problems.append(StepProblem(step.no, "bad_days"))
+		if step.occasion and step.occasion not in OCCASIONS:
+			problems.append(StepProblem(step.no, "bad_occasion"))
+		elif step.occasion and not 0 <= int(step.days_before or 0) <= MAX_DAYS_BEFORE:
+			problems.append(StepProblem(step.no, "bad_days_before"))
 		if step.action not in ACTIONS:
 			problems.append(StepProblem(step.no, "bad_action"))
 		elif step.action == EMAIL and not step.email_template:
@@ -110,7 +136,7 @@ def due_after(start: dt.datetime, after_days: int) -> dt.datetime:
 
 
 def first_due(enrolled_on: dt.datetime, steps: Sequence[Step]) -> dt.datetime | None:
-	"""When the first step falls due (None for a plan without steps)."""
+	"""When the first step falls due (None for a plan without steps); a plan without occasion steps."""
 	return due_after(enrolled_on, steps[0].after_days) if steps else None
 
 
@@ -127,13 +153,125 @@ class Next:
 		return self.step is None
 
 
-def after_done(steps: Sequence[Step], step_no: int, done_at: dt.datetime) -> Next:
-	"""The plan moves on from step ``step_no`` (1-based) done at ``done_at``."""
-	following = [s for s in steps if s.no > step_no]
-	if not following:
+# --------------------------------------------------------------------------------------------------
+# occasions: birthdays and first-purchase anniversaries
+
+
+def repeats(steps: Sequence[Step]) -> bool:
+	"""A plan with an occasion step starts again from its first step after its last."""
+	return any(s.occasion for s in steps)
+
+
+def occasion_on(anchor: dt.date, year: int) -> dt.date:
+	"""The anniversary of ``anchor`` in ``year``; 29 February falls on 28 February in other years."""
+	if anchor.month == 2 and anchor.day == 29 and not calendar.isleap(year):
+		return dt.date(year, 2, 28)
+	return anchor.replace(year=year)
+
+
+def next_occasion(
+	anchor: dt.date | None,
+	on_or_after: dt.date,
+	days_before: int = 0,
+	after_year: int | None = None,
+) -> tuple[dt.date, int] | None:
+	"""The first day, on or after ``on_or_after``, that is ``days_before`` days before an anniversary of
+	``anchor`` of a year after ``after_year`` (the last year already greeted; None: none yet), and that
+	year: ``(day, year)``. None without an anchor. Never the anchor's own day (a birthday is greeted from
+	the first one after birth, an anniversary from the first year after the first purchase)."""
+	if anchor is None:
+		return None
+	anchor = _as_date(anchor)
+	before = dt.timedelta(days=int(days_before or 0))
+	year = max(anchor.year + 1, on_or_after.year - 1, (after_year or 0) + 1)
+	while True:
+		day = occasion_on(anchor, year) - before
+		if day >= on_or_after:
+			return day, year
+		year += 1
+
+
+def occasion_year(due: dt.date | dt.datetime, days_before: int = 0) -> int:
+	"""The year of the occasion a step due on ``due`` greets (``days_before`` may cross New Year)."""
+	return (_as_date(due) + dt.timedelta(days=int(days_before or 0))).year
+
+
+def on_occasion(step: Step, anchors: Mapping[str, dt.date | None], due: dt.date | dt.datetime) -> bool:
+	"""Whether an occasion step due on ``due`` still greets the profile's occasion that day (its birthday
+	may have been changed or removed since the step was dated). A step without occasion always is."""
+	if not step.occasion:
+		return True
+	anchor = anchors.get(step.occasion)
+	if anchor is None:
+		return False
+	year = occasion_year(due, step.days_before)
+	expected = occasion_on(_as_date(anchor), year) - dt.timedelta(days=int(step.days_before or 0))
+	return year > _as_date(anchor).year and expected == _as_date(due)
+
+
+def plan_next(
+	steps: Sequence[Step],
+	from_no: int,
+	at: dt.datetime,
+	anchors: Mapping[str, dt.date | None] | None = None,
+	last_years: Mapping[int, int] | None = None,
+) -> Next:
+	"""The step that falls due next, looking from step ``from_no`` (1-based; past the last step a
+	repeating plan starts again at 1, another is complete) at ``at``: a step ``after_days`` after ``at``,
+	an occasion step on its next occasion on or after ``at``'s day whose year is after ``last_years``
+	(step number -> the last year it greeted). Consecutive occasion steps are one group: the one whose
+	occasion comes first is next (a tie goes to the earlier step), so a greetings plan greets each
+	occasion in the order of the calendar, whatever the order of its table. Occasion steps whose occasion
+	the profile lacks are passed over; when none of a repeating plan's steps can be dated, the step
+	``from_no`` is looked at again ``RECHECK_DAYS`` later."""
+	ordered = sorted(steps, key=lambda s: s.no)
+	if not ordered:
 		return Next(None, None)
-	nxt = min(following, key=lambda s: s.no)
-	return Next(nxt.no, due_after(done_at, nxt.after_days))
+	anchors = anchors or {}
+	last_years = last_years or {}
+	ahead = [s for s in ordered if s.no >= from_no]
+	cycle = repeats(ordered)
+	candidates = ahead + [s for s in ordered if s.no < from_no] if cycle else ahead
+	soonest: tuple[dt.date, int] | None = None
+	for step in candidates:
+		if not step.occasion:
+			if soonest:
+				break
+			return Next(step.no, due_after(at, step.after_days))
+		found = next_occasion(
+			anchors.get(step.occasion), at.date(), step.days_before, last_years.get(step.no)
+		)
+		if found and (soonest is None or found[0] < soonest[0]):
+			soonest = (found[0], step.no)
+	if soonest:
+		return Next(soonest[1], dt.datetime.combine(soonest[0], dt.time(OCCASION_HOUR)))
+	if not candidates:
+		return Next(None, None)
+	return Next(candidates[0].no, at + dt.timedelta(days=RECHECK_DAYS))
+
+
+def start(
+	enrolled_on: dt.datetime,
+	steps: Sequence[Step],
+	anchors: Mapping[str, dt.date | None] | None = None,
+) -> Next:
+	"""The first step of a new enrolment and when it falls due (complete: the plan has no steps)."""
+	return plan_next(steps, 1, enrolled_on, anchors)
+
+
+def after_done(
+	steps: Sequence[Step],
+	step_no: int,
+	done_at: dt.datetime,
+	anchors: Mapping[str, dt.date | None] | None = None,
+	last_years: Mapping[int, int] | None = None,
+) -> Next:
+	"""The plan moves on from step ``step_no`` (1-based) done at ``done_at``."""
+	return plan_next(steps, step_no + 1, done_at, anchors, last_years)
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+	return value.date() if isinstance(value, dt.datetime) else value
 
 
 def due_mask(next_due: pd.Series, now: dt.datetime) -> pd.Series:

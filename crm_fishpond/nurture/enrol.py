@@ -19,6 +19,7 @@ from frappe.utils import get_datetime, now_datetime
 from crm_fishpond.engine import nurture as rules
 from crm_fishpond.nurture.plans import ENROLMENT, PLAN, load_steps
 
+LEAD = "Fishpond Lead"
 SERIES = "FPE-"
 DIGITS = 5
 CHUNK = 5000
@@ -56,15 +57,29 @@ def active_key(plan: str, profile: str) -> str:
 	return f"{plan}\n{profile}"[:140]
 
 
+def anchors_of(profile_row) -> dict:
+	"""The dates a profile's occasions are anniversaries of (its birthday, its first purchase)."""
+	return {
+		rules.BIRTHDAY: profile_row.get("birthday"),
+		rules.PURCHASE_ANNIVERSARY: profile_row.get("first_purchase"),
+	}
+
+
 def start_values(plan: str, profile: str, stage: str | None, now: dt.datetime) -> dict:
 	"""The fields an enrolment starts with (the form's insert and the bulk insert use the same)."""
-	due = rules.first_due(now, load_steps(plan))
+	steps = load_steps(plan)
+	anchors = {}
+	if rules.repeats(steps):
+		anchors = anchors_of(
+			frappe.db.get_value(LEAD, profile, ["birthday", "first_purchase"], as_dict=True) or {}
+		)
+	first = rules.start(now, steps, anchors)
 	return {
 		"status": ACTIVE,
 		"enrolled_on": now,
-		"current_step": 1,
+		"current_step": first.step or 1,
 		"step_state": WAITING,
-		"next_due": due,
+		"next_due": first.due,
 		"stage_at_enrolment": stage or None,
 		"active_key": active_key(plan, profile),
 	}
@@ -97,13 +112,14 @@ def enrol(plan: str, profiles: Iterable[str], source: str = BY_HAND, now=None) -
 	steps = load_steps(plan)
 	if not steps:
 		frappe.throw(_("A follow-up plan needs at least one step."))
-	due = rules.first_due(now, steps)
-	lead = frappe.qb.DocType("Fishpond Lead")
+	# a plan of plain steps starts every profile alike; occasion steps are dated per profile
+	same = rules.start(now, steps) if not rules.repeats(steps) else None
+	lead = frappe.qb.DocType(LEAD)
 	found: list[tuple] = []
 	for start in range(0, len(wanted), CHUNK):
 		found += (
 			frappe.qb.from_(lead)
-			.select(lead.name, lead.lead_name, lead.lifecycle_stage)
+			.select(lead.name, lead.lead_name, lead.lifecycle_stage, lead.birthday, lead.first_purchase)
 			.where(lead.name.isin(wanted[start : start + CHUNK]))
 			.orderby(lead.name)
 			.run()
@@ -112,29 +128,33 @@ def enrol(plan: str, profiles: Iterable[str], source: str = BY_HAND, now=None) -
 		return []
 	names = reserve_names(len(found))
 	user = frappe.session.user
-	values = [
-		(
-			name,
-			profile,
-			lead_name,
-			plan,
-			ACTIVE,
-			source,
-			now,
-			1,
-			WAITING,
-			due,
-			stage or None,
-			active_key(plan, profile),
-			user,
-			user,
-			now,
-			now,
-			0,
-			0,
+	values = []
+	for name, (profile, lead_name, stage, birthday, first_purchase) in zip(names, found, strict=True):
+		first = same or rules.start(
+			now, steps, anchors_of({"birthday": birthday, "first_purchase": first_purchase})
 		)
-		for name, (profile, lead_name, stage) in zip(names, found, strict=True)
-	]
+		values.append(
+			(
+				name,
+				profile,
+				lead_name,
+				plan,
+				ACTIVE,
+				source,
+				now,
+				first.step or 1,
+				WAITING,
+				first.due,
+				stage or None,
+				active_key(plan, profile),
+				user,
+				user,
+				now,
+				now,
+				0,
+				0,
+			)
+		)
 	frappe.db.bulk_insert(ENROLMENT, FIELDS, values, ignore_duplicates=True, chunk_size=CHUNK)
 	# a profile enrolled by a concurrent insert meanwhile was ignored: report only the rows kept
 	e = frappe.qb.DocType(ENROLMENT)
@@ -149,12 +169,15 @@ def enrol(plan: str, profiles: Iterable[str], source: str = BY_HAND, now=None) -
 	return sorted(kept)
 
 
-def reserve_names(count: int) -> list[str]:
-	"""``count`` consecutive names of the FPE-##### series, taken in one locked update."""
-	first = int(getseries(SERIES, DIGITS))
+def reserve_names(count: int, series: str = SERIES, digits: int = DIGITS) -> list[str]:
+	"""``count`` consecutive names of a naming series (FPE-#####, or Event's EV#####), taken in one
+	locked update of the Series row, as a document's insert takes one."""
+	if count <= 0:
+		return []
+	first = int(getseries(series, digits))
 	if count > 1:
-		series = frappe.qb.DocType("Series")
-		frappe.qb.update(series).set(series.current, series.current + (count - 1)).where(
-			series.name == SERIES
+		table = frappe.qb.DocType("Series")
+		frappe.qb.update(table).set(table.current, table.current + (count - 1)).where(
+			table.name == series
 		).run()
-	return [f"{SERIES}{n:0{DIGITS}d}" for n in range(first, first + count)]
+	return [f"{series}{n:0{digits}d}" for n in range(first, first + count)]

@@ -100,6 +100,12 @@ def outgoing_email_account(enabled: bool) -> None:
 	frappe.local.outgoing_email_account = {}  # Frappe's per-request cache of the account
 
 
+def quiet_notifications(user: str) -> None:
+	if not frappe.db.exists("Notification Settings", user):
+		frappe.get_doc({"doctype": "Notification Settings", "name": user}).insert(ignore_permissions=True)
+	frappe.db.set_value("Notification Settings", user, "enable_email_notifications", 0)
+
+
 class NurtureCase(pf.PoolTestCase):
 	@classmethod
 	def setUpClass(cls):
@@ -110,6 +116,9 @@ class NurtureCase(pf.PoolTestCase):
 		cls.other = pf.rep("fp-nurture-other@example.com", pools=[cls.pool])
 		cls.boss = pf.user("fp-nurture-boss@example.com", ["Fishpond User"])
 		cls.template = email_template()
+		for user in (cls.rep, cls.other, cls.boss):
+			# the reminders' notification would also be emailed, and a test sends email at once, committing
+			quiet_notifications(user)
 		frappe.db.commit()  # nosemgrep: class fixtures
 
 	def setUp(self):
@@ -607,3 +616,358 @@ class TestWinBack(NurtureCase):
 			api.enrol(name, [prospect])
 			self.assertEqual(steps.process_due()["issued"], 1)
 		self.assertFalse(frappe.db.get_value(ENROLMENT, enrolment(prospect, name).name, "coupon_code"))
+
+
+# --------------------------------------------------------------------------------------------------
+# set-based issuing (issue 11: 10,000 due steps a day), greetings, the recipient's language
+
+
+def rows_of(doctype: str, names: list[str]) -> list[dict]:
+	return frappe.db.sql(
+		f"select * from `tab{doctype}` where name in %(names)s order by name", {"names": names}, as_dict=True
+	)
+
+
+def same_columns(
+	row: dict, skip=("name", "creation", "modified", "parent", "step_key", "todo", "event")
+) -> dict:
+	return {k: v for k, v in row.items() if k not in skip}
+
+
+def decoded(queue_name: str) -> tuple[str, str]:
+	"""An Email Queue row's subject and text, decoded from its MIME message."""
+	import email
+	from email.header import decode_header, make_header
+
+	msg = email.message_from_string(frappe.db.get_value("Email Queue", queue_name, "message"))
+	subject = str(make_header(decode_header(msg["Subject"])))
+	parts = [
+		part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+		for part in msg.walk()
+		if part.get_content_maintype() == "text"
+	]
+	return subject, "\n".join(parts)
+
+
+class TestSetBased(NurtureCase):
+	def call_plan(self) -> str:
+		return plan(
+			"Set Call",
+			[{"after_days": 0, "action": "Call", "assign_to": "Owner Rep", "subject": "Ask about the quote"}],
+			stop_on_stage_change=0,
+		)
+
+	def test_a_chunk_writes_what_the_documents_wrote(self):
+		"""One profile through the per-enrolment path (ToDo and Event documents), its twin through the
+		set-based one: the same ToDo, Event, assignment comment, step row, enrolment and Assigned To."""
+		name = self.call_plan()
+		old, new = (self.lead(owner=self.rep, lead_name=f"{PREFIX} Twin") for _ in range(2))
+		with self.freeze_time(T0):
+			api.enrol(name, [old, new])
+			now = get_datetime(T0)
+			self.assertEqual(steps.issue(enrolment(old, name).name, now), 1)
+			self.assertEqual(steps.issue_chunk([enrolment(new, name).name], now), 1)
+		[a], [b] = step_rows(enrolment(old, name).name), step_rows(enrolment(new, name).name)
+		full = {
+			r.parent: r
+			for r in frappe.get_all(
+				ENROLMENT_STEP,
+				filters={"parent": ("in", [enrolment(p, name).name for p in (old, new)])},
+				fields=["*"],
+			)
+		}
+		self.assertEqual(
+			same_columns(
+				full[enrolment(old, name).name],
+				skip=(
+					"name",
+					"creation",
+					"modified",
+					"parent",
+					"step_key",
+					"todo",
+					"event",
+					"owner",
+					"modified_by",
+				),
+			),
+			same_columns(
+				full[enrolment(new, name).name],
+				skip=(
+					"name",
+					"creation",
+					"modified",
+					"parent",
+					"step_key",
+					"todo",
+					"event",
+					"owner",
+					"modified_by",
+				),
+			),
+		)
+		[todo_a], [todo_b] = rows_of("ToDo", [a.todo]), rows_of("ToDo", [b.todo])
+		self.assertEqual(todo_a.reference_name, old)
+		self.assertEqual(
+			same_columns(todo_a, skip=("name", "creation", "modified", "reference_name")),
+			same_columns(todo_b, skip=("name", "creation", "modified", "reference_name")),
+		)
+		[event_a], [event_b] = rows_of("Event", [a.event]), rows_of("Event", [b.event])
+		self.assertTrue(event_b.name.startswith("EV"))
+		self.assertEqual(event_b.owner, self.rep)
+		self.assertEqual(
+			same_columns(event_a, skip=("name", "creation", "modified", "description")),
+			same_columns(event_b, skip=("name", "creation", "modified", "description")),
+		)
+		self.assertEqual(event_a.description.replace(old, new), event_b.description)
+		comments = {
+			c.reference_name: c
+			for c in frappe.get_all(
+				"Comment",
+				filters={
+					"reference_doctype": LEAD,
+					"reference_name": ("in", [old, new]),
+					"comment_type": "Assigned",
+				},
+				fields=["reference_name", "content", "comment_email", "owner"],
+			)
+		}
+		self.assertEqual(comments[old].content, comments[new].content)
+		self.assertEqual(
+			(comments[old].comment_email, comments[old].owner),
+			(comments[new].comment_email, comments[new].owner),
+		)
+		for profile in (old, new):
+			self.assertEqual(json.loads(frappe.db.get_value(LEAD, profile, "_assign")), [self.rep])
+			e = enrolment(profile, name)
+			self.assertEqual((e.step_state, e.assigned_to), ("Open", self.rep))
+		# a stop cancels the reminder, and Assigned To follows, on both paths alike
+		for profile in (old, new):
+			steps.stop_by_hand(enrolment(profile, name).name)
+			self.assertFalse(frappe.db.get_value(LEAD, profile, "_assign"))
+
+	def test_process_due_issues_a_mixed_chunk_once_and_tells_each_assignee_once(self):
+		calls = [self.lead(owner=self.rep) for _ in range(3)]
+		mails = [self.lead(owner=self.rep) for _ in range(2)]
+		call, mail = self.call_plan(), self.two_emails()
+		with self.freeze_time(T0):
+			api.enrol(call, calls)
+			api.enrol(mail, mails)
+		frappe.db.delete("Notification Log", {"for_user": self.rep})
+		with self.freeze_time(add_days(T0, 1)):
+			out = steps.process_due()
+			self.assertEqual((out["issued"], out["notified"]), (5, 1))
+			again = steps.process_due()
+			self.assertEqual(again["issued"], 0)
+		[note] = frappe.get_all(
+			"Notification Log", filters={"for_user": self.rep}, fields=["subject", "type", "link"]
+		)
+		self.assertIn("3", note.subject)
+		self.assertEqual(note.type, "Assignment")
+		self.assertEqual(sum(emails_to(p) for p in mails), 2)
+		for p in mails:
+			e = enrolment(p, mail)
+			self.assertEqual((e.current_step, e.step_state), (2, "Waiting"))
+			self.assertEqual(get_datetime(e.next_due), get_datetime(add_days(T0, 2)))
+		# replayed: the chunk finds every step waiting again (its state lost), yet nothing goes twice
+		names = [enrolment(p, call).name for p in calls] + [enrolment(p, mail).name for p in mails]
+		for n in names:
+			frappe.db.set_value(ENROLMENT, n, {"current_step": 1, "step_state": "Waiting", "next_due": T0})
+		with self.freeze_time(add_days(T0, 1)):
+			self.assertEqual(steps.issue_chunk(names, get_datetime(add_days(T0, 1))), 0)
+		self.assertEqual(sum(emails_to(p) for p in mails), 2)
+		self.assertEqual(
+			frappe.db.count("ToDo", {"reference_type": LEAD, "reference_name": ("in", calls)}), 3
+		)
+		self.assertEqual(sum(len(step_rows(n)) for n in names), 5)
+
+	def test_a_failing_row_does_not_lose_the_chunk(self):
+		from unittest.mock import patch
+
+		profiles = [self.lead(owner=self.rep) for _ in range(3)]
+		name = self.call_plan()
+		with self.freeze_time(T0):
+			api.enrol(name, profiles)
+		names = [enrolment(p, name).name for p in profiles]
+		bad = names[1]
+		per_row = steps._issue_reminder
+
+		def fails_for_bad(d, now):
+			if d.row.name == bad:
+				raise frappe.ValidationError("a bad row")
+			return per_row(d, now)
+
+		errors = frappe.db.count("Error Log")
+		with (
+			self.freeze_time(T0),
+			patch.object(steps, "_insert_step_rows", side_effect=frappe.ValidationError("bulk")),
+			patch.object(steps, "_issue_reminder", side_effect=fails_for_bad),
+		):
+			self.assertEqual(steps.issue_chunk(names, get_datetime(T0)), 2)
+		self.assertEqual(frappe.db.count("Error Log") - errors, 2)  # the chunk's and the bad row's
+		self.assertEqual([enrolment(p, name).step_state for p in profiles], ["Open", "Waiting", "Open"])
+		self.assertEqual(
+			frappe.db.count("ToDo", {"reference_type": LEAD, "reference_name": ("in", profiles)}), 2
+		)
+		# the bad row is late, never skipped: the next run issues it
+		with self.freeze_time(add_to_date(T0, minutes=5)):
+			self.assertEqual(steps.process_due()["issued"], 1)
+		self.assertEqual(enrolment(profiles[1], name).step_state, "Open")
+		self.assertEqual(
+			frappe.db.count("ToDo", {"reference_type": LEAD, "reference_name": ("in", profiles)}), 3
+		)
+
+
+class TestGreetings(NurtureCase):
+	def greetings(self) -> str:
+		return plan(
+			"Greetings",
+			[
+				{
+					"after_days": 0,
+					"occasion": "Birthday",
+					"action": "Email",
+					"email_template": "Fishpond Birthday Greeting",
+				},
+				{
+					"after_days": 0,
+					"occasion": "First Purchase Anniversary",
+					"action": "Email",
+					"email_template": "Fishpond Purchase Anniversary",
+				},
+			],
+			stop_on_purchase=0,
+			stop_on_reply=0,
+			stop_on_stage_change=0,
+			stop_on_release=0,
+		)
+
+	def test_the_greetings_plan_ships_disabled_with_its_templates(self):
+		doc = frappe.get_doc(PLAN, "Birthday and Anniversary Greetings")
+		self.assertEqual(doc.enabled, 0)
+		self.assertEqual(
+			[(s.occasion, s.action, s.email_template) for s in doc.steps],
+			[
+				("Birthday", "Email", "Fishpond Birthday Greeting"),
+				("First Purchase Anniversary", "Email", "Fishpond Purchase Anniversary"),
+			],
+		)
+		self.assertIn('_("', frappe.db.get_value("Email Template", "Fishpond Birthday Greeting", "response"))
+
+	def test_birthday_then_anniversary_once_a_year_each(self):
+		profile = self.lead(owner=self.rep, lead_name=f"{PREFIX} Ann", birthday="1990-03-05")
+		frappe.db.set_value(LEAD, profile, "first_purchase", "2025-06-10")
+		name = self.greetings()
+		with self.freeze_time(T0):
+			api.enrol(name, [profile])
+		e = enrolment(profile, name)
+		self.assertEqual((e.current_step, get_datetime(e.next_due)), (1, get_datetime("2026-03-05 09:00:00")))
+		with self.freeze_time("2026-03-04 12:00:00"):
+			self.assertEqual(steps.process_due()["issued"], 0)
+		with self.freeze_time("2026-03-05 09:05:00"):
+			self.assertEqual(steps.process_due()["issued"], 1)
+			self.assertEqual(steps.process_due()["issued"], 0)
+		self.assertEqual(emails_to(profile), 1)
+		subject, _text = decoded(step_rows(e.name)[0].email_queue)
+		self.assertEqual(subject, f"Happy birthday, {PREFIX} Ann!")
+		e = enrolment(profile, name)
+		self.assertEqual((e.current_step, get_datetime(e.next_due)), (2, get_datetime("2026-06-10 09:00:00")))
+		with self.freeze_time("2026-06-10 09:00:00"):
+			self.assertEqual(steps.process_due()["issued"], 1)
+		_subject, text = decoded(step_rows(e.name)[1].email_queue)
+		self.assertIn("A year ago today you placed your first order", text)
+		e = enrolment(profile, name)
+		self.assertEqual((e.status, e.current_step), ("Active", 1))
+		self.assertEqual(get_datetime(e.next_due), get_datetime("2027-03-05 09:00:00"))
+		# a job that finds this year's birthday due again (its state lost) sends nothing and moves on
+		frappe.db.set_value(ENROLMENT, e.name, {"current_step": 1, "next_due": "2026-03-05 09:00:00"})
+		with self.freeze_time("2026-06-10 10:00:00"):
+			self.assertEqual(steps.process_due()["issued"], 0)
+		self.assertEqual(emails_to(profile), 2)
+		self.assertEqual(get_datetime(enrolment(profile, name).next_due), get_datetime("2027-03-05 09:00:00"))
+		# next year: the birthday again, once
+		with self.freeze_time("2027-03-05 11:00:00"):
+			self.assertEqual(steps.process_due()["issued"], 1)
+			self.assertEqual(steps.process_due()["issued"], 0)
+		self.assertEqual(emails_to(profile), 3)
+		self.assertEqual(
+			[
+				r.step_key.rsplit(":", 1)[1]
+				for r in frappe.get_all(
+					ENROLMENT_STEP, filters={"parent": e.name}, fields=["step_key"], order_by="idx"
+				)
+			],
+			["2026", "2026", "2027"],
+		)
+
+	def test_29_february_on_28_february_and_a_missing_birthday(self):
+		leap = self.lead(owner=self.rep, birthday="2000-02-29")
+		nobody = self.lead(owner=self.rep)
+		name = self.greetings()
+		with self.freeze_time("2027-01-10 10:00:00"):
+			api.enrol(name, [leap, nobody])
+		self.assertEqual(get_datetime(enrolment(leap, name).next_due), get_datetime("2027-02-28 09:00:00"))
+		# no birthday, no purchase: looked at again the next day; a birthday set meanwhile is found
+		self.assertEqual(get_datetime(enrolment(nobody, name).next_due), get_datetime("2027-01-11 10:00:00"))
+		frappe.db.set_value(LEAD, nobody, "birthday", "1985-01-20")
+		with self.freeze_time("2027-01-11 10:00:00"):
+			self.assertEqual(steps.process_due()["issued"], 0)
+		self.assertEqual(get_datetime(enrolment(nobody, name).next_due), get_datetime("2027-01-20 09:00:00"))
+		with self.freeze_time("2027-02-28 09:30:00"):
+			# the 20 January greeting nobody ran for goes too, late
+			self.assertEqual(steps.process_due()["issued"], 2)
+		self.assertEqual((emails_to(leap), emails_to(nobody)), (1, 1))
+		self.assertEqual(get_datetime(enrolment(leap, name).next_due), get_datetime("2028-02-29 09:00:00"))
+
+
+class TestLanguage(NurtureCase):
+	def test_a_chinese_customer_is_greeted_in_chinese(self):
+		from crm_fishpond.tests import factories
+
+		frappe.db.set_value("Language", "zh", "enabled", 1)
+		if not frappe.db.exists("Translation", {"language": "zh", "source_text": "Happy birthday, {0}!"}):
+			frappe.get_doc(
+				{
+					"doctype": "Translation",
+					"language": "zh",
+					"source_text": "Happy birthday, {0}!",
+					"translated_text": "{0}，生日快乐！",
+				}
+			).insert(ignore_permissions=True)
+		customer = factories.customer(f"{PREFIX} Zh {frappe.generate_hash(length=6)}", language="zh")
+		zh = frappe.db.get_value("Customer", customer, "fishpond_lead")
+		frappe.db.set_value(
+			LEAD,
+			zh,
+			{
+				"lead_owner": self.rep,
+				"status": "Claimed",
+				"email_id": f"zh-{customer[-6:]}@example.com",
+				"birthday": "1990-03-05",
+				"lead_name": "王芳",
+			},
+		)
+		en = self.lead(owner=self.rep, lead_name=f"{PREFIX} En", birthday="1990-03-05")
+		self.assertEqual(steps.recipient_languages([zh, en])[zh], "zh")
+		name = plan(
+			"Greetings Zh",
+			[
+				{
+					"after_days": 0,
+					"occasion": "Birthday",
+					"action": "Email",
+					"email_template": "Fishpond Birthday Greeting",
+				}
+			],
+			stop_on_purchase=0,
+		)
+		lang = frappe.local.lang
+		with self.freeze_time(T0):
+			api.enrol(name, [zh, en])
+		with self.freeze_time("2026-03-05 10:00:00"):
+			self.assertEqual(steps.process_due()["issued"], 2)
+		self.assertEqual(frappe.local.lang, lang, "the job's language is restored")
+		zh_subject, _text = decoded(step_rows(enrolment(zh, name).name)[0].email_queue)
+		en_subject, _text = decoded(step_rows(enrolment(en, name).name)[0].email_queue)
+		self.assertEqual(zh_subject, "王芳，生日快乐！")
+		self.assertEqual(en_subject, f"Happy birthday, {PREFIX} En!")

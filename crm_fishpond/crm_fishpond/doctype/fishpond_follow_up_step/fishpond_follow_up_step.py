@@ -15,7 +15,9 @@ class FishpondFollowupStep(Document):
 		assign_role: DF.Link | None
 		assign_to: DF.Literal["Owner Rep", "Role", "User"]
 		assign_user: DF.Link | None
+		days_before: DF.Int
 		email_template: DF.Link | None
+		occasion: DF.Literal["", "Birthday", "First Purchase Anniversary"]
 		parent: DF.Data
 		parentfield: DF.Data
 		parenttype: DF.Data

@@ -55,6 +55,7 @@ class FishpondLead(ContactMaskMixin, Document):
 		)
 
 		authority: DF.Literal["", "Decision Maker", "Economic Buyer", "Champion", "Influencer", "User"]
+		birthday: DF.Date | None
 		budget: DF.Literal["", "Approved", "Allocated", "Planned", "Exploring", "None"]
 		category: DF.Literal["", "Potential", "Intention", "Deal", "Loyal"]
 		challenges: DF.Literal["", "Critical", "Significant", "Moderate", "Minor", "None"]
