@@ -1246,6 +1246,150 @@ def flow_accountant_attributes_a_walk_in_invoice(context, admin_page, args) -> l
 	return problems
 
 
+def survey_link_in(page, args, queue: str) -> str:
+	"""The survey link of a queued e-mail (Frappe keeps it MIME-encoded), as a path on this server."""
+	import email as mime
+
+	rows = get_list(page, args, "Email Queue", {"name": queue}, ["message"])
+	message = mime.message_from_string(rows[0]["message"]) if rows else None
+	for part in message.walk() if message else []:
+		if part.get_content_type() == "text/html":
+			html = part.get_payload(decode=True).decode()
+			found = re.search(r'href="([^"]*fishpond-survey\?[^"]+)"', html)
+			if found:
+				return re.sub(r"^https?://[^/]+", "", found.group(1).replace("&amp;", "&"))
+	return ""
+
+
+def flow_rep_sends_a_survey_and_the_customer_answers(context, admin_page, args) -> list[str]:
+	"""On a customer's profile, Feedback > Send Survey picks the NPS survey and sends it. The customer
+	opens the link from the e-mail (no login), picks 3 and writes why: a thank-you. The profile's Last
+	NPS is 3 and the answer is in its timeline; the same link again says it was answered. The flow
+	restores the survey and removes the e-mail account it made."""
+	page = admin_page
+	stamp = time.time_ns()
+	survey = "Net Promoter Score"
+	was_enabled = (get_value(page, args, "Fishpond Survey", survey, ["enabled"]) or {}).get("enabled")
+	account = None
+	if not get_list(page, args, "Email Account", {"default_outgoing": 1, "enable_outgoing": 1}):
+		account = insert_record(
+			page,
+			args,
+			{
+				"doctype": "Email Account",
+				"email_account_name": f"_FP Browser Outgoing {stamp}",
+				"email_id": f"fp-browser-{stamp}@example.com",
+				"enable_outgoing": 1,
+				"default_outgoing": 1,
+				"awaiting_password": 1,
+				"smtp_server": "smtp.example.invalid",
+			},
+		)
+	problems: list[str] = []
+	try:
+		call(
+			page,
+			args,
+			"frappe.client.set_value",
+			doctype="Fishpond Survey",
+			name=survey,
+			fieldname="enabled",
+			value=1,
+		)
+		customer = insert_record(
+			page,
+			args,
+			{
+				"doctype": "Customer",
+				"customer_name": f"_FP Browser Survey {stamp}",
+				"customer_group": leaf(page, args, "Customer Group"),
+				"territory": leaf(page, args, "Territory"),
+			},
+		)
+		profile = wait_for(
+			lambda: (get_list(page, args, "Fishpond Lead", {"customer": customer}) or [{}])[0].get("name")
+		)
+		call(
+			page,
+			args,
+			"frappe.client.set_value",
+			doctype="Fishpond Lead",
+			name=profile,
+			fieldname="email_id",
+			value=f"browser.survey.{stamp}@example.com",
+		)
+		watch = Watch()
+		watch.attach(page)
+		open_record(page, args, "Fishpond Lead", profile)
+		page.get_by_role("button", name="Feedback", exact=True).click()
+		page.get_by_role("link", name="Send Survey", exact=True).click()
+		page.locator(".modal.show input[data-fieldname='survey']").wait_for()
+		fill_link(page, "survey", survey)
+		page.locator(".modal.show .btn-primary").click()
+		sent = wait_for(
+			lambda: get_list(
+				page,
+				args,
+				"Fishpond Survey Invitation",
+				{"fishpond_lead": profile},
+				["name", "status", "email_queue"],
+			)
+		)
+		if not sent or sent[0]["status"] != "Sent" or not sent[0]["email_queue"]:
+			problems.append(f"Send Survey made {sent}")
+			return problems + watch.server + watch.console
+		problems += watch.server + watch.console
+		path = survey_link_in(page, args, sent[0]["email_queue"])
+		if not path:
+			return [*problems, "the e-mail holds no survey link"]
+		guest = page.context.browser.new_context(
+			viewport={"width": 1024, "height": 700}, extra_http_headers={"X-Frappe-Site-Name": args.site}
+		)
+		try:
+			visitor = guest.new_page()
+			guest_watch = Watch()
+			guest_watch.attach(visitor)
+			visitor.goto(f"{args.url}{path}")
+			visitor.wait_for_selector("#fishpond-survey-form")
+			visitor.locator(".fishpond-score[data-score='3']").click()
+			visitor.fill("#fishpond-comment", "The delivery came late")
+			visitor.mouse.move(0, 0)  # no hover on the picked score in the picture
+			visitor.wait_for_timeout(500)  # the buttons' colour transition ends
+			shoot(visitor, args, "survey-page.png")
+			visitor.locator("#fishpond-survey-form button[type='submit']").click()
+			visitor.wait_for_selector(".fishpond-survey-done:visible, .modal.show")
+			if visitor.locator(".modal.show").count():
+				problems.append(f"answering: {visitor.locator('.modal.show').inner_text()[:300]}")
+			visitor.goto(f"{args.url}{path}")
+			again = visitor.locator(".fishpond-survey-problem")
+			again.wait_for()
+			if "already" not in again.inner_text():
+				problems.append(f"the link opened again says {again.inner_text()!r}")
+			problems += guest_watch.server + guest_watch.console
+		finally:
+			guest.close()
+		nps = (get_value(page, args, "Fishpond Lead", profile, ["nps_score"]) or {}).get("nps_score")
+		if nps != 3:
+			problems.append(f"the profile's Last NPS is {nps!r}, not 3")
+		open_record(page, args, "Fishpond Lead", profile)
+		if "The delivery came late" not in page.locator(".new-timeline").inner_text():
+			problems.append("the answer's comment is not in the profile's timeline")
+	finally:
+		if not was_enabled:
+			call(
+				page,
+				args,
+				"frappe.client.set_value",
+				doctype="Fishpond Survey",
+				name=survey,
+				fieldname="enabled",
+				value=0,
+			)
+		if account:
+			delete_record(page, args, "Email Account", account)
+	return problems
+
+
 FLOWS = {
 	"flow rep marks a lead lost": flow_rep_marks_a_lead_lost,
 	"flow admin saves a misspelt rule": flow_admin_saves_a_misspelt_rule,
@@ -1262,6 +1406,7 @@ FLOWS = {
 	"flow rep records a referral on a profile": flow_rep_records_a_referral,
 	"flow manager overrides a refused referral": flow_manager_overrides_a_refused_referral,
 	"flow accountant attributes a walk-in invoice": flow_accountant_attributes_a_walk_in_invoice,
+	"flow rep sends a survey and the customer answers": flow_rep_sends_a_survey_and_the_customer_answers,
 }
 
 
