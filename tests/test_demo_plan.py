@@ -115,3 +115,14 @@ def test_sizes_are_checked():
 		build_plan(10, 0)
 	small = build_plan(1, 1, seed=4, as_of=AS_OF)
 	assert len(small.customers) == 1
+
+
+def test_some_customers_answered_surveys_after_paying_and_never_in_the_future(plan):
+	answers = [(p, a) for p in plan.customers for a in p.feedback]
+	assert plan.counts()["feedback"] == len(answers) > 0
+	assert {kind for _p, (_when, kind, _score, _comment) in answers} == {"NPS", "CSAT"}
+	for person, (when, kind, score, _comment) in answers:
+		assert when.date() <= plan.as_of
+		assert 0 <= score <= 10 if kind == "NPS" else 1 <= score <= 5
+		if kind == "NPS":  # after an invoice paid before it
+			assert any(i.pay_date and i.pay_date < when.date() for i in person.invoices)

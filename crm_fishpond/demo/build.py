@@ -334,6 +334,7 @@ def summary(ledger: dict, created: bool) -> dict:
 			"Fishpond Lead": len(profiles),
 			"Fishpond Interaction": frappe.db.count("Fishpond Interaction", in_demo),
 			"Fishpond Behaviour Event": frappe.db.count("Fishpond Behaviour Event", in_demo),
+			"Fishpond Feedback": frappe.db.count("Fishpond Feedback", in_demo),
 			"Fishpond Transaction": frappe.db.count("Fishpond Transaction", in_demo),
 			"Fishpond": len(ledger["created"].get("Fishpond", [])) or len(masters.POOLS),
 			"rep": len(masters.REPS),

@@ -41,6 +41,8 @@ POND_DOCUMENTS = (
 	("Fishpond Referral", "referrer"),
 	("Fishpond Referral", "referee"),
 	("Fishpond Plan Enrolment", "fishpond_lead"),
+	("Fishpond Feedback", "fishpond_lead"),
+	("Fishpond Survey Invitation", "fishpond_lead"),
 )
 # shared records the ledger lists, in the order they can go
 CREATED_ORDER = (

@@ -166,6 +166,9 @@ class Person:
 	open_orders: list[Order] = field(default_factory=list)
 	interactions: list[tuple[datetime, str, str | None, str]] = field(default_factory=list)
 	events: list[tuple[datetime, str]] = field(default_factory=list)
+	feedback: list[tuple[datetime, str, int, str | None]] = field(
+		default_factory=list
+	)  # when, type, score, comment
 	warmth: int = 0  # interactions and events in the last WARM_DAYS days
 
 	@property
@@ -202,6 +205,7 @@ class Plan:
 			"foreign_customers": sum(1 for p in self.people if p.foreign),
 			"interactions": sum(len(p.interactions) for p in self.people),
 			"events": sum(len(p.events) for p in self.people),
+			"feedback": sum(len(p.feedback) for p in self.people),
 		}
 
 
@@ -267,6 +271,7 @@ def build_plan(
 	_purchases(rng, people, accounts, chosen, profiles, pond.transactions, as_of)
 	_foreign(np.random.default_rng([seed, 11]), people, chosen, foreign_currency)
 	_activity(rng, people, by_profile, pond.interactions, pond.events, as_of)
+	_feedback(np.random.default_rng([seed, 13]), people, chosen, as_of)
 
 	plan_people = [people[row] for row in keep]
 	start = min(
@@ -510,3 +515,50 @@ def _activity(rng, people, by_profile, interactions, events, as_of: date) -> Non
 	for person in people.values():
 		person.interactions.sort()
 		person.events.sort()
+
+
+# --- feedback ------------------------------------------------------------------------------------
+
+FEEDBACK_SHARE = 0.3  # of paid invoices, answered with an NPS survey a few days after payment
+CSAT_SHARE = 0.2  # of invoices that came from an order, answered with a CSAT survey after delivery
+NPS_COMMENTS = {
+	"Promoter": ("Great service, fast delivery", "Always reliable", None),
+	"Passive": ("Good, but the prices went up", None),
+	"Detractor": (
+		"The delivery came late",
+		"Hard to reach anyone on the phone",
+		"Part of the order was wrong",
+	),
+}
+
+
+def _feedback(rng: np.random.Generator, people: dict[int, Person], chosen: list[int], as_of: date) -> None:
+	"""Survey answers of the accounts' first contacts, from their own stream (the rest of the plan
+	draws the same numbers with or without them): an NPS answer after some paid invoices, lower after a
+	return; a CSAT answer after some delivered orders."""
+	for key in chosen:
+		person = people[key]
+		for invoice in person.invoices:
+			if invoice.payment == PAID and invoice.pay_date and rng.random() < FEEDBACK_SHARE:
+				day = invoice.pay_date + timedelta(days=3 + int(rng.integers(5)))
+				if day <= as_of:
+					weights = (
+						[6, 6, 6, 6, 5, 5, 4, 3, 2, 1, 1]
+						if invoice.return_qty
+						else [1, 1, 1, 1, 2, 2, 3, 6, 9, 12, 12]
+					)
+					score = int(rng.choice(11, p=np.array(weights) / sum(weights)))
+					kind = "Promoter" if score >= 9 else "Passive" if score >= 7 else "Detractor"
+					comments = NPS_COMMENTS[kind]
+					comment = comments[int(rng.integers(len(comments)))]
+					person.feedback.append((_at(rng, day), "NPS", score, comment))
+			if invoice.order_date and rng.random() < CSAT_SHARE:
+				day = invoice.date + timedelta(days=1 + int(rng.integers(3)))
+				if day <= as_of:
+					score = int(rng.choice([1, 2, 3, 4, 5], p=[0.05, 0.07, 0.18, 0.35, 0.35]))
+					person.feedback.append((_at(rng, day), "CSAT", score, None))
+		person.feedback.sort()
+
+
+def _at(rng: np.random.Generator, day: date) -> datetime:
+	return datetime.combine(day, datetime.min.time()) + timedelta(hours=9 + int(rng.integers(9)))

@@ -68,6 +68,7 @@ def create_person(person: Person, ctx: Context) -> tuple[str, Counter]:
 	_profile_answers(profile, person)
 	_backdate(person, lead.name, customer)
 	made["Fishpond Interaction"] += make_interactions(person, profile, ctx)
+	made["Fishpond Feedback"] += make_feedback(person, profile)
 	return profile, made
 
 
@@ -367,6 +368,22 @@ def make_payment(invoice_name: str, invoice: Invoice, ctx: Context) -> int:
 
 
 # --- pond activity -------------------------------------------------------------------------------
+
+
+def make_feedback(person: Person, profile: str) -> int:
+	"""The person's survey answers, as a rep logs one (the demo sends no e-mail)."""
+	for moment, kind, score, comment in person.feedback:
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Feedback",
+				"fishpond_lead": profile,
+				"survey_type": kind,
+				"score": score,
+				"comment": comment,
+				"answered_on": moment,
+			}
+		).insert(ignore_permissions=True)
+	return len(person.feedback)
 
 
 def make_interactions(person: Person, profile: str, ctx: Context) -> int:

@@ -48,6 +48,7 @@ def print_summary(summary: dict, echo: Callable) -> None:
 		(_("Transactions"), counts["Fishpond Transaction"]),
 		(_("Interactions"), counts["Fishpond Interaction"]),
 		(_("Behaviour Events"), counts["Fishpond Behaviour Event"]),
+		(_("Survey Answers"), counts.get("Fishpond Feedback", 0)),
 	]
 	width = max(len(label) for label, _value in rows) + 2
 	for label, value in rows:

@@ -28,6 +28,7 @@ COUNTED = (
 	"Fishpond Lead",
 	"Fishpond Interaction",
 	"Fishpond Behaviour Event",
+	"Fishpond Feedback",
 	"Fishpond Ingest Batch",
 	"Fishpond Claim Log",
 	"Fishpond Transaction",
@@ -194,6 +195,7 @@ class TestDemo(FishpondTestCase):
 			self.assertTrue(frappe.db.exists("Fishpond Transaction", {"fishpond_lead": profile.name}))
 		self.assertGreater(made["Fishpond Interaction"], 0)
 		self.assertGreater(made["Fishpond Behaviour Event"], 0)
+		self.assertGreater(made["Fishpond Feedback"], 0)
 		# a full rescore ran: every demo profile is scored, stage and all
 		self.assertEqual(made["scored"], len(profiles))
 		self.assertEqual(
