@@ -1,13 +1,16 @@
-"""Benchmark: enrolling 100,000 profiles in a follow-up plan, then issuing a day's 10,000 due steps.
+"""Benchmark: enrolling 100,000 profiles in a follow-up plan, then issuing a day's 10,000 due steps
+set-based, against the one-enrolment-at-a-time path in the same run.
 
 Bulk-generates profiles, makes a plan with one Task step for a fixed user, enrols every profile by
 hand (one bulk insert), makes ``--due`` of them due now and runs the scheduler's pass
-(``crm_fishpond.nurture.steps.process_due``: stops, outcomes, then one ToDo per due step, committing
-per chunk), checks the outcome, runs the pass again (nothing is issued twice) and removes everything
-it made.
+(``crm_fishpond.nurture.steps.process_due``: stops, outcomes, then the due steps a chunk of 500 at a
+time: ToDo, assignment Comment and step rows in bulk, ``_assign`` refreshed, committing per chunk),
+checks the outcome and runs the pass again (nothing is issued twice). Then it makes ``--baseline``
+more due and issues them one enrolment at a time (ToDo documents, ``process_due(set_based=False)``)
+and prints the ratio of the two rates. It removes everything it made.
 
     cd /opt/frappe-bench/sites && ../env/bin/python /work/main/benchmarks/bench_nurture.py \
-        --site nurture.localhost [--profiles 100000] [--due 10000]
+        --site nurture.localhost [--profiles 100000] [--due 10000] [--baseline 2000]
 
 Prints time and rows/s; asserts the counts, nothing about time.
 """
@@ -30,6 +33,9 @@ USER = "bench-nurture@example.com"
 def options(parser):
 	parser.add_argument("--profiles", type=int, default=100_000)
 	parser.add_argument("--due", type=int, default=10_000, help="enrolments whose step is due now")
+	parser.add_argument(
+		"--baseline", type=int, default=2_000, help="more due steps issued one at a time, for the ratio"
+	)
 	parser.add_argument("--keep", action="store_true", help="leave the generated rows in place")
 
 
@@ -39,6 +45,11 @@ def cleanup(frappe) -> None:
 		"delete from `tabToDo` where reference_type = 'Fishpond Lead' and reference_name like %s",
 		f"{PREFIX}%",
 	)
+	frappe.db.sql(
+		"delete from `tabComment` where reference_doctype = 'Fishpond Lead' and reference_name like %s",
+		f"{PREFIX}%",
+	)
+	frappe.db.sql("delete from `tabNotification Log` where for_user = %s", USER)
 	frappe.db.sql(f"delete from `tabFishpond Enrolment Step` where parent in ({enrolments})", PLAN)
 	frappe.db.sql("delete from `tabFishpond Plan Enrolment` where plan = %s", PLAN)
 	frappe.db.sql("delete from `tabFishpond Lead` where name like %s", f"{PREFIX}%")
@@ -122,35 +133,66 @@ def main() -> None:
 	# the first step falls due tomorrow; make --due of them due now
 	now = now_datetime()
 	e = frappe.qb.DocType("Fishpond Plan Enrolment")
-	due = (
-		frappe.qb.from_(e)
-		.select(e.name)
-		.where(e.plan == PLAN)
-		.orderby(e.name)
-		.limit(args.due)
-		.run(pluck=True)
-	)
+	order = frappe.qb.from_(e).select(e.name).where(e.plan == PLAN).orderby(e.name)
+	due = order.limit(args.due).run(pluck=True)
 	frappe.qb.update(e).set(e.next_due, add_days(now, -1)).where(e.name.isin(due)).run()
 	frappe.db.commit()
+
+	started = time.perf_counter()
+	steps.apply_stops(now)
+	steps.apply_outcomes(now)
+	checks = time.perf_counter() - started
+	print(f"stop and outcome checks alone (part of every pass): {checks:.2f} s")
 
 	started = time.perf_counter()
 	out = steps.process_due(now)
 	frappe.db.commit()
 	elapsed = time.perf_counter() - started
+	fast = out["issued"] / elapsed
 	print(
-		f"process_due: {out['issued']:,} steps issued (ToDos) in {elapsed:.2f} s "
-		f"({out['issued'] / elapsed:,.0f} steps/s), {out['stopped']} stopped"
+		f"process_due, set-based: {out['issued']:,} steps issued (ToDos) in {elapsed:.2f} s "
+		f"({fast:,.0f} steps/s), {out['stopped']} stopped, {out['notified']} notified"
 	)
 	todos = frappe.db.count(
 		"ToDo", {"reference_type": "Fishpond Lead", "reference_name": ("like", f"{PREFIX}%")}
 	)
-	print(f"check: {todos:,} ToDos (expected {args.due:,})")
-	assert out["issued"] == args.due == todos
+	comments = frappe.db.count(
+		"Comment",
+		{
+			"reference_doctype": "Fishpond Lead",
+			"reference_name": ("like", f"{PREFIX}%"),
+			"comment_type": "Assigned",
+		},
+	)
+	assigned = frappe.db.count(
+		"Fishpond Lead", {"name": ("like", f"{PREFIX}%"), "_assign": ("like", f"%{USER}%")}
+	)
+	print(
+		f"check: {todos:,} ToDos, {comments:,} assignment comments, {assigned:,} profiles assigned (expected {args.due:,})"
+	)
+	assert out["issued"] == args.due == todos == comments == assigned
 
 	started = time.perf_counter()
 	again = steps.process_due(now)
 	print(f"second pass: {again['issued']} issued in {time.perf_counter() - started:.2f} s (nothing twice)")
 	assert again["issued"] == 0
+
+	if args.baseline:
+		later = now_datetime()
+		more = order.where(e.step_state == "Waiting").limit(args.baseline).run(pluck=True)
+		frappe.qb.update(e).set(e.next_due, add_days(now, -1)).where(e.name.isin(more)).run()
+		frappe.db.commit()
+		started = time.perf_counter()
+		slow_out = steps.process_due(later, set_based=False)
+		frappe.db.commit()
+		elapsed = time.perf_counter() - started
+		slow = slow_out["issued"] / elapsed
+		print(
+			f"process_due, one at a time (baseline): {slow_out['issued']:,} steps issued (ToDo documents) "
+			f"in {elapsed:.2f} s ({slow:,.0f} steps/s)"
+		)
+		assert slow_out["issued"] == len(more)
+		print(f"set-based / one at a time: {fast / slow:.1f}x the steps per second")
 	print(f"peak RSS {peak_rss_mib():.0f} MiB")
 
 	if not args.keep:
