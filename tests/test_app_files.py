@@ -300,3 +300,23 @@ def test_every_doctype_desk_links_to_has_a_list_its_readers_can_open():
 			continue
 		readers_only = [p["role"] for p in doc["permissions"] if not (p.get("write") or p.get("create"))]
 		assert not readers_only, f"{name} is read_only: {readers_only} cannot open its list"
+
+
+def test_every_shipped_text_is_listed_for_the_translation_tools():
+	"""The _("...") strings of the shipped Email Templates and the shipped surveys' questions are
+	rendered in the recipient's language: crm_fishpond/shipped_texts.py lists each for main.pot."""
+	import re
+
+	shipped = []
+	for template in json.loads((SETUP_DATA / "email_template.json").read_text()):
+		for key in ("subject", "response"):
+			shipped += re.findall(r'_\("((?:[^"\\]|\\.)*)"\)', template.get(key) or "")
+	for survey in json.loads((SETUP_DATA / "fishpond_survey.json").read_text()):
+		shipped += [survey["question"], survey["comment_label"]]
+	tree = ast.parse((APP / "shipped_texts.py").read_text())
+	listed = {
+		node.args[0].value
+		for node in ast.walk(tree)
+		if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_lt"
+	}
+	assert set(shipped) == listed

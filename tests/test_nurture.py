@@ -26,6 +26,7 @@ def test_a_valid_plan_has_no_problems():
 		(n.Step(1, n.MAX_AFTER_DAYS + 1, n.CALL), "bad_days"),
 		(n.Step(1, 1, "Fax"), "bad_action"),
 		(n.Step(1, 1, n.EMAIL), "needs_template"),
+		(n.Step(1, 1, n.SURVEY), "needs_survey"),
 		(n.Step(1, 1, n.CALL, assign_to="Nobody"), "bad_assignee"),
 		(n.Step(1, 1, n.TASK, assign_to=n.ROLE), "needs_role"),
 		(n.Step(1, 1, n.VISIT, assign_to=n.USER), "needs_user"),
@@ -33,6 +34,11 @@ def test_a_valid_plan_has_no_problems():
 )
 def test_a_bad_step_is_named(step, code):
 	assert n.check_steps([step]) == [n.StepProblem(1, code)]
+
+
+def test_a_survey_step_is_a_message_nobody_is_assigned():
+	assert n.check_steps([n.Step(1, 1, n.SURVEY, survey="NPS", assign_to="Nobody")]) == []
+	assert n.SURVEY in n.MESSAGE_ACTIONS and n.SURVEY not in n.PERSON_ACTIONS
 
 
 def test_a_plan_needs_steps():

@@ -33,7 +33,10 @@ CALL = "Call"
 EMAIL = "Email"
 VISIT = "Visit"
 TASK = "Task"
-ACTIONS = (CALL, EMAIL, VISIT, TASK)
+SURVEY = "Survey"  # an NPS or CSAT survey (crm_fishpond.feedback), sent like an email
+ACTIONS = (CALL, EMAIL, VISIT, TASK, SURVEY)
+# actions that are a message sent at once: the step is done when it is queued, nobody is assigned
+MESSAGE_ACTIONS = (EMAIL, SURVEY)
 # actions a person does: a ToDo (and for calls and visits a calendar Event), done by an interaction
 PERSON_ACTIONS = (CALL, VISIT, TASK)
 CALENDAR_ACTIONS = (CALL, VISIT)
@@ -57,6 +60,7 @@ COMPLETED_BY = {
 	VISIT: frozenset({"Visit", "Meeting"}),
 	EMAIL: frozenset({"Email"}),
 	TASK: frozenset({"Call", "Visit", "Meeting", "Email", "Chat", "Note"}),
+	SURVEY: frozenset(),
 }
 # inbound interactions of these types are a reply
 REPLY_TYPES = frozenset({"Email", "Chat"})
@@ -82,6 +86,7 @@ class Step:
 	after_days: int
 	action: str
 	email_template: str | None = None
+	survey: str | None = None
 	assign_to: str = OWNER
 	assign_role: str | None = None
 	assign_user: str | None = None
@@ -99,7 +104,7 @@ class StepProblem:
 
 def check_steps(steps: Sequence[Step]) -> list[StepProblem]:
 	"""What is wrong with a plan's steps (empty: it can run). Codes: ``no_steps``, ``bad_days``,
-	``bad_occasion``, ``bad_days_before``, ``bad_action``, ``needs_template``, ``bad_assignee``,
+	``bad_occasion``, ``bad_days_before``, ``bad_action``, ``needs_template``, ``needs_survey``, ``bad_assignee``,
 	``needs_role``, ``needs_user``."""
 	if not steps:
 		return [StepProblem(0, "no_steps")]
@@ -115,8 +120,10 @@ def check_steps(steps: Sequence[Step]) -> list[StepProblem]:
 			problems.append(StepProblem(step.no, "bad_action"))
 		elif step.action == EMAIL and not step.email_template:
 			problems.append(StepProblem(step.no, "needs_template"))
-		if step.action == EMAIL:
-			continue  # an email is sent, nobody is assigned
+		elif step.action == SURVEY and not step.survey:
+			problems.append(StepProblem(step.no, "needs_survey"))
+		if step.action in MESSAGE_ACTIONS:
+			continue  # a message is sent, nobody is assigned
 		if step.assign_to not in ASSIGNEES:
 			problems.append(StepProblem(step.no, "bad_assignee"))
 		elif step.assign_to == ROLE and not step.assign_role:

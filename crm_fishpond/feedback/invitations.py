@@ -91,15 +91,17 @@ def invite(
 		name = frappe.db.get_value(INVITATION, {"invite_key": key}, "name")
 		return {"invitation": name, "status": "Duplicate", "reason": None}
 	s = frappe.get_cached_doc(SURVEY, survey)
+	reason = None
 	if not s.enabled:
-		frappe.throw(_("Survey {0} is disabled.").format(survey), title=_("Survey"))
+		if via == BY_HAND:
+			frappe.throw(_("Survey {0} is disabled.").format(survey), title=_("Survey"))
+		reason = _("The survey is disabled")
 	lead = frappe.db.get_value(LEAD, profile, ["name", "lead_name", "email_id"], as_dict=True)
 	if lead is None:
 		frappe.throw(_("Fishpond Lead {0} not found").format(profile), frappe.DoesNotExistError)
-	reason = None
 	last = last_surveyed([profile]).get(profile)
 	quiet = quiet_days()
-	if last is not None and get_datetime(last) > add_to_date(now, days=-quiet):
+	if not reason and last is not None and get_datetime(last) > add_to_date(now, days=-quiet):
 		ends = format_date(add_days(getdate(last), quiet))
 		if via == BY_HAND:
 			frappe.throw(

@@ -38,6 +38,7 @@ from frappe.utils import add_to_date, get_datetime, get_fullname, getdate, now_d
 
 from crm_fishpond import jobs
 from crm_fishpond.engine import nurture as rules
+from crm_fishpond.feedback import invitations
 from crm_fishpond.nurture.enrol import ACTIVE, COMPLETED, OPEN, STOPPED, WAITING, anchors_of, reserve_names
 from crm_fishpond.nurture.plans import (
 	ENROLMENT,
@@ -49,7 +50,7 @@ from crm_fishpond.nurture.plans import (
 	load_steps,
 	step_subject,
 )
-from crm_fishpond.profile.language import rendered_in, site_language
+from crm_fishpond.profile.language import recipient_languages, rendered_in
 
 LEAD = "Fishpond Lead"
 JOB = "crm_fishpond.nurture.steps.process_due"
@@ -455,8 +456,8 @@ def _issue_set(names: list[str], now: dt.datetime) -> int:
 	if not (plan.due or plan.complete or plan.gone or plan.moves):
 		return 0
 	coupons = _coupons(plan.due, now)
-	emails = [d for d in plan.due if d.step.action == rules.EMAIL]
-	reminders = [d for d in plan.due if d.step.action != rules.EMAIL]
+	emails = [d for d in plan.due if d.step.action in rules.MESSAGE_ACTIONS]
+	reminders = [d for d in plan.due if d.step.action not in rules.MESSAGE_ACTIONS]
 	sent = _send_emails(emails, coupons)
 	written = _write_reminders(reminders, now)
 	step_rows = [_email_step_row(d, queue, now) for d, queue in sent] + [
@@ -540,9 +541,12 @@ def _send_emails(emails: list[Due], coupons: dict[str, str]) -> list[tuple[Due, 
 		context["coupon_code"] = codes.get(coupon) if coupon else None
 		frappe.db.savepoint(EMAIL_SAVEPOINT)
 		try:
-			queue = send_step_email(
-				d.step.email_template, d.lead, context=context, lang=languages.get(d.lead.name)
-			)
+			if d.step.action == rules.SURVEY:
+				queue = send_step_survey(d)
+			else:
+				queue = send_step_email(
+					d.step.email_template, d.lead, context=context, lang=languages.get(d.lead.name)
+				)
 		except Exception:
 			frappe.db.rollback(save_point=EMAIL_SAVEPOINT)
 			_log_step_error(d.step.no, d.row.name)
@@ -564,35 +568,6 @@ def _occasion_context(d: Due) -> dict:
 		return {}
 	anchor = anchors_of(d.lead).get(d.step.occasion)
 	return {"occasion": d.step.occasion, "years": d.year - getdate(anchor).year if anchor else None}
-
-
-def recipient_languages(profiles: list[str]) -> dict[str, str]:
-	"""Each profile's language, in one query: its Customer's, else its ERPNext Lead's (ERPNext's
-	``language`` fields), else the site's. A language that is not enabled counts as none."""
-	site = site_language()
-	if not profiles:
-		return {}
-	lead = frappe.qb.DocType(LEAD)
-	customer = frappe.qb.DocType("Customer")
-	erp_lead = frappe.qb.DocType("Lead")
-	rows = (
-		frappe.qb.from_(lead)
-		.left_join(customer)
-		.on(customer.name == lead.customer)
-		.left_join(erp_lead)
-		.on(erp_lead.name == lead.lead)
-		.select(lead.name, customer.language, erp_lead.language)
-		.where(lead.name.isin(profiles))
-		.run()
-	)
-	language = frappe.qb.DocType("Language")
-	enabled = set(
-		frappe.qb.from_(language).select(language.name).where(language.enabled == 1).run(pluck=True)
-	)
-	out = {}
-	for name, customer_lang, lead_lang in rows:
-		out[name] = next((lang for lang in (customer_lang, lead_lang) if lang and lang in enabled), site)
-	return out
 
 
 def send_step_email(
@@ -628,6 +603,15 @@ def send_step_email(
 			delayed=True,
 		)
 	return getattr(queued, "name", None)
+
+
+def send_step_survey(d: Due) -> str | None:
+	"""A survey step: the survey with its personal link, in the profile's language
+	(crm_fishpond.feedback.invitations), recorded under the step's key, so a retried job never sends it
+	twice. The Email Queue's name, or None when it was not sent (the quiet period, no address,
+	unsubscribed, the survey disabled): the step is done either way."""
+	out = invitations.invite(d.lead.name, d.step.survey, invitations.PLAN_STEP, key=d.key)
+	return frappe.db.get_value(invitations.INVITATION, out["invitation"], "email_queue")
 
 
 def _email_step_row(d: Due, queue: str | None, now: dt.datetime) -> dict:
@@ -894,7 +878,7 @@ def issue(name: str, now: dt.datetime) -> int:
 	frappe.db.savepoint("fishpond_nurture_step")
 	try:
 		coupon = ensure_coupon(row, now)
-		if d.step.action == rules.EMAIL:
+		if d.step.action in rules.MESSAGE_ACTIONS:
 			_issue_email(d, now, coupon)
 		else:
 			_issue_reminder(d, now)
@@ -931,7 +915,10 @@ def _issue_email(d: Due, now: dt.datetime, coupon: str | None = None) -> None:
 	context = frappe.get_doc(LEAD, d.lead.name).as_dict()
 	context.update(_occasion_context(d))
 	context["coupon_code"] = frappe.db.get_value("Coupon Code", coupon, "coupon_code") if coupon else None
-	queue = send_step_email(d.step.email_template, d.lead, context=context)
+	if d.step.action == rules.SURVEY:
+		queue = send_step_survey(d)
+	else:
+		queue = send_step_email(d.step.email_template, d.lead, context=context)
 	row = _email_step_row(d, queue, now)
 	_add_step_row(row.pop("parent"), row)
 	_move_on(d.row, now, d.step.no, d.year)

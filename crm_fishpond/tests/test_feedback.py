@@ -259,6 +259,64 @@ class TestSending(SurveyCase):
 		self.assertIn("Answer the survey", body(queue))
 
 
+class TestPlanStep(SurveyCase):
+	def test_a_survey_step_sends_the_survey_once_and_a_quiet_period_lets_the_plan_move_on(self):
+		from crm_fishpond.nurture import enrol, steps
+		from crm_fishpond.tests.test_nurture import plan, step_rows
+
+		name = plan(
+			"Survey Step",
+			[
+				{"after_days": 0, "action": "Survey", "survey": CSAT},
+				{"after_days": 0, "action": "Survey", "survey": NPS},
+			],
+			stop_on_stage_change=0,
+			stop_on_purchase=0,
+		)
+		lead = profile("Plan Step")
+		enrol.enrol(name, [lead])
+		steps.process_due()
+		enrolment = frappe.db.get_value(
+			"Fishpond Plan Enrolment", {"fishpond_lead": lead, "plan": name}, "name"
+		)
+		sent = frappe.get_all(
+			"Fishpond Survey Invitation",
+			filters={"fishpond_lead": lead},
+			fields=["survey", "status", "sent_via", "invite_key", "email_queue", "not_sent_reason"],
+			order_by="creation",
+		)
+		first = sent[0]
+		self.assertEqual((first.survey, first.status, first.sent_via), (CSAT, "Sent", "Plan Step"))
+		self.assertEqual(sent[0].invite_key, f"{enrolment}:1")
+		rows = step_rows(enrolment)
+		self.assertEqual(
+			(rows[0].action, rows[0].status, rows[0].email_queue), ("Survey", "Sent", sent[0].email_queue)
+		)
+		# the second step falls in the quiet period: recorded as not sent, the plan completes
+		steps.process_due()
+		self.assertEqual(
+			(
+				sent := frappe.get_all(
+					"Fishpond Survey Invitation",
+					filters={"fishpond_lead": lead},
+					pluck="status",
+					order_by="creation",
+				)
+			),
+			["Sent", "Not Sent"],
+		)
+		self.assertEqual(frappe.db.get_value("Fishpond Plan Enrolment", enrolment, "status"), "Completed")
+		# replayed: nothing more
+		steps.process_due()
+		self.assertEqual(frappe.db.count("Fishpond Survey Invitation", {"fishpond_lead": lead}), 2)
+
+	def test_a_survey_step_needs_a_survey(self):
+		from crm_fishpond.tests.test_nurture import plan
+
+		with self.assertRaisesRegex(frappe.ValidationError, "Survey"):
+			plan("Survey Step Missing", [{"after_days": 0, "action": "Survey"}])
+
+
 class TestAnswers(SurveyCase):
 	def setUp(self):
 		super().setUp()

@@ -13,6 +13,7 @@ from crm_fishpond.api import nurture as api
 from crm_fishpond.nurture import crowd, steps
 from crm_fishpond.nurture.plans import ENROLMENT, ENROLMENT_STEP, PLAN
 from crm_fishpond.pools.claim import insert_logs
+from crm_fishpond.profile.language import recipient_languages
 from crm_fishpond.tests import pools_factories as pf
 
 PREFIX = "_FP Nurture"
@@ -948,7 +949,7 @@ class TestLanguage(NurtureCase):
 			},
 		)
 		en = self.lead(owner=self.rep, lead_name=f"{PREFIX} En", birthday="1990-03-05")
-		self.assertEqual(steps.recipient_languages([zh, en])[zh], "zh")
+		self.assertEqual(recipient_languages([zh, en])[zh], "zh")
 		name = plan(
 			"Greetings Zh",
 			[
