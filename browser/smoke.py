@@ -1357,9 +1357,9 @@ def flow_rep_sends_a_survey_and_the_customer_answers(context, admin_page, args) 
 			visitor.wait_for_timeout(500)  # the buttons' colour transition ends
 			shoot(visitor, args, "survey-page.png")
 			visitor.locator("#fishpond-survey-form button[type='submit']").click()
-			visitor.wait_for_selector(".fishpond-survey-done:visible, .modal.show")
-			if visitor.locator(".modal.show").count():
-				problems.append(f"answering: {visitor.locator('.modal.show').inner_text()[:300]}")
+			visitor.wait_for_selector(".fishpond-survey-done:visible, .fishpond-survey-error:visible")
+			if visitor.locator(".fishpond-survey-error:visible").count():
+				problems.append(f"answering: {visitor.locator('.fishpond-survey-error').inner_text()[:300]}")
 			visitor.goto(f"{args.url}{path}")
 			again = visitor.locator(".fishpond-survey-problem")
 			again.wait_for()

@@ -27,6 +27,7 @@ import pandas as pd
 from frappe import _
 from frappe.query_builder import functions as fn
 from frappe.utils import add_days, add_to_date, format_date, get_datetime, getdate, now_datetime
+from pypika.terms import ExistsCriterion
 
 from crm_fishpond import jobs
 from crm_fishpond.engine import feedback as rules
@@ -42,6 +43,8 @@ ONLY_WHEN_ASKED = "Only When Asked"
 PLAN_STEP = "Plan Step"
 BY_HAND = "By Hand"
 LOOKBACK_DAYS = 30
+# Journal Entries that settle an invoice without the customer paying it
+NOT_PAYMENTS = ("Write Off Entry", "Credit Note", "Debit Note")
 JOB = "crm_fishpond.feedback.invitations.run"
 JOB_ID = "crm_fishpond:surveys"
 
@@ -138,7 +141,7 @@ def invite(
 	if not reason:
 		queue = _send(s, lead, email, links.survey_url(doc.name, expires_on), lang)
 		if not queue:
-			reason = _("Unsubscribed")
+			reason = _("Unsubscribed or not a valid address")
 	values = {"email_queue": queue} if queue else {"status": "Not Sent", "not_sent_reason": reason}
 	frappe.db.set_value(INVITATION, doc.name, values, update_modified=False)
 	return {"invitation": doc.name, "status": "Sent" if queue else "Not Sent", "reason": reason}
@@ -247,8 +250,11 @@ def surveyed_vouchers(frame: pd.DataFrame) -> list[tuple]:
 
 def candidates(survey, now: dt.datetime) -> pd.DataFrame:
 	"""(profile, survey, voucher, ready_on) for one survey, read set-based."""
-	since = max(getdate(add_days(now, -LOOKBACK_DAYS)), getdate(survey.active_from or now))
-	until = getdate(add_days(now, -int(survey.delay_days or 0)))
+	delay = int(survey.delay_days or 0)
+	until = getdate(add_days(now, -delay))
+	since = getdate(add_days(until, -LOOKBACK_DAYS))
+	if survey.active_from:
+		since = max(since, getdate(survey.active_from))
 	if survey.send_after == PAID_INVOICE:
 		rows = _paid_invoices(since, until)
 		doctype = "Sales Invoice"
@@ -263,11 +269,24 @@ def candidates(survey, now: dt.datetime) -> pd.DataFrame:
 
 
 def _paid_invoices(since, until) -> list[tuple]:
-	"""Profiles' submitted, fully paid, non-return invoices whose last payment falls in [since, until]."""
+	"""Profiles' submitted, non-return invoices settled in full whose last payment falls in
+	[since, until]. A payment is a Payment Entry, a Journal Entry that is not a write-off, credit or
+	debit note, or a POS invoice's own payment at the till. An invoice with a submitted return, or with
+	no such payment (settled by an allocated credit note or a write-off), is not paid business."""
 	si = frappe.qb.DocType("Sales Invoice")
 	ple = frappe.qb.DocType("Payment Ledger Entry")
+	je = frappe.qb.DocType("Journal Entry")
+	ret = frappe.qb.DocType("Sales Invoice").as_("ret")
 	lead = frappe.qb.DocType(LEAD)
 	paid_on = fn.Max(ple.posting_date)
+	returned = (
+		frappe.qb.from_(ret).select(ret.name).where((ret.return_against == si.name) & (ret.docstatus == 1))
+	)
+	paid_by_payment = (ple.amount < 0) & (
+		(ple.voucher_type == "Payment Entry")
+		| ((ple.voucher_type == "Journal Entry") & je.voucher_type.notin(NOT_PAYMENTS))
+	)
+	paid_at_till = (ple.voucher_no == si.name) & (si.is_pos == 1)
 	return (
 		frappe.qb.from_(si)
 		.join(ple)
@@ -276,12 +295,17 @@ def _paid_invoices(since, until) -> list[tuple]:
 			& (ple.against_voucher_no == si.name)
 			& (ple.delinked == 0)
 		)
+		.left_join(je)
+		.on((ple.voucher_type == "Journal Entry") & (je.name == ple.voucher_no))
 		.join(lead)
 		.on(lead.customer == si.customer)
 		.select(lead.name, si.name, paid_on)
 		.where(
 			(si.docstatus == 1) & (si.is_return == 0) & (si.outstanding_amount <= 0) & (si.grand_total > 0)
 		)
+		.where(ple.posting_date <= until)
+		.where(paid_by_payment | paid_at_till)
+		.where(ExistsCriterion(returned).negate())
 		.groupby(lead.name, si.name)
 		.having((paid_on >= since) & (paid_on <= until))
 		.run()

@@ -61,6 +61,8 @@ def verify(invitation, expires, signature, now: dt.datetime | None = None) -> di
 	now = now or now_datetime()
 	if row.status == "Answered":
 		raise LinkError(_("This survey has already been answered. Thank you!"))
+	if row.status != "Sent":  # never sent (no address, quiet period): its link was never given out
+		raise LinkError(_("This survey is no longer available."))
 	deadline = min(dt.datetime.fromtimestamp(int(expires)), get_datetime(row.expires_on))
 	if now > deadline:
 		raise LinkError(_("This survey link has expired."))

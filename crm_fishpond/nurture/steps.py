@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -57,9 +58,8 @@ JOB = "crm_fishpond.nurture.steps.process_due"
 JOB_ID = "crm_fishpond:nurture_due"
 CHUNK = 500
 EVENT_MINUTES = 30
-# Event's naming (frappe/desk/doctype/event/event.json: autoname "EV.#####")
-EVENT_SERIES = "EV"
-EVENT_DIGITS = 5
+# Event's naming series, read from its meta (Frappe 15: autoname "EV.#####")
+EVENT_NAMING = re.compile(r"^([A-Za-z0-9_-]+)\.(#+)$")
 CHUNK_SAVEPOINT = "fishpond_nurture_chunk"
 EMAIL_SAVEPOINT = "fishpond_nurture_email"
 BY_HAND = "By Hand"
@@ -337,7 +337,9 @@ def _locked(name: str) -> frappe._dict | None:
 
 
 def _step_key(enrolment: str, step_no: int, year: int | None = None) -> str:
-	"""Unique per issued step: enrolment and step number, and for an occasion step the occasion's year."""
+	"""Unique per issued step: enrolment and step number, and in a plan that repeats every year the
+	round's year (an occasion step: the occasion's year; a plain step: the year it falls due in, so the
+	next round issues it again, once)."""
 	return f"{enrolment}:{step_no}:{year}" if year else f"{enrolment}:{step_no}"
 
 
@@ -414,7 +416,9 @@ def _decide(rows: list[frappe._dict], now: dt.datetime) -> Plan:
 				plan.moves[r.name] = rules.plan_next(steps, step.no, now, anchors, years.get(r.name))
 				continue
 			year = rules.occasion_year(get_datetime(r.next_due), step.days_before)
-		candidates.append(Due(r, step, lead, steps, _step_key(r.name, step.no, year), year))
+		# a plain step of a repeating plan comes back every round: its key holds the year it falls due in
+		round_year = year or (get_datetime(r.next_due).year if rules.repeats(steps) else None)
+		candidates.append(Due(r, step, lead, steps, _step_key(r.name, step.no, round_year), year))
 	issued = _issued_keys([d.key for d in candidates])
 	for d in candidates:
 		if d.key not in issued:
@@ -715,7 +719,7 @@ def _write_reminders(due: list[Due], now: dt.datetime) -> list[tuple[Due, str | 
 			out.append((d, user, todo, len(pending_events) - 1))
 		else:
 			out.append((d, user, todo, None))
-	names = reserve_names(len(pending_events), EVENT_SERIES, EVENT_DIGITS)
+	names = reserve_names(len(pending_events), *event_series()) if pending_events else []
 	for name, event in zip(names, pending_events, strict=True):
 		events.append({**event, "name": name})
 	_bulk("ToDo", todos)
@@ -969,6 +973,15 @@ def _issue_reminder(d: Due, now: dt.datetime) -> None:
 	frappe.db.set_value(
 		ENROLMENT, row.name, {"step_state": OPEN, "assigned_to": user, "modified": now}, update_modified=False
 	)
+
+
+def event_series() -> tuple[str, int]:
+	"""Event's naming series as (prefix, digits), from its meta. Another kind of naming raises, and the
+	chunk falls back to issuing each step as documents (``issue``), which Frappe names itself."""
+	found = EVENT_NAMING.match(frappe.get_meta("Event").autoname or "")
+	if not found:
+		raise ValueError("Event is not named by a plain naming series")
+	return found.group(1), len(found.group(2))
 
 
 def _profile_link(profile: str) -> str:

@@ -208,6 +208,26 @@ class TestSending(SurveyCase):
 		invitations.run()
 		self.assertEqual(frappe.db.count("Fishpond Survey Invitation", {"fishpond_lead": lead}), 1)
 
+	def test_a_returned_invoice_is_no_paid_business_and_a_blank_start_day_still_sends(self):
+		from crm_fishpond.tests.referral_factories import pay
+
+		frappe.db.set_value(
+			"Fishpond Survey", NPS, {"send_after": "Paid Sales Invoice", "delay_days": 0, "active_from": None}
+		)
+		frappe.db.set_value("Fishpond Survey", CSAT, "enabled", 0)
+		returned, paid = profile("Returned"), profile("Paid Blank Start")
+		si = f.sales_invoice(frappe.db.get_value("Fishpond Lead", returned, "customer"), rate=90)
+		pay(si.name)
+		f.credit_note(si.name)  # paid, then the whole of it came back: no paid business to ask about
+		other = f.sales_invoice(frappe.db.get_value("Fishpond Lead", paid, "customer"), rate=90)
+		pay(other.name)
+		invitations.run()
+		self.assertFalse(frappe.db.exists("Fishpond Survey Invitation", {"fishpond_lead": returned}))
+		self.assertEqual(
+			frappe.db.get_value("Fishpond Survey Invitation", {"fishpond_lead": paid}, "reference_name"),
+			other.name,
+		)
+
 	def test_a_delivered_order_sends_the_csat_survey_after_its_delay(self):
 		from erpnext.selling.doctype.sales_order.sales_order import make_delivery_note
 
@@ -413,6 +433,41 @@ class TestAnswers(SurveyCase):
 
 
 class TestPublicEndpoint(SurveyCase):
+	def test_the_page_answers_any_query_with_the_question_or_why_not_and_writes_nothing(self):
+		from crm_fishpond.www import fishpond_survey
+
+		good = params(invitations.invite(profile("Page Fuzz"), NPS, invitations.BY_HAND)["invitation"])
+		rng = random.Random(20261204)
+		nasty = [
+			None,
+			"",
+			"\x00",
+			"\ud800",
+			"x" * 100_000,
+			"<script>alert(1)</script>",
+			"9" * 40,
+			"-1",
+			"1e9",
+		]
+		frappe.set_user("Guest")
+		try:
+			for _i in range(200):
+				query = {
+					"i": rng.choice([good["i"], *nasty]),
+					"e": rng.choice([good["e"], *nasty]),
+					"_signature": rng.choice([good["s"], *nasty]),
+				}
+				frappe.local.form_dict = frappe._dict({k: v for k, v in query.items() if v is not None})
+				before = counts()
+				context = fishpond_survey.get_context(frappe._dict())
+				self.assertEqual(counts(), before)
+				valid = (query["i"], query["e"], query["_signature"]) == (good["i"], good["e"], good["s"])
+				self.assertEqual(bool(context.get("question")), valid, query)
+				self.assertEqual(bool(context.get("problem")), not valid, query)
+		finally:
+			frappe.local.form_dict = frappe._dict()
+			frappe.set_user("Administrator")
+
 	def test_the_endpoint_is_rate_limited_per_ip(self):
 		cmd = "crm_fishpond.api.feedback.submit_survey"
 		with http_request(cmd, "203.0.113.21"):

@@ -901,6 +901,40 @@ class TestGreetings(NurtureCase):
 			["2026", "2026", "2027"],
 		)
 
+	def test_a_plain_step_after_a_greeting_comes_back_every_year(self):
+		profile = self.lead(owner=self.rep, lead_name=f"{PREFIX} Round", birthday="1990-03-05")
+		name = plan(
+			"Greeting Then Call",
+			[
+				{
+					"after_days": 0,
+					"occasion": "Birthday",
+					"action": "Email",
+					"email_template": "Fishpond Birthday Greeting",
+				},
+				{"after_days": 2, "action": "Task"},
+			],
+			stop_on_purchase=0,
+			stop_on_reply=0,
+			stop_on_stage_change=0,
+			stop_on_release=0,
+		)
+		with self.freeze_time(T0):
+			api.enrol(name, [profile])
+		e = enrolment(profile, name)
+		for year in (2026, 2027):
+			with self.freeze_time(f"{year}-03-05 09:05:00"):
+				self.assertEqual(steps.process_due()["issued"], 1, f"the {year} greeting")
+			with self.freeze_time(f"{year}-03-07 09:10:00"):
+				self.assertEqual(steps.process_due()["issued"], 1, f"the {year} task")
+				todo = step_rows(e.name)[-1].todo
+			frappe.db.set_value("ToDo", todo, "status", "Closed")  # done: the plan goes round again
+			steps.complete_step(e.name, todo_closed=True)
+			e = enrolment(profile, name)
+			self.assertEqual((e.current_step, e.step_state), (1, "Waiting"))
+		# two rounds: the greeting and the task once each year (rows listed by step number)
+		self.assertEqual([r.action for r in step_rows(e.name)], ["Email", "Email", "Task", "Task"])
+
 	def test_29_february_on_28_february_and_a_missing_birthday(self):
 		leap = self.lead(owner=self.rep, birthday="2000-02-29")
 		nobody = self.lead(owner=self.rep)

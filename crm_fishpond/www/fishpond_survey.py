@@ -41,5 +41,6 @@ def get_context(context):
 		context.high_label = _("Extremely likely") if row.survey_type == rules.NPS else _("Very satisfied")
 		context.send_label = _("Send")
 		context.choose_label = _("Please choose a score.")
+		context.failed_label = _("Your answer could not be sent. Please try again.")
 	context.params = {"i": invitation, "e": expires, "s": signature}
 	return context
