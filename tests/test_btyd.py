@@ -645,3 +645,34 @@ def test_typical_gap_is_the_median_repeat_interval_or_the_horizon():
 	summary = pd.DataFrame({"frequency": [2, 4, 1, 0], "recency": [60.0, 80.0, 30.0, 0.0]})
 	assert btyd.typical_gap_days(summary, fallback=90.0) == 30.0  # median of 30, 20, 30
 	assert btyd.typical_gap_days(summary.iloc[:2], fallback=90.0) == 90.0  # too few repeat buyers
+
+
+def test_a_fit_ending_at_a_stationary_point_counts_as_converged(monkeypatch):
+	"""L-BFGS-B can stop "ABNORMAL" at the optimum itself (its line search finds nothing lower at
+	ftol near machine precision; on some CPUs it did on the pipeline's test pond). Judged by the
+	gradient, such a fit converged; one stopped away from the optimum did not."""
+	real = btyd.optimize.minimize
+
+	def abnormal(*args, **kwargs):
+		result = real(*args, **kwargs)
+		result.success, result.message = False, "ABNORMAL: "
+		return result
+
+	def loglik(theta):  # a concave log-likelihood with its maximum at theta = (1, -2)
+		target = np.array([1.0, -2.0])
+		return -float(np.sum((theta - target) ** 2)), -2 * (theta - target)
+
+	monkeypatch.setattr(btyd.optimize, "minimize", abnormal)
+	theta, converged = btyd._maximise(loglik, 2, 1.0, 0.0, [np.zeros(2)])
+	np.testing.assert_allclose(theta, [1.0, -2.0], atol=1e-6)
+	assert converged
+
+	def stopped_early(*args, **kwargs):
+		kwargs["options"] = {**kwargs["options"], "maxiter": 1}
+		result = real(*args, **kwargs)
+		result.success = False
+		return result
+
+	monkeypatch.setattr(btyd.optimize, "minimize", stopped_early)
+	_, converged = btyd._maximise(loglik, 2, 1.0, 0.0, [np.array([8.0, 8.0])])
+	assert not converged

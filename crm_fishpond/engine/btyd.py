@@ -537,7 +537,23 @@ def _maximise(
 			if result.success and np.abs(result.x).max() < _LOG_BOUND - 1e-6:
 				break
 	assert best is not None
-	return best.x, bool(best.success) and bool(best.fun < 1e299)
+	return best.x, _stationary(objective, best) and bool(best.fun < 1e299)
+
+
+STATIONARY_GRADIENT = 1e-6
+"""Largest gradient component (of the mean negative log-likelihood) at which a fit counts as
+converged even when L-BFGS-B reports otherwise."""
+
+
+def _stationary(objective, result) -> bool:
+	"""Whether the optimiser ended at a stationary point. With ``ftol`` near machine precision,
+	L-BFGS-B can end "ABNORMAL" (its line search finds no further decrease) at the optimum itself;
+	whether it does depends on the CPU's floating-point kernels. A point where the gradient
+	vanishes is converged, whatever the message says."""
+	if result.success:
+		return True
+	_, gradient = objective(result.x)
+	return bool(np.isfinite(gradient).all() and np.abs(gradient).max() < STATIONARY_GRADIENT)
 
 
 def fit_bgnbd(
