@@ -17,6 +17,7 @@ from crm_fishpond.engine.pipeline import (
 	PondInputs,
 	complete,
 	diff_results,
+	fit_models,
 	run_pond,
 )
 from crm_fishpond.engine.rfm import SCORE_COLUMNS, SUMMARY_COLUMNS
@@ -167,6 +168,41 @@ def test_models_round_trip_through_json(pond, result):
 	# the dict form is accepted directly too
 	again = run_pond(pond.subset(ids), CONFIG, as_of=AS_OF, models=data, dedupe=False)
 	assert (again.metrics["clv"] == result.metrics.loc[ids, "clv"]).all()
+
+
+def test_fit_models_fits_what_a_full_run_fits(pond, result):
+	fitted = fit_models(pond, CONFIG, as_of=AS_OF)
+	assert fitted == result.models
+	clv = result.metrics["clv"].to_numpy()
+	np.testing.assert_array_equal(fitted.clv_reference, np.sort(clv[clv > 0]))
+	np.testing.assert_array_equal(fitted.clv_reference, result.models.clv_reference)
+
+
+def test_a_fanned_out_run_gives_every_part_the_rows_of_one_run(pond, result):
+	"""One fit, then parts scored apart in any order: the rows of a single run over the pond."""
+	fitted = fit_models(pond, CONFIG, as_of=AS_OF)
+	ids = result.metrics.index.to_numpy()
+	parts = np.array_split(np.random.default_rng(11).permutation(ids), 7)
+	runs = [run_pond(pond.subset(part), CONFIG, as_of=AS_OF, models=fitted, dedupe=False) for part in parts]
+	metrics = pd.concat([r.metrics for r in runs]).loc[result.metrics.index]
+	pd.testing.assert_frame_equal(metrics, result.metrics)
+	tags = pd.concat([r.tags for r in runs]).sort_values(["profile", "tag"]).reset_index(drop=True)
+	expected = result.tags.sort_values(["profile", "tag"]).reset_index(drop=True)
+	pd.testing.assert_frame_equal(tags, expected)
+
+
+def test_a_profile_is_ranked_against_the_fitted_population(pond, result):
+	"""Scored with models, a profile's CLV share is taken among the fit's CLVs, not the part's own."""
+	clv = result.metrics["clv"]
+	buyers = clv[clv > 0].sort_values()
+	middle, top = buyers.index[len(buyers) // 2], buyers.index[-1]
+	reference = result.models.clv_reference
+	np.testing.assert_array_equal(result.models.with_clv_reference(clv).clv_reference, reference)
+	# a population ten times poorer: the richest stays on top, the median buyer climbs
+	poorer = result.models.with_clv_reference(reference / 10)
+	again = run_pond(pond.subset([middle, top]), CONFIG, as_of=AS_OF, models=poorer, dedupe=False)
+	assert again.metrics.loc[top, "v_clv"] == result.metrics.loc[top, "v_clv"]
+	assert again.metrics.loc[middle, "v_clv"] > result.metrics.loc[middle, "v_clv"]
 
 
 def test_bad_models_dict_names_the_field():

@@ -18,8 +18,13 @@ A **full run** fits the models (RFM cut points, BG/NBD and Gamma-Gamma parameter
 returns them in :class:`FittedModels`; the site stores them (:meth:`FittedModels.to_dict`). An
 **incremental run** passes ``models=`` and rescoring a few profiles then gives exactly the rows the
 full run gave them when their data did not change: nothing is refitted, and the CLV percentile of the
-lead score's value part is taken against ``models.clv_reference`` (the positive CLVs of the last full
-run, by profile) instead of against the few profiles at hand.
+lead score's value part is taken against ``models.clv_reference`` (the sorted positive CLVs of the
+population the models were fitted on) instead of against the few profiles at hand.
+
+A **fanned-out full run** calls :func:`fit_models` once on the whole pond, then :func:`run_pond` with
+those models on each part of the pond, in any order and on any number of workers: every part gets
+exactly the rows one :func:`run_pond` over the whole pond gives (the RFM cut points, the BG/NBD and
+Gamma-Gamma parameters and the CLV reference all come from the whole pond).
 
 A stage or tag rule that fails on the pond (a field the frame lacks, a value of the wrong type) is
 skipped and listed in ``PondResult.rule_errors``; the other rules and every other step still run.
@@ -113,8 +118,9 @@ class FittedModels:
 	and never used. ``recency_gap_days``: the typical gap of the recency rule that replaces BG/NBD
 	then (:func:`~.btyd.typical_gap_days`). ``fitted_on``: the
 	``as_of`` of the fit; ``n``: the number of profiles with a purchase it saw. ``clv_reference``:
-	positive CLV by profile at fit time, the scale of the lead score's CLV percentile (not part of
-	:meth:`to_dict`: a site rebuilds it from the stored CLVs with :meth:`with_clv_reference`).
+	the positive CLVs at fit time, sorted (a float array): the scale of the lead score's CLV
+	percentile. It is not part of :meth:`to_dict` (it has one value per buyer); a site stores it
+	beside the parameters and restores it with :meth:`with_clv_reference`.
 	"""
 
 	rfm: RFMThresholds
@@ -122,11 +128,12 @@ class FittedModels:
 	gamma_gamma: btyd.GammaGammaParams | None
 	fitted_on: pd.Timestamp
 	n: int
-	clv_reference: pd.Series | None = field(default=None, compare=False, repr=False)
+	clv_reference: np.ndarray | None = field(default=None, compare=False, repr=False)
 	recency_gap_days: float | None = None
 
-	def with_clv_reference(self, clv: pd.Series | Mapping[str, float] | None) -> FittedModels:
-		"""A copy whose CLV percentile scale is ``clv`` (profile -> CLV; zero and missing ignored)."""
+	def with_clv_reference(self, clv: pd.Series | Mapping[str, float] | np.ndarray | None) -> FittedModels:
+		"""A copy whose CLV percentile scale is ``clv`` (CLVs, by profile or not; zero and missing
+		ignored)."""
 		return FittedModels(
 			self.rfm,
 			self.bgnbd,
@@ -238,9 +245,7 @@ def run_pond(
 		index = pd.Index(ids, dtype=object, name="profile")
 
 	with _timed(timings, "rfm"):
-		summary = rfm_summary(
-			inputs.transactions, as_of, profiles=index, zero_amount_purchases=config.rfm.zero_amount_purchases
-		)
+		summary = _summary(inputs.transactions, index, config, as_of)
 		refit = models is None
 		thresholds = (
 			fit_rfm_thresholds(summary, config.rfm, fitted_on=as_of.isoformat()) if refit else models.rfm
@@ -248,14 +253,8 @@ def run_pond(
 		scores = score_rfm(summary, thresholds, config.rfm)
 
 	with _timed(timings, "btyd"):
-		if refit:
-			bg, gg = _fit_btyd(summary, config, as_of)
-			gap = btyd.typical_gap_days(summary, config.churn.horizon_days)
-			fitted = FittedModels(thresholds, bg, gg, as_of, int((summary["orders"] > 0).sum()), None, gap)
-		else:
-			fitted = models
+		fitted = _fitted(summary, thresholds, config, as_of) if refit else models
 		churn = _churn(summary, fitted, config)
-		bg = fitted.churn_model
 
 	with _timed(timings, "activity"):
 		# one pass over the activity for the summary and the lead score's engagement part
@@ -317,8 +316,45 @@ def run_pond(
 	)
 
 
+def fit_models(
+	inputs: PondInputs, config: EngineConfig | Mapping[str, Any] | None = None, as_of: Any = None
+) -> FittedModels:
+	"""The population models of a full run, without scoring anyone: the RFM cut points, the BG/NBD
+	and Gamma-Gamma parameters and the CLV reference, exactly as :func:`run_pond` without ``models``
+	fits them on the same pond. Reads the profile ids and the transactions only.
+
+	A full rescore fans out with it: one fit over the whole pond, then :func:`run_pond` with these
+	models on each part, which gives every profile the row a single run over the whole pond gives."""
+	config = _as_config(config)
+	as_of = _as_of(as_of)
+	_, ids = _validated(inputs)
+	summary = _summary(inputs.transactions, pd.Index(ids, dtype=object, name="profile"), config, as_of)
+	thresholds = fit_rfm_thresholds(summary, config.rfm, fitted_on=as_of.isoformat())
+	fitted = _fitted(summary, thresholds, config, as_of)
+	churn = _churn(summary, fitted, config)
+	return fitted.with_clv_reference(churn["clv"] if "clv" in churn else None)
+
+
 # --------------------------------------------------------------------------------------------------
 # steps
+
+
+def _summary(
+	transactions: pd.DataFrame, index: pd.Index, config: EngineConfig, as_of: pd.Timestamp
+) -> pd.DataFrame:
+	return rfm_summary(
+		transactions, as_of, profiles=index, zero_amount_purchases=config.rfm.zero_amount_purchases
+	)
+
+
+def _fitted(
+	summary: pd.DataFrame, thresholds: RFMThresholds, config: EngineConfig, as_of: pd.Timestamp
+) -> FittedModels:
+	"""The BG/NBD and Gamma-Gamma fits and the recency rule's gap beside ``thresholds`` (no CLV
+	reference yet: it needs the churn frame these models give)."""
+	bg, gg = _fit_btyd(summary, config, as_of)
+	gap = btyd.typical_gap_days(summary, config.churn.horizon_days)
+	return FittedModels(thresholds, bg, gg, as_of, int((summary["orders"] > 0).sum()), None, gap)
 
 
 def _as_config(config: EngineConfig | Mapping[str, Any] | None) -> EngineConfig:
@@ -423,13 +459,16 @@ def _without_model(working: pd.DataFrame) -> pd.DataFrame:
 	return working.assign(churn_band=band.astype(object).where(band.notna(), filled))
 
 
-def _clv_reference(clv: pd.Series | Mapping[str, float] | None) -> pd.Series | None:
+def _clv_reference(clv: pd.Series | Mapping[str, float] | np.ndarray | None) -> np.ndarray | None:
+	"""The positive, finite values of ``clv``, sorted (what :func:`~.scoring.lead_score` ranks against)."""
 	if clv is None:
 		return None
-	s = pd.Series(clv, dtype=float) if not isinstance(clv, pd.Series) else clv.astype(float)
-	s = s[np.isfinite(s.to_numpy()) & (s.to_numpy() > 0)]
-	s.index = pd.Index(s.index.astype(str), dtype=object, name="profile")
-	return s
+	if isinstance(clv, Mapping):
+		clv = list(clv.values())
+	values = pd.to_numeric(pd.Series(np.ravel(np.asarray(clv))), errors="coerce").to_numpy(
+		dtype=float, na_value=np.nan
+	)
+	return np.sort(values[np.isfinite(values) & (values > 0)])
 
 
 def _lead_score(
@@ -438,24 +477,20 @@ def _lead_score(
 	engagement: pd.DataFrame,
 	config: EngineConfig,
 	as_of: pd.Timestamp,
-	reference: pd.Series | None,
+	reference: np.ndarray | None,
 ) -> pd.DataFrame:
-	"""The lead score; with a CLV ``reference`` the CLV percentile is taken against it.
-
-	:func:`~.scoring.lead_score` ranks each CLV among the frame it is given. To rank a few profiles
-	against the whole pond, the reference CLVs of every *other* profile join the frame as value-only
-	rows (no fit answers, no activity) and are dropped from the result again.
-	"""
-	frame = profiles.reset_index()
-	metrics = working
-	if reference is not None and len(reference) and "clv" in working.columns:
-		others = reference[~reference.index.isin(working.index)]
-		if len(others):
-			phantom_ids = pd.Index(others.index, dtype=object, name="profile")
-			frame = pd.concat([frame, pd.DataFrame({"profile": phantom_ids})], ignore_index=True)
-			metrics = pd.concat([working, pd.DataFrame({"clv": others.to_numpy()}, index=phantom_ids)])
-	scored = lead_score(frame, None, None, metrics, config.score, as_of, engagement=engagement)
-	return scored.iloc[: len(working)] if len(scored) != len(working) else scored
+	"""The lead score; with a CLV ``reference`` (sorted positive CLVs of the fitted population) the CLV
+	percentile is taken against it, else among the profiles at hand."""
+	return lead_score(
+		profiles.reset_index(),
+		None,
+		None,
+		working,
+		config.score,
+		as_of,
+		engagement=engagement,
+		clv_reference=reference,
+	)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -454,8 +454,15 @@ def _engagement_columns(config: ScoreConfig) -> list[str]:
 	return [points_column(k, t) for k, t in config.engagement.activity_types()]
 
 
-def _value_parts(metrics: pd.DataFrame, config: ValueConfig) -> dict[str, np.ndarray]:
-	"""Each available value component as a 0..1 share, aligned with ``metrics``."""
+def _value_parts(
+	metrics: pd.DataFrame, config: ValueConfig, clv_reference: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+	"""Each available value component as a 0..1 share, aligned with ``metrics``.
+
+	The CLV share is the share of positive CLVs at or below the profile's: among the frame's own, or,
+	given ``clv_reference`` (the sorted positive CLVs of the population the models were fitted on),
+	among those. Both count the same way (``rank(method="max", pct=True)`` is that count divided by
+	the total), so a profile whose CLV is in the reference gets the same share either way."""
 	n = len(metrics)
 	out: dict[str, np.ndarray] = {}
 	cols = set(metrics.columns)
@@ -485,7 +492,10 @@ def _value_parts(metrics: pd.DataFrame, config: ValueConfig) -> dict[str, np.nda
 		clv = pd.to_numeric(metrics["clv"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 		positive = np.isfinite(clv) & (clv > 0)
 		pct = np.zeros(n, dtype=float)
-		if positive.any():
+		if positive.any() and clv_reference is not None and len(clv_reference):
+			at_or_below = np.searchsorted(clv_reference, clv[positive], side="right")
+			pct[positive] = at_or_below / len(clv_reference)
+		elif positive.any():
 			# share of positive-CLV profiles at or below this one: monotonic in clv, top = 1
 			pct[positive] = pd.Series(clv[positive]).rank(method="max", pct=True).to_numpy()
 		out["clv"] = pct
@@ -514,6 +524,7 @@ def lead_score(
 	as_of: Any,
 	*,
 	engagement: pd.DataFrame | None = None,
+	clv_reference: np.ndarray | None = None,
 ) -> pd.DataFrame:
 	"""Score every profile; a frame indexed by profile with ``lead_score`` (0-100, 1 dp),
 	``score_fit``, ``score_engagement``, ``score_value`` and the breakdown columns
@@ -527,6 +538,9 @@ def lead_score(
 	``engagement`` is the per-type points frame of :func:`~.activity.engagement_by_type` (or the second
 	frame of :func:`~.activity.activity_and_engagement`), computed with ``config.engagement``; when
 	given, ``interactions`` and ``events`` are not read again.
+
+	``clv_reference``: sorted positive CLVs to rank ``clv`` against instead of the frame's own (the
+	population of the fitted models, when scoring a part of the pond with them).
 	"""
 	config = config or ScoreConfig()
 	require_columns(profiles, ("profile",), "profiles")
@@ -579,7 +593,7 @@ def lead_score(
 	engagement = total * scale
 
 	# value
-	parts = _value_parts(metrics, config.value) if metrics is not None else {}
+	parts = _value_parts(metrics, config.value, clv_reference) if metrics is not None else {}
 	weight_sum = sum(config.value.weight(c) for c in parts)
 	value = np.zeros(n)
 	for c in VALUE_COMPONENTS:
