@@ -165,6 +165,17 @@ def reconcile_dirty(now: float | None = None) -> list[str]:
 	return expired
 
 
+def forget_job(job_id: str) -> None:
+	"""Drop the rq record of a job its caller knows is dead (its worker was killed; rq stops a job at
+	its timeout), so that enqueueing the same id again is not skipped as its duplicate. A job still
+	waiting in its queue is kept."""
+	from frappe.utils.background_jobs import get_job
+
+	job = get_job(job_id)
+	if job and job.get_status() != "queued":
+		job.delete()
+
+
 def _forget_dead_drain(now: float) -> None:
 	"""A worker killed mid-job leaves its job "started" in rq until rq's own clean-up, and a started job
 	of the same id swallows every new enqueue (deduplicate). A drain started longer ago than a lease

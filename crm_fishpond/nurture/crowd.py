@@ -95,7 +95,7 @@ def _matches(tag_rules: list[dict]) -> dict[str, list[str]]:
 	if not len(inputs.profiles):
 		return {r["tag"]: [] for r in tag_rules}
 	fit = models.latest_fit()
-	fitted = models.load_fit(fit).with_clv_reference(models.clv_reference()) if fit else None
+	fitted = models.load_fit(fit) if fit else None
 	found = run_pond(inputs, config, end_of_day(nowdate()), models=fitted, dedupe=False)
 	failed = {e.get("rule") for e in found.rule_errors if e.get("kind") == "tag"}
 	out: dict[str, list[str]] = {}

@@ -10,8 +10,8 @@
 * **interactions** and **events**: one row each (their decay needs the time); submitted Sales Orders
   join the events as type ``sales_order`` (:data:`SALES_ORDER_EVENT`).
 
-With ``profiles`` given every query is restricted to them (the incremental rescore); without, the
-whole pond is read (the full run). Nothing loads a Document.
+With ``profiles`` given every query is restricted to them (a chunk of a full run, the incremental
+rescore); without, the whole pond is read. Nothing loads a Document.
 """
 
 from __future__ import annotations
@@ -70,8 +70,35 @@ def profile_columns() -> list[str]:
 	return [c for c in PROFILE_FIELDS if c != "mobile_no"] + list(DERIVED_PROFILE_COLUMNS)
 
 
+@frappe.read_only()
+def load_fit_inputs() -> PondInputs:
+	"""What a full run fits its models on: every profile's name (in the database's order) and every
+	purchase. Read from the site's read replica when it has one (``read_from_replica``)."""
+	lead = frappe.qb.DocType("Fishpond Lead")
+	names = [row[0] for row in frappe.qb.from_(lead).select(lead.name).orderby(lead.name).run()]
+	return PondInputs(
+		profiles=pd.DataFrame({"profile": pd.Series(names, dtype=object)}), transactions=load_purchases()
+	)
+
+
+def profile_names_between(first: str, last: str) -> list[str]:
+	"""The profiles from ``first`` to ``last`` in the database's order (a chunk of a full run)."""
+	lead = frappe.qb.DocType("Fishpond Lead")
+	query = (
+		frappe.qb.from_(lead)
+		.select(lead.name)
+		.where(lead.name >= first)
+		.where(lead.name <= last)
+		.orderby(lead.name)
+	)
+	return [row[0] for row in query.run()]
+
+
+@frappe.read_only()
 def load_inputs(profiles: Sequence[str] | None = None) -> PondInputs:
-	"""The four frames for ``profiles`` (default: every profile), profiles ordered by name."""
+	"""The four frames for ``profiles`` (default: every profile), profiles ordered by name. Read from
+	the site's read replica when it has one (``read_from_replica``): plain consistent reads, which
+	take no locks that would hold up order entry."""
 	names = None if profiles is None else sorted(set(profiles))
 	if names is not None and not names:
 		return PondInputs(profiles=pd.DataFrame({"profile": pd.Series([], dtype=object)}))

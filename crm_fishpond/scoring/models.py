@@ -10,10 +10,12 @@ converged, implausible parameters; see crm_fishpond.engine.btyd).
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import frappe
+import numpy as np
 import pandas as pd
 from frappe import _
 from frappe.utils import now_datetime
@@ -31,16 +33,39 @@ def latest_fit() -> str | None:
 	return names[0] if names else None
 
 
+REFERENCE_PREFIX = "f8:"
+
+
 def load_fit(name: str) -> FittedModels:
-	raw = frappe.db.get_value(DOCTYPE, name, "models")
+	"""The stored models with their CLV reference (a fit stored before the reference was kept takes
+	the profiles' stored CLVs instead)."""
+	row = frappe.db.get_value(DOCTYPE, name, ["models", "clv_reference"], as_dict=True) or {}
 	try:
-		return FittedModels.from_dict(json.loads(raw or "{}"))
+		fitted = FittedModels.from_dict(json.loads(row.get("models") or "{}"))
 	except (ValueError, EngineConfigError) as e:
 		frappe.throw(_("The stored model fit {0} cannot be read: {1}").format(name, str(e)))
+	values = decode_reference(row.get("clv_reference"))
+	return fitted.with_clv_reference(clv_reference() if values is None else values)
+
+
+def encode_reference(values: np.ndarray | None) -> str:
+	"""Sorted CLVs as text: the prefix, then base64 of the little-endian float64 values."""
+	array = np.asarray([] if values is None else values, dtype="<f8")
+	return REFERENCE_PREFIX + base64.b64encode(array.tobytes()).decode("ascii")
+
+
+def decode_reference(raw: str | None) -> np.ndarray | None:
+	"""The values :func:`encode_reference` stored, or None when nothing (readable) was stored."""
+	if not raw or not raw.startswith(REFERENCE_PREFIX):
+		return None
+	try:
+		return np.frombuffer(base64.b64decode(raw[len(REFERENCE_PREFIX) :], validate=True), dtype="<f8")
+	except ValueError:
+		return None
 
 
 def clv_reference() -> pd.Series:
-	"""The stored positive CLV of every profile: the scale incremental lead scores rank CLV against."""
+	"""The stored positive CLV of every profile (the reference of a fit stored without one)."""
 	lead = frappe.qb.DocType("Fishpond Lead")
 	rows = frappe.qb.from_(lead).select(lead.name, lead.clv).where(lead.clv > 0).run()
 	if not rows:
@@ -120,11 +145,16 @@ def methods(models: FittedModels) -> dict[str, str]:
 def save_fit(models: FittedModels, *, run: str | None, profiles: int, purchase_rows: int) -> tuple[str, bool]:
 	"""Store ``models`` unless the latest fit holds the same; returns (fit name, created)."""
 	data = models.to_dict()
+	reference = encode_reference(models.clv_reference)
 	previous = latest_fit()
 	old = None
 	if previous:
-		old = json.loads(frappe.db.get_value(DOCTYPE, previous, "models") or "{}")
+		old_models, old_reference = frappe.db.get_value(DOCTYPE, previous, ["models", "clv_reference"])
+		old = json.loads(old_models or "{}")
 		if old == data:
+			# the same parameters; the CLVs they give may have moved with the data
+			if old_reference != reference:
+				frappe.db.set_value(DOCTYPE, previous, "clv_reference", reference, update_modified=False)
 			return previous, False
 	gg = data.get("gamma_gamma") or {}
 	doc = frappe.get_doc(
@@ -144,6 +174,7 @@ def save_fit(models: FittedModels, *, run: str | None, profiles: int, purchase_r
 			"bgnbd": _json(data.get("bgnbd")),
 			"gamma_gamma": _json(data.get("gamma_gamma")),
 			"models": _json(data),
+			"clv_reference": reference,
 		}
 	)
 	doc.insert(ignore_permissions=True)

@@ -140,7 +140,7 @@ def _run(spec: dict) -> dict:
 	if not total:
 		return {"count": 0, "total": 0, "sample": [], "moves": []}
 	fit = models.latest_fit()
-	fitted = models.load_fit(fit).with_clv_reference(models.clv_reference()) if fit else None
+	fitted = models.load_fit(fit) if fit else None
 	found = run_pond(inputs, config, end_of_day(nowdate()), models=fitted, dedupe=False)
 	if spec["doctype"] == rules.STAGE:
 		return _stage_moves(found.metrics, inputs.profiles, spec["stage"]["name"], total)

@@ -1,22 +1,31 @@
-"""Full rescore (a durable Fishpond Run) and the incremental rescore of dirty profiles.
+"""Full rescore (a durable Fishpond Run, fanned out over the workers) and the incremental rescore.
 
-Full run, one job on the long queue (the population models need the whole pond in one place):
+Full run:
 
-	compute   read the pond set-based, run the engine; fit the models (or reuse the run's stored fit
-	          when resuming) and store them as a Fishpond Model Fit; commit with the cursor
-	write     profiles in name order, CHUNK at a time: write the differences, advance the cursor,
-	          commit. A failing chunk is rolled back, logged (Error Log) and retried; after RETRIES
-	          the run fails with its cursor on that chunk
-	finish    Completed with counts and timings; profiles marked dirty during the run are rescored
+	plan      one job on the long queue: read every profile's name and every purchase, fit the
+	          population models (RFM cut points, BG/NBD, Gamma-Gamma and the CLV reference) once and
+	          store them as a Fishpond Model Fit, split the profiles (in the database's order) into
+	          chunks of CHUNK, and enqueue each chunk as a job of its own
+	chunk     any worker, in any order, as many at once as there are workers: read the chunk's
+	          profiles, score them with the stored fit (every chunk gets exactly the rows one run
+	          over the whole pond would give: crm_fishpond.engine.pipeline.fit_models) and write the
+	          differences in one transaction. A failing chunk is rolled back, logged (Error Log) and
+	          retried; after RETRIES the run fails
+	finish    the last chunk to land completes the run (one at a time: a database lock), records
+	          the rules that failed, and starts the duplicate pass and the plans' enrolment
 
-The cursor (``as_of``, ``model_fit``, ``after``) makes a rerun of the same run converge: it reads
-the pond again, reuses the stored fit and the same ``as_of``, skips the chunks already committed and
-writes only what still differs. A worker that dies leaves the run Running with a stale heartbeat;
-``schedule_rescore`` (cron, every 10 minutes) re-enqueues it.
+Each chunk is a row of the run (Fishpond Run Chunk) with its state, attempts, worker and counts; the
+run's counters and its one progress bar add up the chunks as they land. Running the plan again
+(the cron's resume of a run whose heartbeat stopped, or *Resume* on a failed run) keeps the fit and
+the chunks and enqueues the chunks not done; a chunk whose worker died is enqueued again once its
+job's timeout has passed. With one worker the chunks simply run one after another.
 
 Two runs never overlap: a run is only created under a database lock after checking for an active
-one, and a run only executes while it holds a second, session-scoped database lock (MariaDB
-GET_LOCK / PostgreSQL advisory lock), which the server releases by itself if the worker dies.
+one, and only one worker plans it at a time (a session-scoped database lock, GET_LOCK / PostgreSQL
+advisory lock, which the server releases by itself if the worker dies).
+
+The reads (the plan's and each chunk's) go to the site's read replica when it has one
+(crm_fishpond.scoring.loader); they are plain consistent reads that take no locks.
 
 Incremental: ``rescore_profiles`` (called by the deduplicated drain job in crm_fishpond.jobs) rescores
 a batch of profiles with the latest stored fit and writes through the same writer. While a full run
@@ -26,24 +35,30 @@ older snapshot never overwrites a fresher incremental result.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import time
 from collections.abc import Iterable
 
 import frappe
 import pandas as pd
 from frappe import _
-from frappe.utils import add_days, get_datetime, getdate, now_datetime, nowdate
+from frappe.query_builder import functions as fn
+from frappe.utils import add_days, add_to_date, get_datetime, getdate, now_datetime, nowdate
 from redis import Redis
 
 from crm_fishpond import duplicates, jobs
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
-from crm_fishpond.engine.pipeline import PondResult, run_pond
+from crm_fishpond.engine.pipeline import fit_models, run_pond
 from crm_fishpond.scoring import loader, models, writer
 from crm_fishpond.scoring.config import engine_setup
 from crm_fishpond.sync import runs
 
 RUN_TYPE = "Rescore"
 CHUNK = 2000
+CHUNK_DOCTYPE = "Fishpond Run Chunk"
+CHUNK_TIMEOUT = 1800  # seconds; a chunk of CHUNK profiles takes a few
 RETRIES = 3
 RETRY_DELAY_SECONDS = 2
 DEFERRED_KEY = "fishpond:rescore_deferred"
@@ -58,6 +73,10 @@ class RunLocked(Exception):
 
 def _job_id(run: str) -> str:
 	return f"crm_fishpond:rescore:{run}"
+
+
+def _chunk_job_id(run: str, chunk: str) -> str:
+	return f"crm_fishpond:rescore:{run}:{chunk}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -80,22 +99,25 @@ def start_full_rescore(triggered_by: str | None = None, reason: str | None = Non
 	return run
 
 
-def enqueue_run(run: str) -> None:
+def enqueue_run(run: str, chunk_size: int | None = None) -> None:
+	"""Enqueue the run's plan (which enqueues its chunks); ``chunk_size`` profiles per chunk."""
 	jobs.enqueue(
 		"crm_fishpond.scoring.runner.run_rescore",
 		job_id=_job_id(run),
 		queue="long",
 		timeout=4 * 3600,
 		run=run,
+		chunk_size=chunk_size,
 	)
 
 
 # --------------------------------------------------------------------------------------------------
-# the full run
+# the full run: plan once, then chunks on any number of workers
 
 
 def run_rescore(run: str, chunk_size: int | None = None) -> dict:
-	"""Execute (or resume) a rescore run. Safe to call again after a crash."""
+	"""Plan (or resume) a rescore run, then enqueue its chunks. Safe to call again after a crash: a
+	planned run keeps its fit and its chunks, and only the chunks not done are enqueued again."""
 	status = frappe.db.get_value("Fishpond Run", run, "status")
 	if status is None:
 		return {"status": "Missing"}
@@ -103,163 +125,192 @@ def run_rescore(run: str, chunk_size: int | None = None) -> dict:
 		return {"status": status}
 	try:
 		with db_lock("run", timeout=0):
-			return _execute(run, chunk_size or CHUNK)
+			_plan(run, chunk_size or CHUNK)
 	except RunLocked:
 		runs.append_log(run, _("Another worker is running a rescore; this attempt stepped aside"))
 		_commit()
 		return {"status": "Locked"}
+	enqueue_chunks(run)
+	_finish_if_done(run)  # a pond without profiles has no chunk to finish it
+	return run_result(run)
 
 
-def _execute(run: str, chunk_size: int) -> dict:
-	started = time.monotonic()
+def _plan(run: str, chunk_size: int) -> None:
+	"""Fit the models on the whole pond and split the profiles into chunks, unless done before."""
 	cursor = runs.get_cursor(run)
 	cursor.setdefault("as_of", nowdate())
-	cursor.setdefault("after", "")
 	values = {"status": "Running"}
 	if not frappe.db.get_value("Fishpond Run", run, "started_at"):
 		values["started_at"] = now_datetime()
 	runs.save_progress(run, cursor, **values)
+	if chunk_rows(run):  # planned before the crash or failure: its fit and chunks stand
+		_commit()
+		return
 	runs.publish(run, 1, _("Reading the pond"))
 	_commit()
-
-	timings: dict[str, float] = {}
+	timings: dict = {}
 	try:
-		result, fit, sizes = _compute(run, cursor, timings)
+		names, sizes = _fit(run, cursor, timings)
 	except Exception:
 		_fail(run, _("The engine run failed"))
 		raise
-	names = sorted(str(p) for p in result.metrics.index)  # the cursor compares names in Python order
-	todo = [n for n in names if n > cursor["after"]]
-	total = len(names)
-	counts = frappe.db.get_value(
-		"Fishpond Run", run, ["processed", "updated", "unchanged", "inserted", "errors"], as_dict=True
-	)
-	processed = total - len(todo)
-	runs.save_progress(run, cursor, total=total, processed=processed)
-	_commit()
-
-	rule_tags = writer.enabled_rule_tags()
-	tags_by_profile = result.tags
-	write_started = time.monotonic()
-	stats = writer.WriteStats()
-	for start in range(0, len(todo), chunk_size):
-		chunk = todo[start : start + chunk_size]
-		metrics = result.metrics.loc[chunk]
-		tags = tags_by_profile[tags_by_profile["profile"].isin(chunk)] if len(tags_by_profile) else None
-		chunk_stats = _write_chunk_with_retries(run, metrics, tags, fit, rule_tags, counts)
-		stats.add(chunk_stats)
-		processed += len(chunk)
-		cursor["after"] = chunk[-1]
-		counts.updated = (counts.updated or 0) + chunk_stats.updated
-		counts.unchanged = (counts.unchanged or 0) + chunk_stats.unchanged
-		counts.inserted = (counts.inserted or 0) + chunk_stats.stage_changes + chunk_stats.tags_added
-		progress = 10 + 89.0 * processed / total if total else 99
-		runs.save_progress(
-			run,
-			cursor,
-			processed=processed,
-			updated=counts.updated,
-			unchanged=counts.unchanged,
-			inserted=counts.inserted,
-			progress=progress,
-		)
-		runs.publish(run, progress, _("{0} of {1} profiles").format(processed, total))
-		_commit()
-	timings["write"] = round(time.monotonic() - write_started, 3)
-	elapsed = time.monotonic() - started
-	timings["total"] = round(elapsed, 3)
-	summary = {
-		**timings,
-		**sizes,
-		"profiles_per_second": round(total / elapsed, 1) if elapsed else None,
-		"rows_per_second": round((total + sizes.get("purchase_rows", 0)) / elapsed, 1) if elapsed else None,
-		"this_attempt": stats.as_dict(),
-		"model_fit": fit,
-		"as_of": cursor["as_of"],
-	}
+	started = time.monotonic()
+	chunks = [names[start : start + chunk_size] for start in range(0, len(names), chunk_size)]
+	now, user = now_datetime(), frappe.session.user
+	columns = ["name", "creation", "modified", "owner", "modified_by", "parent", "parenttype", "parentfield"]
+	columns += ["idx", "status", "first_profile", "last_profile", "profiles"]
+	head = (now, now, user, user, run, "Fishpond Run", "chunks")
+	rows = [
+		(frappe.generate_hash(length=10), *head, i + 1, "Queued", chunk[0], chunk[-1], len(chunk))
+		for i, chunk in enumerate(chunks)
+	]
+	frappe.db.bulk_insert(CHUNK_DOCTYPE, columns, rows)
+	timings["plan"] = round(time.monotonic() - started, 3)
 	runs.save_progress(
 		run,
 		cursor,
-		status="Completed",
-		progress=100,
-		finished_at=now_datetime(),
-		timings=frappe.as_json(summary),
+		total=len(names),
+		processed=0,
+		progress=10,
+		timings=frappe.as_json({**timings, **sizes, "chunks": len(chunks), "model_fit": cursor["model_fit"]}),
 	)
-	runs.append_log(
-		run,
-		_("Completed: {0} profiles, {1} updated, {2} stage changes, {3} tags added, {4} removed").format(
-			total, stats.updated, stats.stage_changes, stats.tags_added, stats.tags_removed
-		),
-	)
-	runs.publish(run, 100, _("Completed"))
+	runs.append_log(run, _("{0} profiles in {1} chunks").format(len(names), len(chunks)))
 	_commit()
-	release_deferred()
-	# the duplicate pass compares every profile with every other: its own job, after the scores
-	duplicates.enqueue_pass()
-	# follow-up plans enrol the profiles that entered their crowds (crm_fishpond.nurture.crowd)
-	jobs.enqueue(
-		"crm_fishpond.nurture.crowd.enrol_crowds",
-		job_id="crm_fishpond:nurture_crowds:*",
-		queue="long",
-		timeout=3600,
-	)
-	return {"status": "Completed", "total": total, "model_fit": fit, **stats.as_dict()}
 
 
-def end_of_day(day: str) -> pd.Timestamp:
-	"""The engine's ``as_of`` for a day: its last instant, so today's activity counts while every run of
-	the same day sees the same "now" (decay and recency do not drift by the hour)."""
-	return pd.Timestamp(day).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
-
-
-def _compute(run: str, cursor: dict, timings: dict) -> tuple[PondResult, str, dict]:
-	"""Read the pond and run the engine; fit and store the models unless the run already did."""
-	t = time.monotonic()
+def _fit(run: str, cursor: dict, timings: dict) -> tuple[list[str], dict]:
+	"""Read the profiles and purchases, fit the models (or keep the run's stored fit when resuming)
+	and store them; returns the profile names in the database's order and the pond's sizes."""
+	started = time.monotonic()
 	setup = engine_setup()
-	config = setup.config
-	inputs = loader.load_inputs()
-	timings["load"] = round(time.monotonic() - t, 3)
-	sizes = {
-		"profiles": len(inputs.profiles),
-		"purchase_rows": len(inputs.transactions),
-		"interactions": len(inputs.interactions),
-		"events": len(inputs.events),
-	}
+	inputs = loader.load_fit_inputs()
+	timings["load"] = round(time.monotonic() - started, 3)
+	names = inputs.profiles["profile"].tolist()
+	sizes = {"profiles": len(names), "purchase_rows": len(inputs.transactions)}
+	for doctype, name in sorted(setup.left_out):
+		runs.append_log(run, _("Rule {0} {1} failed and was skipped").format(_(doctype), name))
+	if cursor.get("model_fit"):
+		return names, sizes
 	runs.save_progress(run, progress=5)
-	runs.publish(run, 5, _("Running the engine"))
+	runs.publish(run, 5, _("Fitting the models"))
 	_commit()
-	t = time.monotonic()
-	fitted = models.load_fit(cursor["model_fit"]) if cursor.get("model_fit") else None
+	started = time.monotonic()
 	try:
-		result = run_pond(inputs, config, end_of_day(cursor["as_of"]), models=fitted, dedupe=False)
+		fitted = fit_models(inputs, setup.config, end_of_day(cursor["as_of"]))
 	except (EngineConfigError, EngineInputError) as e:
 		frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
-	timings["engine"] = round(time.monotonic() - t, 3)
-	timings["engine_steps"] = {k: round(v, 3) for k, v in result.timings.items()}
-	setup.record_status(result.rule_errors)
-	for doctype, name in sorted(setup.left_out) + sorted(_engine_failed(setup, result)):
-		runs.append_log(run, _("Rule {0} {1} failed and was skipped").format(_(doctype), name))
-	if fitted is None:
-		fit, created = models.save_fit(
-			result.models, run=run, profiles=sizes["profiles"], purchase_rows=sizes["purchase_rows"]
-		)
-		cursor["model_fit"] = fit
-		note = (
-			_("Fitted models {0}: {1}").format(fit, frappe.db.get_value("Fishpond Model Fit", fit, "changes"))
-			if created
-			else _("Models unchanged: reusing {0}").format(fit)
-		)
-		runs.append_log(run, note)
-	runs.save_progress(run, cursor, progress=10)
+	timings["engine"] = round(time.monotonic() - started, 3)
+	fit, created = models.save_fit(
+		fitted, run=run, profiles=sizes["profiles"], purchase_rows=sizes["purchase_rows"]
+	)
+	cursor["model_fit"] = fit
+	note = (
+		_("Fitted models {0}: {1}").format(fit, frappe.db.get_value("Fishpond Model Fit", fit, "changes"))
+		if created
+		else _("Models unchanged: reusing {0}").format(fit)
+	)
+	runs.append_log(run, note)
+	return names, sizes
+
+
+def enqueue_chunks(run: str) -> int:
+	"""Enqueue every chunk of the run not done yet, each a job of its own; returns how many.
+
+	A chunk still marked Running after its job's timeout lost its worker (rq stops a job at its
+	timeout): its job record is dropped so that enqueueing the same job id is not skipped as a
+	duplicate of the dead one."""
+	pending = [c for c in chunk_rows(run) if c.status != "Done"]
+	dead_before = add_to_date(now_datetime(), seconds=-CHUNK_TIMEOUT)
+	for chunk in pending:
+		if chunk.status == "Running" and chunk.started_at and get_datetime(chunk.started_at) < dead_before:
+			jobs.forget_job(_chunk_job_id(run, chunk.name))
+		if chunk.status == "Failed":
+			_set_chunk(chunk.name, status="Queued")
 	_commit()
-	return result, cursor["model_fit"], sizes
+	for chunk in pending:
+		jobs.enqueue(
+			"crm_fishpond.scoring.runner.run_chunk",
+			job_id=_chunk_job_id(run, chunk.name),
+			queue="long",
+			timeout=CHUNK_TIMEOUT,
+			run=run,
+			chunk=chunk.name,
+		)
+	_commit()
+	return len(pending)
 
 
-def _engine_failed(setup, result: PondResult) -> list[tuple[str, str]]:
-	return [setup.used[key] for e in result.rule_errors if (key := (e["kind"], e["rule"])) in setup.used]
+def run_chunk(run: str, chunk: str) -> dict:
+	"""Score and write one chunk of a planned run, on whichever worker takes it, in any order.
+
+	The chunk reads its profiles, scores them with the run's stored fit (so they get the rows one
+	run over the whole pond would give) and writes the differences in one transaction, retried on
+	failure. A chunk already done is skipped; the last chunk to land finishes the run."""
+	row = frappe.db.get_value(
+		CHUNK_DOCTYPE, chunk, ["parent", "status", "first_profile", "last_profile", "attempts"], as_dict=True
+	)
+	if not row or row.parent != run or row.status == "Done":
+		return {"status": "Skipped"}
+	if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
+		return {"status": "Skipped"}
+	started = time.monotonic()
+	_set_chunk(
+		chunk, status="Running", attempts=(row.attempts or 0) + 1, worker=_worker(), started_at=now_datetime()
+	)
+	runs.save_progress(run)  # the heartbeat: the run is alive while its chunks start and land
+	_commit()
+	cursor = runs.get_cursor(run)
+	try:
+		setup = engine_setup()
+		names = loader.profile_names_between(row.first_profile, row.last_profile)
+		inputs = loader.load_inputs(names)
+		result = run_pond(
+			inputs,
+			setup.config,
+			end_of_day(cursor["as_of"]),
+			models=models.load_fit(cursor["model_fit"]),
+			dedupe=False,
+		)
+	except Exception as e:
+		_fail(
+			run,
+			_("The engine failed on the chunk from {0} to {1}").format(row.first_profile, row.last_profile),
+		)
+		_set_chunk(chunk, status="Failed")
+		_commit()
+		if isinstance(e, (EngineConfigError, EngineInputError)):
+			frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
+		raise
+	tags = result.tags if len(result.tags) else None
+	try:
+		stats = _write_chunk_with_retries(run, row.first_profile, result.metrics, tags, cursor["model_fit"])
+	except Exception:
+		_set_chunk(chunk, status="Failed")
+		_commit()
+		raise
+	inserted = stats.stage_changes + stats.tags_added
+	_set_chunk(
+		chunk,
+		status="Done",
+		profiles=len(names),
+		updated=stats.updated,
+		unchanged=stats.unchanged,
+		inserted=inserted,
+		seconds=round(time.monotonic() - started, 3),
+		finished_at=now_datetime(),
+		stats=frappe.as_json(stats.as_dict()),
+		rule_errors=frappe.as_json(result.rule_errors) if result.rule_errors else None,
+	)
+	_add_counts(
+		run, processed=len(names), updated=stats.updated, unchanged=stats.unchanged, inserted=inserted
+	)
+	_commit()
+	_finish_if_done(run)
+	return {"status": "Done", **stats.as_dict()}
 
 
-def _write_chunk_with_retries(run, metrics, tags, fit, rule_tags, counts) -> writer.WriteStats:
+def _write_chunk_with_retries(run, first: str, metrics, tags, fit) -> writer.WriteStats:
+	rule_tags = writer.enabled_rule_tags()
 	attempt = 0
 	while True:
 		attempt += 1
@@ -270,25 +321,136 @@ def _write_chunk_with_retries(run, metrics, tags, fit, rule_tags, counts) -> wri
 			frappe.db.rollback(save_point="fishpond_rescore_chunk")
 			if not frappe.flags.in_test:
 				frappe.db.rollback()
-			counts.errors = (counts.errors or 0) + 1
 			frappe.log_error(
 				title=_("Fishpond rescore: chunk failed (attempt {0} of {1})").format(attempt, RETRIES),
 				reference_doctype="Fishpond Run",
 				reference_name=run,
 			)
-			runs.save_progress(run, errors=counts.errors)
+			_add_counts(run, errors=1)
 			runs.append_log(
-				run,
-				_("Chunk starting at {0} failed (attempt {1} of {2})").format(
-					metrics.index[0], attempt, RETRIES
-				),
+				run, _("Chunk starting at {0} failed (attempt {1} of {2})").format(first, attempt, RETRIES)
 			)
 			_commit()
 			if attempt >= RETRIES:
-				_fail(run, _("Gave up on the chunk starting at {0}").format(metrics.index[0]), rollback=False)
+				_fail(run, _("Gave up on the chunk starting at {0}").format(first), rollback=False)
 				raise
 			if not frappe.flags.in_test:
 				time.sleep(RETRY_DELAY_SECONDS * attempt)
+
+
+def _finish_if_done(run: str) -> bool:
+	"""Complete the run when no chunk is left; of chunks landing together, one finishes it."""
+	with db_lock("finish", timeout=60):
+		_commit()  # a fresh snapshot: the chunks other workers committed
+		if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
+			return False
+		if any(c.status != "Done" for c in chunk_rows(run)):
+			return False
+		_complete(run)
+		_commit()
+	release_deferred()
+	# the duplicate pass compares every profile with every other: its own job, after the scores
+	duplicates.enqueue_pass()
+	# follow-up plans enrol the profiles that entered their crowds (crm_fishpond.nurture.crowd)
+	jobs.enqueue(
+		"crm_fishpond.nurture.crowd.enrol_crowds",
+		job_id="crm_fishpond:nurture_crowds:*",
+		queue="long",
+		timeout=3600,
+	)
+	return True
+
+
+def _complete(run: str) -> None:
+	doc = frappe.db.get_value("Fishpond Run", run, ["started_at", "timings", "total"], as_dict=True)
+	chunks = chunk_rows(run, ["seconds", "stats", "rule_errors"])
+	stats = _summed_stats(chunks)
+	rule_errors = [e for c in chunks for e in json.loads(c.rule_errors or "[]")]
+	setup = engine_setup()
+	setup.record_status(rule_errors)
+	failed = {setup.used[key] for e in rule_errors if (key := (e["kind"], e["rule"])) in setup.used}
+	for doctype, name in sorted(failed):
+		runs.append_log(run, _("Rule {0} {1} failed and was skipped").format(_(doctype), name))
+	elapsed = (now_datetime() - get_datetime(doc.started_at)).total_seconds() if doc.started_at else 0
+	total = doc.total or 0
+	summary = {
+		**json.loads(doc.timings or "{}"),
+		"write": round(sum(c.seconds or 0 for c in chunks), 3),
+		"total": round(elapsed, 3),
+		"workers": len({c.worker for c in chunk_rows(run, ["worker"]) if c.worker}),
+		"profiles_per_second": round(total / elapsed, 1) if elapsed else None,
+		"this_attempt": stats,
+		"as_of": runs.get_cursor(run).get("as_of"),
+	}
+	runs.save_progress(
+		run, status="Completed", progress=100, finished_at=now_datetime(), timings=frappe.as_json(summary)
+	)
+	runs.append_log(
+		run,
+		_("Completed: {0} profiles, {1} updated, {2} stage changes, {3} tags added, {4} removed").format(
+			total, stats["updated"], stats["stage_changes"], stats["tags_added"], stats["tags_removed"]
+		),
+	)
+	runs.publish(run, 100, _("Completed"))
+
+
+def run_result(run: str) -> dict:
+	"""The run's status with what its chunks wrote (summed over the chunks done)."""
+	values = frappe.db.get_value("Fishpond Run", run, ["status", "total", "timings"], as_dict=True)
+	stats = _summed_stats(chunk_rows(run, ["stats"]))
+	fit = runs.get_cursor(run).get("model_fit")
+	return {"status": values.status, "total": values.total, "model_fit": fit, **stats}
+
+
+def _summed_stats(chunks) -> dict:
+	total = writer.WriteStats()
+	for chunk in chunks:
+		if chunk.get("stats"):
+			total.add(writer.WriteStats(**json.loads(chunk.stats)))
+	return total.as_dict()
+
+
+def chunk_rows(run: str, fields: list[str] | None = None) -> list:
+	"""The run's chunks in order (name, status, started_at and ``fields``)."""
+	table = frappe.qb.DocType(CHUNK_DOCTYPE)
+	columns = ["name", "status", "started_at", *(fields or [])]
+	return (
+		frappe.qb.from_(table)
+		.select(*[table[c] for c in columns])
+		.where(table.parent == run)
+		.where(table.parenttype == "Fishpond Run")
+		.orderby(table.idx)
+		.run(as_dict=True)
+	)
+
+
+def _set_chunk(chunk: str, **values) -> None:
+	frappe.db.set_value(CHUNK_DOCTYPE, chunk, values, update_modified=False)
+
+
+def _add_counts(run: str, **deltas: int) -> None:
+	"""Add to the run's counters in one statement (chunks land concurrently), then move the progress
+	bar and beat the heartbeat."""
+	table = frappe.qb.DocType("Fishpond Run")
+	query = frappe.qb.update(table).set(table.heartbeat, now_datetime()).where(table.name == run)
+	for column, delta in deltas.items():
+		query = query.set(table[column], fn.Coalesce(table[column], 0) + int(delta))
+	query.run()
+	if "processed" in deltas:
+		processed, total = frappe.db.get_value("Fishpond Run", run, ["processed", "total"])
+		progress = 10 + 89.0 * processed / total if total else 99
+		frappe.db.set_value("Fishpond Run", run, "progress", progress, update_modified=False)
+		runs.publish(run, progress, _("{0} of {1} profiles").format(processed, total))
+
+
+def _worker() -> str:
+	return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def end_of_day(day: str) -> pd.Timestamp:
+	"""The engine's ``as_of`` for a day: its last instant, so today's activity counts while every run of
+	the same day sees the same "now" (decay and recency do not drift by the hour)."""
+	return pd.Timestamp(day).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
 def _fail(run: str, message: str, rollback: bool = True) -> None:
@@ -330,7 +492,7 @@ def rescore_profiles(profiles: Iterable[str]) -> int:
 		return 0
 	try:
 		setup = engine_setup()
-		fitted = models.load_fit(fit).with_clv_reference(models.clv_reference())
+		fitted = models.load_fit(fit)
 		inputs = loader.load_inputs(names)
 		result = run_pond(inputs, setup.config, end_of_day(nowdate()), models=fitted, dedupe=False)
 	except (EngineConfigError, EngineInputError, frappe.ValidationError):

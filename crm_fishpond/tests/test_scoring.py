@@ -147,8 +147,14 @@ class TestScoring(FishpondTestCase):
 		self.assertGreaterEqual(doc.total, len(our_profiles()))
 		self.assertEqual(doc.processed, doc.total)
 		timings = json.loads(doc.timings)
-		for key in ("load", "engine", "write", "total", "model_fit", "as_of"):
+		for key in ("load", "engine", "plan", "write", "total", "chunks", "workers", "model_fit", "as_of"):
 			self.assertIn(key, timings)
+		chunks = frappe.get_all(
+			"Fishpond Run Chunk", {"parent": run}, ["status", "profiles", "attempts", "worker"], order_by="idx"
+		)
+		self.assertEqual(len(chunks), timings["chunks"])
+		self.assertEqual(sum(c.profiles for c in chunks), doc.total)
+		self.assertTrue(all(c.status == "Done" and c.attempts == 1 and c.worker for c in chunks))
 		self.assertEqual(api.rescore_status(run)["status"], "Completed")
 
 		buyer = frappe.get_doc("Fishpond Lead", self.repeat[3])
@@ -213,18 +219,25 @@ class TestScoring(FishpondTestCase):
 		doc = frappe.get_doc("Fishpond Run", run)
 		self.assertEqual(doc.status, "Running", "a killed worker leaves its run running")
 		cursor = json.loads(doc.cursor)
-		self.assertTrue(cursor["after"] and cursor["model_fit"])
+		self.assertTrue(cursor["model_fit"])
 		self.assertEqual(doc.processed, 4)
+		states = [c.status for c in doc.chunks]
+		self.assertEqual(states[:3], ["Done", "Done", "Running"])
+		done_before = {
+			n for c in doc.chunks[:2] for n in runner.loader.profile_names_between(c.first_profile, c.last_profile)
+		}
 
-		# the worker stops beating; the cron reconciler resumes the run from its cursor
+		# the worker stops beating; the cron reconciler resumes the run: same fit, chunks not done
 		frappe.db.set_value("Fishpond Run", run, "heartbeat", add_to_date(now_datetime(), hours=-1))
 		with patch.object(writer, "write_results", side_effect=real) as resumed:
 			runner.schedule_rescore()
 		doc.reload()
 		self.assertEqual(doc.status, "Completed")
 		self.assertEqual(doc.processed, doc.total)
+		self.assertEqual(json.loads(doc.cursor)["model_fit"], cursor["model_fit"])
+		self.assertEqual(doc.chunks[2].attempts, 2, "the chunk killed mid-way ran again")
 		done = {n for call in resumed.call_args_list for n in call.args[0].index}
-		self.assertTrue(all(n > cursor["after"] for n in done), "committed chunks are not written again")
+		self.assertFalse(done & done_before, "committed chunks are not written again")
 		after = snapshot()
 
 		# the same end state as an uninterrupted run (times of the rewrite aside)

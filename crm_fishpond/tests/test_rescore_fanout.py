@@ -1,0 +1,337 @@
+"""Integration: a full rescore fans out. One fit, then chunks that any number of workers take.
+
+Inline (jobs run at once, in the test's transaction): chunks of any size write exactly what one chunk
+over the whole pond writes; the fit keeps its CLV reference; the heavy reads go to the read replica
+when the site has one.
+
+With real workers (two `bench worker --queue long` processes, committed fixtures): the chunks are
+spread over both, a worker killed in the middle of a chunk loses nothing (the cron's resume enqueues
+the chunk again and the other worker runs it), the totals equal an inline run's, and a second run
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from unittest.mock import patch
+
+import frappe
+import numpy as np
+import psutil
+from frappe.utils import add_to_date, now_datetime
+
+from crm_fishpond.scoring import loader, models, runner, writer
+from crm_fishpond.sync import runs
+from crm_fishpond.tests.test_scoring import make_profile, reset_scores
+from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
+
+LABEL = "Fan"  # make_profile names them "_FP Score Fan 000" and on
+WAIT = 120
+TIMES = ("stage_since", "scored_on")
+
+
+def our_profiles() -> list[str]:
+	return sorted(
+		frappe.get_all("Fishpond Lead", filters={"lead_name": ("like", f"_FP Score {LABEL} %")}, pluck="name")
+	)
+
+
+def written(names: list[str]) -> dict:
+	"""What a rescore wrote for ``names``, without the times of writing."""
+	leads = frappe.get_all(
+		"Fishpond Lead",
+		filters={"name": ("in", names)},
+		fields=["name", "lifecycle_stage", *writer.WRITTEN_COLUMNS],
+		order_by="name",
+	)
+	tags = frappe.get_all(
+		"Fishpond Lead Tag",
+		filters={"parent": ("in", names), "parenttype": "Fishpond Lead"},
+		fields=["parent", "tag", "tag_source"],
+		order_by="parent, tag",
+	)
+	history = frappe.get_all(
+		"Fishpond Stage History",
+		filters={"parent": ("in", names), "parenttype": "Fishpond Lead"},
+		fields=["parent", "idx", "to_stage"],
+		order_by="parent, idx",
+	)
+	for lead in leads:
+		for key, value in lead.items():
+			if value == "":
+				lead[key] = None  # the writer leaves a cleared "" as None: both mean unset
+		breakdown = json.loads(lead.get("score_breakdown") or "{}")
+		breakdown.pop("scored_on", None)
+		lead["score_breakdown"] = breakdown
+		for key in TIMES:
+			lead.pop(key, None)
+	return {"leads": leads, "tags": tags, "history": history}
+
+
+def make_pond(count: int) -> list[str]:
+	"""Buyers of every kind (repeat, once, lapsed), some contacted, some cold."""
+	names = []
+	for i in range(count):
+		kind = i % 4
+		purchases = {
+			0: [(5 + i, 900 + 37 * i), (40 + i, 1200), (90 + 3 * i, 2500 + 41 * i)],
+			1: [(20 + i, 300 + 13 * i)],
+			2: [(700 - i, 400), (560 - i, 500 + i)],
+			3: [],
+		}[kind]
+		names.append(make_profile(f"{LABEL} {i:03}", purchases, interactions=i % 3))
+	return names
+
+
+class TestFanOut(FishpondTestCase):
+	maxDiff = None
+
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		manual_rescores_only()
+
+	def setUp(self):
+		frappe.db.delete("Fishpond Run", {"run_type": "Rescore"})
+		frappe.set_user("Administrator")
+
+	def test_chunks_of_any_size_write_what_one_chunk_writes(self):
+		names = make_pond(16)
+		reset_scores(names)  # new profiles start in a stage; compare runs from unscored profiles
+		one = runs.create_run("Rescore")
+		result = runner.run_rescore(one, chunk_size=100_000)
+		self.assertEqual(len(frappe.get_doc("Fishpond Run", one).chunks), 1)
+		expected = written(names)
+		fit = result["model_fit"]
+
+		reset_scores(names)
+		many = runs.create_run("Rescore")
+		again = runner.run_rescore(many, chunk_size=3)
+		doc = frappe.get_doc("Fishpond Run", many)
+		self.assertEqual(again["status"], "Completed")
+		self.assertEqual(again["model_fit"], fit, "the same data fits the same models")
+		self.assertGreaterEqual(len(doc.chunks), 6)
+		self.assertEqual(written(names), expected)
+		# the run's counters add up its chunks
+		self.assertEqual(doc.processed, doc.total)
+		self.assertEqual(doc.processed, sum(c.profiles for c in doc.chunks))
+		self.assertEqual(doc.updated, sum(c.updated for c in doc.chunks))
+		self.assertEqual(doc.progress, 100)
+		# and a third run finds nothing to write
+		third = runner.run_rescore(runs.create_run("Rescore"), chunk_size=5)
+		self.assertEqual((third["updated"], third["stage_changes"], third["tags_added"]), (0, 0, 0))
+
+	def test_the_fit_keeps_its_clv_reference(self):
+		make_pond(8)
+		run = runs.create_run("Rescore")
+		fit = runner.run_rescore(run)["model_fit"]
+		stored = frappe.db.get_value("Fishpond Model Fit", fit, "clv_reference")
+		self.assertTrue(stored.startswith(models.REFERENCE_PREFIX))
+		fitted = models.load_fit(fit)
+		# the same parameters with other CLVs (the data moved): the fit is reused, its reference updated
+		moved = fitted.with_clv_reference([30.0, 0.0, 10.0, None, 20.0])
+		again, created = models.save_fit(moved, run=run, profiles=3, purchase_rows=3)
+		self.assertEqual((again, created), (fit, False))
+		np.testing.assert_array_equal(models.load_fit(fit).clv_reference, [10.0, 20.0, 30.0])
+		np.testing.assert_array_equal(
+			models.decode_reference(models.encode_reference(np.array([1.5, 2.25]))), [1.5, 2.25]
+		)
+		# a fit stored before the reference was kept ranks against the profiles' stored CLVs
+		frappe.db.set_value("Fishpond Model Fit", fit, "clv_reference", None)
+		clv = frappe.get_all("Fishpond Lead", filters={"clv": (">", 0)}, pluck="clv")
+		np.testing.assert_array_equal(models.load_fit(fit).clv_reference, np.sort(np.array(clv, dtype=float)))
+		# damaged text is no reference, not an error
+		self.assertIsNone(models.decode_reference(models.REFERENCE_PREFIX + "not base64!"))
+
+	def test_the_reads_go_to_the_read_replica_when_configured(self):
+		"""The same server stands in for the replica: a separate connection is opened for the reads."""
+		make_pond(2)
+		primary = frappe.local.db
+		seen = []
+		real = loader.load_purchases
+
+		def spy(*args, **kwargs):
+			seen.append(frappe.local.db)
+			return real(*args, **kwargs)
+
+		try:
+			with patch.dict(frappe.local.conf, {"read_from_replica": 1, "replica_host": "127.0.0.1"}):
+				with patch.object(loader, "load_purchases", side_effect=spy):
+					loader.load_fit_inputs()
+		finally:
+			for attr in ("replica_db", "primary_db"):
+				if hasattr(frappe.local, attr):
+					delattr(frappe.local, attr)
+		self.assertEqual(len(seen), 1)
+		self.assertIsNot(seen[0], primary, "the purchases were read on another connection")
+		self.assertIs(frappe.local.db, primary, "writes stay on the primary")
+		# without a replica everything stays on the one connection
+		seen.clear()
+		with patch.object(loader, "load_purchases", side_effect=spy):
+			loader.load_inputs(our_profiles())
+		self.assertIs(seen[0], primary)
+
+
+class TestFanOutOnTwoWorkers(FishpondTestCase):
+	"""Real workers commit: the fixtures are committed for them and removed afterwards."""
+
+	def setUp(self):
+		manual_rescores_only()
+		frappe.db.delete("Fishpond Run", {"run_type": "Rescore"})
+		self.workers: list[subprocess.Popen] = []
+		self.names = make_pond(24)
+		frappe.db.commit()  # nosemgrep: the workers read the fixtures from their own connections
+
+	def tearDown(self):
+		for worker in self.workers:
+			if worker.poll() is None:
+				os.killpg(worker.pid, signal.SIGKILL)
+				worker.wait(timeout=30)
+		frappe.db.rollback()
+		frappe.flags.fishpond_real_queue = False
+		names = our_profiles()
+		for doctype in ("Fishpond Transaction", "Fishpond Interaction"):
+			frappe.db.delete(doctype, {"fishpond_lead": ("in", names or [""])})
+		frappe.db.delete("Fishpond Lead", {"name": ("in", names or [""])})
+		frappe.db.delete("Fishpond Run", {"run_type": "Rescore"})
+		frappe.db.commit()  # nosemgrep: the fixtures were committed for the workers
+
+	def start_worker(self) -> subprocess.Popen:
+		"""`bench worker --queue long` in a process group of its own; without CI in its environment it
+		commits like a production worker."""
+		env = {k: v for k, v in os.environ.items() if k != "CI"}
+		log = tempfile.NamedTemporaryFile(prefix="fishpond-fanout-worker-", suffix=".log", delete=False)
+		worker = subprocess.Popen(
+			[sys.executable, "-m", "frappe.utils.bench_helper", "frappe", "worker", "--queue", "long"],
+			cwd=os.path.abspath(frappe.local.sites_path),
+			env=env,
+			stdout=log,
+			stderr=subprocess.STDOUT,
+			start_new_session=True,
+		)
+		self.workers.append(worker)
+		return worker
+
+	def wait_for(self, what: str, check, timeout: float = WAIT):
+		deadline = time.monotonic() + timeout
+		while time.monotonic() < deadline:
+			frappe.db.rollback()  # a fresh snapshot
+			value = check()
+			if value:
+				return value
+			for worker in self.workers:
+				if worker.poll() is not None and worker.returncode not in (0, -9):
+					self.fail(f"a worker exited early ({worker.returncode})")
+			time.sleep(0.3)
+		self.fail(f"timed out waiting for {what}")
+
+	def start_run(self, chunk_size: int) -> str:
+		run = runs.create_run("Rescore")
+		frappe.db.commit()  # nosemgrep: the workers read the run
+		frappe.flags.fishpond_real_queue = True
+		runner.enqueue_run(run, chunk_size=chunk_size)
+		frappe.db.commit()  # nosemgrep: enqueue_after_commit
+		frappe.flags.fishpond_real_queue = False
+		return run
+
+	def status(self, run: str) -> str:
+		return frappe.db.get_value("Fishpond Run", run, "status")
+
+	def hold(self, name: str):
+		"""Lock a profile's row from another database session (as a long order entry would): the
+		worker whose chunk writes it blocks there, in the middle of its chunk."""
+		from frappe.database import get_db
+
+		conf = frappe.conf
+		other = get_db(
+			host=conf.db_host,
+			port=conf.db_port,
+			user=conf.db_user or conf.db_name,
+			password=conf.db_password,
+			cur_db_name=conf.db_name,
+			socket=conf.db_socket,
+		)
+		other.connect()
+		other.sql("start transaction")
+		other.sql("select name from `tabFishpond Lead` where name = %s for update", name)
+		return other
+
+	def test_chunks_spread_over_two_workers_and_a_killed_one_loses_nothing(self):
+		# what one chunk over the whole pond writes, inline, from unscored profiles
+		reset_scores(self.names)
+		runner.run_rescore(runs.create_run("Rescore"), chunk_size=100_000)
+		expected = written(self.names)
+		total = frappe.db.count("Fishpond Lead")
+		reset_scores(self.names)
+		frappe.db.commit()  # nosemgrep: the workers start from unscored profiles
+
+		held = max(self.names)
+		lock = self.hold(held)
+		try:
+			first, second = self.start_worker(), self.start_worker()
+			run = self.start_run(chunk_size=3)
+
+			def chunk_on_hold():
+				chunks = frappe.get_all(
+					"Fishpond Run Chunk",
+					{"parent": run, "first_profile": ("<=", held), "last_profile": (">=", held)},
+					["name", "status", "worker"],
+				)
+				return chunks[0] if chunks and chunks[0].status == "Running" else None
+
+			chunk = self.wait_for("a worker to block on the held row", chunk_on_hold)
+
+			def workers_seen():
+				chunks = frappe.get_all("Fishpond Run Chunk", {"parent": run}, ["worker"])
+				seen = {c.worker for c in chunks if c.worker}
+				return seen if len(seen) >= 2 else None
+
+			workers = self.wait_for("both workers to take chunks", workers_seen)
+			self.assertGreaterEqual(len(workers), 2)
+
+			# kill the work horse on that chunk and its worker, as an OOM kill or a deploy does
+			horse = int(chunk.worker.rsplit(":", 1)[1])
+			owner = next((w for w in (first, second) if psutil.Process(horse).ppid() == w.pid), None)
+			if owner is None:
+				self.skipTest("another worker on this bench took the chunk")
+			os.kill(horse, signal.SIGKILL)
+			os.killpg(owner.pid, signal.SIGKILL)
+			owner.wait(timeout=30)
+		finally:
+			lock.sql("rollback")
+			lock.close()
+		self.assertEqual(self.status(run), "Running", "a chunk is missing: the run is not complete")
+
+		# time passes: the chunk's job timeout and the run's heartbeat; the cron resumes the run
+		frappe.db.set_value(
+			"Fishpond Run Chunk",
+			chunk.name,
+			"started_at",
+			add_to_date(now_datetime(), seconds=-2 * runner.CHUNK_TIMEOUT),
+		)
+		frappe.db.set_value("Fishpond Run", run, "heartbeat", add_to_date(now_datetime(), hours=-1))
+		frappe.db.commit()  # nosemgrep: the workers see the stale run
+		frappe.flags.fishpond_real_queue = True
+		runner.schedule_rescore()
+		frappe.db.commit()  # nosemgrep: enqueue_after_commit
+		frappe.flags.fishpond_real_queue = False
+
+		self.wait_for("the run to complete", lambda: self.status(run) == "Completed")
+		doc = frappe.get_doc("Fishpond Run", run)
+		retried = next(c for c in doc.chunks if c.name == chunk.name)
+		self.assertEqual((retried.status, retried.attempts), ("Done", 2))
+		self.assertEqual((doc.total, doc.processed), (total, total))
+		self.assertEqual(written(self.names), expected, "the same rows as one chunk over the pond")
+
+		# a second run on unchanged data writes nothing
+		again = self.start_run(chunk_size=4)
+		self.wait_for("the second run", lambda: self.status(again) == "Completed")
+		second_doc = frappe.get_doc("Fishpond Run", again)
+		self.assertEqual((second_doc.updated, second_doc.inserted), (0, 0))
+		self.assertEqual(written(self.names), expected)
