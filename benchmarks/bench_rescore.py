@@ -5,10 +5,12 @@ Phases (run them in order; each is a separate process so every figure is the pha
 	generate   bulk-insert a synthetic pond straight into the pond tables (never through ERPNext
 	           documents): --profiles profiles (named BENCH-FPL-...), --transactions Sales Invoice rows,
 	           3 interactions and 4 behaviour events per profile. Every row's name starts with BENCH-.
-	rescore    (--reset: forget the profiles' scores first, so every profile is written)
-	           one full rescore run executed in this process exactly as the worker executes it
-	           (crm_fishpond.scoring.runner.run_rescore), then a second one: prints the time, profiles/s,
-	           input rows/s, the writes of each run (the second should write nothing) and the peak RSS.
+	rescore    for each count of --workers (default 1,2): start that many real `bench worker --queue
+	           long` processes, (with --reset, forget the profiles' scores first, so every profile is
+	           written) and run one full rescore, which plans once and fans its chunks out over the
+	           workers; then a second run on unchanged data. Prints each run's wall time, the
+	           1-worker / N-worker ratio, the writes (the second run's should be none) and the peak
+	           RSS of each worker.
 	latency    needs a real worker (`bench worker --queue default,long`): submits a Sales Order for a
 	           fresh customer, commits, and polls the profile until its rescore is visible (scored_on
 	           set after the submit); prints the delay. Target < 5 s.
@@ -16,7 +18,7 @@ Phases (run them in order; each is a separate process so every figure is the pha
 	           interactions, events) and the runs and model fits the benchmark made.
 
 	/opt/frappe-bench/env/bin/python benchmarks/bench_rescore.py generate --site jobs.localhost
-	/opt/frappe-bench/env/bin/python benchmarks/bench_rescore.py rescore --site jobs.localhost
+	/opt/frappe-bench/env/bin/python benchmarks/bench_rescore.py rescore --reset --workers 1,2 --site jobs.localhost
 	/opt/frappe-bench/env/bin/python benchmarks/bench_rescore.py latency --site jobs.localhost
 	/opt/frappe-bench/env/bin/python benchmarks/bench_rescore.py cleanup --site jobs.localhost
 
@@ -53,6 +55,8 @@ def _args(parser):
 	parser.add_argument(
 		"--reset", action="store_true", help="rescore: forget the BENCH- profiles' scores first (a first run)"
 	)
+	parser.add_argument("--workers", default="1,2", help="rescore: worker counts to compare, e.g. 1,2")
+	parser.add_argument("--chunk-size", type=int, default=None, help="rescore: profiles per chunk")
 
 
 def generate(args) -> None:
@@ -178,32 +182,156 @@ def generate(args) -> None:
 	print(f"generate total {time.perf_counter() - started:.1f} s")
 
 
-def rescore(args) -> None:
+def _reset_scores() -> None:
+	import frappe
+
+	t = time.perf_counter()
+	like = PREFIX + "%"
+	frappe.db.delete("Fishpond Stage History", {"parent": ("like", like)})
+	frappe.db.delete("Fishpond Lead Tag", {"parent": ("like", like)})
+	frappe.db.delete("Comment", {"reference_name": ("like", like)})
+	lead = frappe.qb.DocType("Fishpond Lead")
+	query = frappe.qb.update(lead).where(lead.name.like(like))
+	for column in (
+		"lifecycle_stage",
+		"score_breakdown",
+		"value_grade",
+		"category",
+		"churn_band",
+		"scored_on",
+	):
+		query = query.set(lead[column], None)
+	query.set(lead.lead_score, 0).run()
+	frappe.db.commit()
+	print(f"scores of the BENCH- profiles reset in {time.perf_counter() - t:.1f} s")
+
+
+class Workers:
+	"""N real `bench worker --queue long` processes; samples the largest process of each (the
+	worker or the work horse it forks per job) for its peak RSS."""
+
+	def __init__(self, count: int):
+		import os
+		import subprocess
+		import threading
+
+		import frappe
+
+		env = {k: v for k, v in os.environ.items() if k != "CI"}
+		sites = os.path.abspath(frappe.local.sites_path)
+		self.procs = [
+			subprocess.Popen(
+				[sys.executable, "-m", "frappe.utils.bench_helper", "frappe", "worker", "--queue", "long"],
+				cwd=sites,
+				env=env,
+				stdout=subprocess.DEVNULL,
+				stderr=subprocess.DEVNULL,
+				start_new_session=True,
+			)
+			for _ in range(count)
+		]
+		self.peak = [0.0] * count
+		self.stop = threading.Event()
+		self.thread = threading.Thread(target=self._sample, daemon=True)
+		self.thread.start()
+
+	def _sample(self) -> None:
+		import psutil
+
+		while not self.stop.is_set():
+			for i, proc in enumerate(self.procs):
+				try:
+					tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+					rss = max(p.memory_info().rss for p in tree)
+				except psutil.Error:
+					continue
+				self.peak[i] = max(self.peak[i], rss / 2**20)
+			self.stop.wait(0.2)
+
+	def close(self) -> None:
+		import os
+		import signal
+
+		self.stop.set()
+		self.thread.join()
+		for proc in self.procs:
+			if proc.poll() is None:
+				os.killpg(proc.pid, signal.SIGTERM)
+		for proc in self.procs:
+			try:
+				proc.wait(timeout=30)
+			except Exception:
+				os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _drain_long_queue(limit: float = 1800) -> None:
+	"""Wait until the long queue holds nothing queued or running, so the next run starts clean."""
+	from frappe.utils.background_jobs import get_queue
+	from rq.registry import StartedJobRegistry
+
+	queue = get_queue("long")
+	started = StartedJobRegistry(queue=queue)
+	deadline = time.monotonic() + limit
+	while time.monotonic() < deadline and (queue.count or started.count):
+		time.sleep(1)
+
+
+def _one_run(workers: int, chunk_size: int | None, label: str) -> dict:
+	"""Enqueue a full rescore, let `workers` real workers run its plan and chunks, wait for the end."""
 	import frappe
 
 	from crm_fishpond.scoring import runner
 	from crm_fishpond.sync import runs
 
-	if args.reset:
+	run = runs.create_run("Rescore", "Administrator")
+	runs.append_log(run, "benchmark")
+	frappe.db.commit()
+	pool = Workers(workers)
+	try:
 		t = time.perf_counter()
-		like = PREFIX + "%"
-		frappe.db.delete("Fishpond Stage History", {"parent": ("like", like)})
-		frappe.db.delete("Fishpond Lead Tag", {"parent": ("like", like)})
-		frappe.db.delete("Comment", {"reference_name": ("like", like)})
-		lead = frappe.qb.DocType("Fishpond Lead")
-		query = frappe.qb.update(lead).where(lead.name.like(like))
-		for column in (
-			"lifecycle_stage",
-			"score_breakdown",
-			"value_grade",
-			"category",
-			"churn_band",
-			"scored_on",
-		):
-			query = query.set(lead[column], None)
-		query.set(lead.lead_score, 0).run()
+		runner.enqueue_run(run, chunk_size=chunk_size)
 		frappe.db.commit()
-		print(f"scores of the BENCH- profiles reset in {time.perf_counter() - t:.1f} s")
+		while True:
+			frappe.db.rollback()
+			status = frappe.db.get_value("Fishpond Run", run, "status")
+			if status in ("Completed", "Failed", "Cancelled"):
+				break
+			time.sleep(0.5)
+		elapsed = time.perf_counter() - t
+		_drain_long_queue()  # the run's follow-ups (duplicate pass, plan enrolment), untimed
+	finally:
+		pool.close()
+	result = runner.run_result(run)
+	timings = json.loads(frappe.db.get_value("Fishpond Run", run, "timings") or "{}")
+	by_worker = {}
+	for chunk in runner.chunk_rows(run, ["worker"]):
+		by_worker[chunk.worker] = by_worker.get(chunk.worker, 0) + 1
+	print(f"--- {label}: {workers} worker(s), run {run}: {status}")
+	print(
+		f"wall {elapsed:7.1f} s | {result['total'] / elapsed:9,.0f} profiles/s | plan: read "
+		f"{timings.get('load')} s, fit {timings.get('engine')} s, split {timings.get('plan')} s | "
+		f"{timings.get('chunks')} chunks, chunk seconds summed {timings.get('write')} s"
+	)
+	print(f"chunks per worker process: {sorted(by_worker.values(), reverse=True)}")
+	print(
+		f"writes: {result['updated']:,} profiles updated, {result['stage_changes']:,} stage changes, "
+		f"{result['tags_added']:,} tags added, {result['tags_removed']:,} removed"
+	)
+	print(
+		"peak RSS per worker (largest process: worker or work horse): "
+		+ ", ".join(f"{m:,.0f} MiB" for m in pool.peak)
+	)
+	with open("/tmp/bench_rescore_runs.txt", "a") as fh:
+		fh.write(run + "\n")
+	return {"seconds": elapsed, "status": status, "peak": max(pool.peak), **result}
+
+
+def rescore(args) -> None:
+	"""Full rescores run by real workers: for each worker count (--workers 1,2), forget the scores
+	(with --reset) and rescore, then rescore once more with the last count, which must write nothing.
+	Prints each run's wall time and the ratio of each against the first."""
+	import frappe
+
 	for tag, condition in BENCH_TAGS.items():
 		if not frappe.db.exists("Fishpond Tag", tag):
 			frappe.get_doc(
@@ -215,32 +343,20 @@ def rescore(args) -> None:
 				}
 			).insert(ignore_permissions=True)
 	frappe.db.commit()
-	for attempt in ("first", "second"):
-		run = runs.create_run("Rescore", "Administrator")
-		runs.append_log(run, "benchmark")
-		frappe.db.commit()
-		t = time.perf_counter()
-		result = runner.run_rescore(run)
-		elapsed = time.perf_counter() - t
-		timings = json.loads(frappe.db.get_value("Fishpond Run", run, "timings") or "{}")
-		rows = sum(timings.get(k, 0) for k in ("profiles", "purchase_rows", "interactions", "events"))
-		print(f"--- {attempt} full rescore ({run}): {result['status']}")
+	counts = [int(n) for n in str(args.workers).split(",")]
+	results = []
+	for n in counts:
+		if args.reset:
+			_reset_scores()
+		results.append(_one_run(n, args.chunk_size, "full rescore"))
+	again = _one_run(counts[-1], args.chunk_size, "second run on unchanged data")
+	print("=== summary")
+	base = results[0]["seconds"]
+	for n, r in zip(counts, results, strict=True):
 		print(
-			f"time {elapsed:7.1f} s | {result['total'] / elapsed:9,.0f} profiles/s | "
-			f"{rows / elapsed:9,.0f} input rows/s ({rows:,} rows: {timings.get('profiles', 0):,} profiles, "
-			f"{timings.get('purchase_rows', 0):,} purchase days, {timings.get('interactions', 0):,} interactions, "
-			f"{timings.get('events', 0):,} events)"
+			f"{n} worker(s): {r['seconds']:7.1f} s, {r['updated']:,} profiles written; {counts[0]} worker(s) / this: {base / r['seconds']:.2f}x; peak RSS {r['peak']:,.0f} MiB"
 		)
-		print(
-			f"load {timings.get('load')} s | engine {timings.get('engine')} s | write {timings.get('write')} s"
-		)
-		print(
-			f"writes: {result['updated']:,} profiles updated, {result['stage_changes']:,} stage changes, "
-			f"{result['tags_added']:,} tags added, {result['tags_removed']:,} removed"
-		)
-		print(f"peak RSS of this worker process so far: {peak_rss_mib():,.0f} MiB")
-		with open("/tmp/bench_rescore_runs.txt", "a") as fh:
-			fh.write(run + "\n")
+	print(f"second run: {again['seconds']:.1f} s, {again['updated']:,} profiles written (goal 0)")
 
 
 def latency(args) -> None:
