@@ -281,7 +281,7 @@ def _one_run(workers: int, chunk_size: int | None, label: str) -> dict:
 	import frappe
 
 	from crm_fishpond.scoring import runner
-	from crm_fishpond.sync import runs
+	from crm_fishpond.sync import fanout, runs
 
 	run = runs.create_run("Rescore", "Administrator")
 	runs.append_log(run, "benchmark")
@@ -304,7 +304,7 @@ def _one_run(workers: int, chunk_size: int | None, label: str) -> dict:
 	result = runner.run_result(run)
 	timings = json.loads(frappe.db.get_value("Fishpond Run", run, "timings") or "{}")
 	by_worker = {}
-	for chunk in runner.chunk_rows(run, ["worker"]):
+	for chunk in fanout.chunk_rows(run, ["worker"]):
 		by_worker[chunk.worker] = by_worker.get(chunk.worker, 0) + 1
 	print(f"--- {label}: {workers} worker(s), run {run}: {status}")
 	print(

@@ -36,16 +36,13 @@ older snapshot never overwrites a fresher incremental result.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from collections.abc import Iterable
 
 import frappe
 import pandas as pd
 from frappe import _
-from frappe.query_builder import functions as fn
-from frappe.utils import add_days, add_to_date, get_datetime, getdate, now_datetime, nowdate
+from frappe.utils import add_days, get_datetime, getdate, now_datetime, nowdate
 from redis import Redis
 
 from crm_fishpond import duplicates, jobs
@@ -53,12 +50,10 @@ from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
 from crm_fishpond.engine.pipeline import fit_models, run_pond
 from crm_fishpond.scoring import loader, models, writer
 from crm_fishpond.scoring.config import engine_setup
-from crm_fishpond.sync import runs
+from crm_fishpond.sync import fanout, runs
 
 RUN_TYPE = "Rescore"
 CHUNK = 2000
-CHUNK_DOCTYPE = "Fishpond Run Chunk"
-CHUNK_TIMEOUT = 1800  # seconds; a chunk of CHUNK profiles takes a few
 RETRIES = 3
 RETRY_DELAY_SECONDS = 2
 DEFERRED_KEY = "fishpond:rescore_deferred"
@@ -67,16 +62,8 @@ POSTPONED_KEY = "fishpond:rescore_postponed"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-class RunLocked(Exception):
-	"""Another worker is executing a rescore of this site."""
-
-
 def _job_id(run: str) -> str:
 	return f"crm_fishpond:rescore:{run}"
-
-
-def _chunk_job_id(run: str, chunk: str) -> str:
-	return f"crm_fishpond:rescore:{run}:{chunk}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,14 +73,14 @@ def _chunk_job_id(run: str, chunk: str) -> str:
 def start_full_rescore(triggered_by: str | None = None, reason: str | None = None) -> str:
 	"""Create (or return the active) rescore run and enqueue it on the long queue."""
 	try:
-		with db_lock("create", timeout=10):
+		with runs.db_lock("create", timeout=10):
 			run = runs.active_run(RUN_TYPE)
 			if not run:
 				run = runs.create_run(RUN_TYPE, triggered_by)
 				if reason:
 					runs.append_log(run, _("Started: {0}").format(reason))
 			_commit()
-	except RunLocked:
+	except runs.RunLocked:
 		frappe.throw(_("Another rescore is being started right now; try again in a moment."))
 	enqueue_run(run)
 	return run
@@ -112,7 +99,7 @@ def enqueue_run(run: str, chunk_size: int | None = None) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# the full run: plan once, then chunks on any number of workers
+# the full run: plan once, then chunks on any number of workers (crm_fishpond.sync.fanout)
 
 
 def run_rescore(run: str, chunk_size: int | None = None) -> dict:
@@ -124,28 +111,29 @@ def run_rescore(run: str, chunk_size: int | None = None) -> dict:
 	if status in ("Completed", "Cancelled"):
 		return {"status": status}
 	try:
-		with db_lock("run", timeout=0):
-			_plan(run, chunk_size or CHUNK)
-	except RunLocked:
+		with runs.db_lock("run", timeout=0):
+			resumed = _plan(run, chunk_size or CHUNK)
+	except runs.RunLocked:
 		runs.append_log(run, _("Another worker is running a rescore; this attempt stepped aside"))
 		_commit()
 		return {"status": "Locked"}
-	enqueue_chunks(run)
-	_finish_if_done(run)  # a pond without profiles has no chunk to finish it
+	fanout.enqueue_chunks(run, "crm_fishpond.scoring.runner.run_chunk")
+	_finish_if_done(run, resumed)  # a pond without profiles has no chunk to finish it
 	return run_result(run)
 
 
-def _plan(run: str, chunk_size: int) -> None:
-	"""Fit the models on the whole pond and split the profiles into chunks, unless done before."""
+def _plan(run: str, chunk_size: int) -> bool:
+	"""Fit the models on the whole pond and split the profiles into chunks, unless done before;
+	returns whether the run was planned before (a resume)."""
 	cursor = runs.get_cursor(run)
 	cursor.setdefault("as_of", nowdate())
 	values = {"status": "Running"}
 	if not frappe.db.get_value("Fishpond Run", run, "started_at"):
 		values["started_at"] = now_datetime()
 	runs.save_progress(run, cursor, **values)
-	if chunk_rows(run):  # planned before the crash or failure: its fit and chunks stand
+	if fanout.chunk_rows(run):  # planned before the crash or failure: its fit and chunks stand
 		_commit()
-		return
+		return True
 	runs.publish(run, 1, _("Reading the pond"))
 	_commit()
 	timings: dict = {}
@@ -155,27 +143,19 @@ def _plan(run: str, chunk_size: int) -> None:
 		_fail(run, _("The engine run failed"))
 		raise
 	started = time.monotonic()
-	chunks = [names[start : start + chunk_size] for start in range(0, len(names), chunk_size)]
-	now, user = now_datetime(), frappe.session.user
-	columns = ["name", "creation", "modified", "owner", "modified_by", "parent", "parenttype", "parentfield"]
-	columns += ["idx", "status", "first_profile", "last_profile", "profiles"]
-	head = (now, now, user, user, run, "Fishpond Run", "chunks")
-	rows = [
-		(frappe.generate_hash(length=10), *head, i + 1, "Queued", chunk[0], chunk[-1], len(chunk))
-		for i, chunk in enumerate(chunks)
-	]
-	frappe.db.bulk_insert(CHUNK_DOCTYPE, columns, rows)
+	chunks = fanout.insert_chunks(run, "Fishpond Lead", fanout.split(names, chunk_size))
 	timings["plan"] = round(time.monotonic() - started, 3)
 	runs.save_progress(
 		run,
 		cursor,
 		total=len(names),
 		processed=0,
-		progress=10,
-		timings=frappe.as_json({**timings, **sizes, "chunks": len(chunks), "model_fit": cursor["model_fit"]}),
+		progress=fanout.PLAN_PROGRESS,
+		timings=frappe.as_json({**timings, **sizes, "chunks": chunks, "model_fit": cursor["model_fit"]}),
 	)
-	runs.append_log(run, _("{0} profiles in {1} chunks").format(len(names), len(chunks)))
+	runs.append_log(run, _("{0} profiles in {1} chunks").format(len(names), chunks))
 	_commit()
+	return False
 
 
 def _fit(run: str, cursor: dict, timings: dict) -> tuple[list[str], dict]:
@@ -213,97 +193,48 @@ def _fit(run: str, cursor: dict, timings: dict) -> tuple[list[str], dict]:
 	return names, sizes
 
 
-def enqueue_chunks(run: str) -> int:
-	"""Enqueue every chunk of the run not done yet, each a job of its own; returns how many.
-
-	A chunk still marked Running after its job's timeout lost its worker (rq stops a job at its
-	timeout): its job record is dropped so that enqueueing the same job id is not skipped as a
-	duplicate of the dead one."""
-	pending = [c for c in chunk_rows(run) if c.status != "Done"]
-	dead_before = add_to_date(now_datetime(), seconds=-CHUNK_TIMEOUT)
-	for chunk in pending:
-		if chunk.status == "Running" and chunk.started_at and get_datetime(chunk.started_at) < dead_before:
-			jobs.forget_job(_chunk_job_id(run, chunk.name))
-		if chunk.status == "Failed":
-			_set_chunk(chunk.name, status="Queued")
-	_commit()
-	for chunk in pending:
-		jobs.enqueue(
-			"crm_fishpond.scoring.runner.run_chunk",
-			job_id=_chunk_job_id(run, chunk.name),
-			queue="long",
-			timeout=CHUNK_TIMEOUT,
-			run=run,
-			chunk=chunk.name,
-		)
-	_commit()
-	return len(pending)
-
-
 def run_chunk(run: str, chunk: str) -> dict:
 	"""Score and write one chunk of a planned run, on whichever worker takes it, in any order.
 
 	The chunk reads its profiles, scores them with the run's stored fit (so they get the rows one
 	run over the whole pond would give) and writes the differences in one transaction, retried on
 	failure. A chunk already done is skipped; the last chunk to land finishes the run."""
-	row = frappe.db.get_value(
-		CHUNK_DOCTYPE, chunk, ["parent", "status", "first_profile", "last_profile", "attempts"], as_dict=True
-	)
-	if not row or row.parent != run or row.status == "Done":
-		return {"status": "Skipped"}
-	if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
+	row = fanout.start_chunk(run, chunk)
+	if row is None:
 		return {"status": "Skipped"}
 	started = time.monotonic()
-	_set_chunk(
-		chunk, status="Running", attempts=(row.attempts or 0) + 1, worker=_worker(), started_at=now_datetime()
-	)
-	runs.save_progress(run)  # the heartbeat: the run is alive while its chunks start and land
-	_commit()
 	cursor = runs.get_cursor(run)
 	try:
 		setup = engine_setup()
-		names = loader.profile_names_between(row.first_profile, row.last_profile)
-		inputs = loader.load_inputs(names)
+		names = loader.profile_names_between(row.from_name, row.to_name)
+		fitted = models.load_fit(cursor["model_fit"])
 		result = run_pond(
-			inputs,
-			setup.config,
-			end_of_day(cursor["as_of"]),
-			models=models.load_fit(cursor["model_fit"]),
-			dedupe=False,
+			loader.load_inputs(names), setup.config, end_of_day(cursor["as_of"]), models=fitted, dedupe=False
 		)
 	except Exception as e:
-		_fail(
-			run,
-			_("The engine failed on the chunk from {0} to {1}").format(row.first_profile, row.last_profile),
-		)
-		_set_chunk(chunk, status="Failed")
-		_commit()
+		_fail(run, _("The engine failed on the chunk from {0} to {1}").format(row.from_name, row.to_name))
+		fanout.failed_chunk(chunk)
 		if isinstance(e, (EngineConfigError, EngineInputError)):
 			frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
 		raise
 	tags = result.tags if len(result.tags) else None
 	try:
-		stats = _write_chunk_with_retries(run, row.first_profile, result.metrics, tags, cursor["model_fit"])
+		stats = _write_chunk_with_retries(run, row.from_name, result.metrics, tags, cursor["model_fit"])
 	except Exception:
-		_set_chunk(chunk, status="Failed")
-		_commit()
+		fanout.failed_chunk(chunk)
 		raise
-	inserted = stats.stage_changes + stats.tags_added
-	_set_chunk(
+	fanout.chunk_done(
+		run,
 		chunk,
-		status="Done",
-		profiles=len(names),
+		records=len(names),
+		seconds=time.monotonic() - started,
+		stats={**stats.as_dict(), "rule_errors": len(result.rule_errors)},
 		updated=stats.updated,
 		unchanged=stats.unchanged,
-		inserted=inserted,
-		seconds=round(time.monotonic() - started, 3),
-		finished_at=now_datetime(),
-		stats=frappe.as_json(stats.as_dict()),
-		rule_errors=frappe.as_json(result.rule_errors) if result.rule_errors else None,
+		inserted=stats.stage_changes + stats.tags_added,
 	)
-	_add_counts(
-		run, processed=len(names), updated=stats.updated, unchanged=stats.unchanged, inserted=inserted
-	)
+	if result.rule_errors:
+		fanout.set_chunk(chunk, rule_errors=frappe.as_json(result.rule_errors))
 	_commit()
 	_finish_if_done(run)
 	return {"status": "Done", **stats.as_dict()}
@@ -326,7 +257,7 @@ def _write_chunk_with_retries(run, first: str, metrics, tags, fit) -> writer.Wri
 				reference_doctype="Fishpond Run",
 				reference_name=run,
 			)
-			_add_counts(run, errors=1)
+			fanout.add_counts(run, errors=1)
 			runs.append_log(
 				run, _("Chunk starting at {0} failed (attempt {1} of {2})").format(first, attempt, RETRIES)
 			)
@@ -338,16 +269,12 @@ def _write_chunk_with_retries(run, first: str, metrics, tags, fit) -> writer.Wri
 				time.sleep(RETRY_DELAY_SECONDS * attempt)
 
 
-def _finish_if_done(run: str) -> bool:
-	"""Complete the run when no chunk is left; of chunks landing together, one finishes it."""
-	with db_lock("finish", timeout=60):
-		_commit()  # a fresh snapshot: the chunks other workers committed
-		if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
-			return False
-		if any(c.status != "Done" for c in chunk_rows(run)):
-			return False
-		_complete(run)
-		_commit()
+def _finish_if_done(run: str, resumed: bool = False) -> bool:
+	"""Complete the run when its last chunk has landed (exactly one job does)."""
+	if not fanout.claim_finish(run, resumed):
+		return False
+	_complete(run)
+	_commit()
 	release_deferred()
 	# the duplicate pass compares every profile with every other: its own job, after the scores
 	duplicates.enqueue_pass()
@@ -363,8 +290,8 @@ def _finish_if_done(run: str) -> bool:
 
 def _complete(run: str) -> None:
 	doc = frappe.db.get_value("Fishpond Run", run, ["started_at", "timings", "total"], as_dict=True)
-	chunks = chunk_rows(run, ["seconds", "stats", "rule_errors"])
-	stats = _summed_stats(chunks)
+	chunks = fanout.chunk_rows(run, ["seconds", "stats", "rule_errors", "worker"])
+	stats = _write_stats(chunks)
 	rule_errors = [e for c in chunks for e in json.loads(c.rule_errors or "[]")]
 	setup = engine_setup()
 	setup.record_status(rule_errors)
@@ -377,7 +304,7 @@ def _complete(run: str) -> None:
 		**json.loads(doc.timings or "{}"),
 		"write": round(sum(c.seconds or 0 for c in chunks), 3),
 		"total": round(elapsed, 3),
-		"workers": len({c.worker for c in chunk_rows(run, ["worker"]) if c.worker}),
+		"workers": len({c.worker for c in chunks if c.worker}),
 		"profiles_per_second": round(total / elapsed, 1) if elapsed else None,
 		"this_attempt": stats,
 		"as_of": runs.get_cursor(run).get("as_of"),
@@ -395,56 +322,16 @@ def _complete(run: str) -> None:
 
 
 def run_result(run: str) -> dict:
-	"""The run's status with what its chunks wrote (summed over the chunks done)."""
-	values = frappe.db.get_value("Fishpond Run", run, ["status", "total", "timings"], as_dict=True)
-	stats = _summed_stats(chunk_rows(run, ["stats"]))
+	"""The run's status with what its chunks wrote (added up over the chunks done)."""
+	values = frappe.db.get_value("Fishpond Run", run, ["status", "total"], as_dict=True)
+	stats = _write_stats(fanout.chunk_rows(run, ["stats"]))
 	fit = runs.get_cursor(run).get("model_fit")
 	return {"status": values.status, "total": values.total, "model_fit": fit, **stats}
 
 
-def _summed_stats(chunks) -> dict:
-	total = writer.WriteStats()
-	for chunk in chunks:
-		if chunk.get("stats"):
-			total.add(writer.WriteStats(**json.loads(chunk.stats)))
-	return total.as_dict()
-
-
-def chunk_rows(run: str, fields: list[str] | None = None) -> list:
-	"""The run's chunks in order (name, status, started_at and ``fields``)."""
-	table = frappe.qb.DocType(CHUNK_DOCTYPE)
-	columns = ["name", "status", "started_at", *(fields or [])]
-	return (
-		frappe.qb.from_(table)
-		.select(*[table[c] for c in columns])
-		.where(table.parent == run)
-		.where(table.parenttype == "Fishpond Run")
-		.orderby(table.idx)
-		.run(as_dict=True)
-	)
-
-
-def _set_chunk(chunk: str, **values) -> None:
-	frappe.db.set_value(CHUNK_DOCTYPE, chunk, values, update_modified=False)
-
-
-def _add_counts(run: str, **deltas: int) -> None:
-	"""Add to the run's counters in one statement (chunks land concurrently), then move the progress
-	bar and beat the heartbeat."""
-	table = frappe.qb.DocType("Fishpond Run")
-	query = frappe.qb.update(table).set(table.heartbeat, now_datetime()).where(table.name == run)
-	for column, delta in deltas.items():
-		query = query.set(table[column], fn.Coalesce(table[column], 0) + int(delta))
-	query.run()
-	if "processed" in deltas:
-		processed, total = frappe.db.get_value("Fishpond Run", run, ["processed", "total"])
-		progress = 10 + 89.0 * processed / total if total else 99
-		frappe.db.set_value("Fishpond Run", run, "progress", progress, update_modified=False)
-		runs.publish(run, progress, _("{0} of {1} profiles").format(processed, total))
-
-
-def _worker() -> str:
-	return f"{socket.gethostname()}:{os.getpid()}"
+def _write_stats(chunks) -> dict:
+	summed = fanout.summed(chunks)
+	return {key: summed.get(key, 0) for key in writer.WriteStats().as_dict()}
 
 
 def end_of_day(day: str) -> pd.Timestamp:
@@ -605,35 +492,6 @@ def run_status(run: str | None = None) -> dict:
 		],
 		as_dict=True,
 	)
-
-
-# --------------------------------------------------------------------------------------------------
-# database locks
-
-
-class db_lock:
-	"""A session-scoped named lock in the database (released on exit, or by the server when the
-	connection dies). ``timeout=0`` fails at once with :class:`RunLocked` when it is held."""
-
-	def __init__(self, name: str, timeout: int = 0):
-		self.key = f"fishpond:{frappe.conf.db_name}:{name}"[:64]
-		self.timeout = timeout
-
-	def __enter__(self):
-		if frappe.db.db_type == "postgres":
-			got = frappe.db.sql("select pg_try_advisory_lock(hashtext(%s))", self.key)[0][0]
-		else:
-			got = frappe.db.sql("select get_lock(%s, %s)", (self.key, self.timeout))[0][0]
-		if not got:
-			raise RunLocked(self.key)
-		return self
-
-	def __exit__(self, *exc):
-		if frappe.db.db_type == "postgres":
-			frappe.db.sql("select pg_advisory_unlock(hashtext(%s))", self.key)
-		else:
-			frappe.db.sql("select release_lock(%s)", self.key)
-		return False
 
 
 def _commit() -> None:

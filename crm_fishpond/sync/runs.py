@@ -71,3 +71,32 @@ def stale_runs(run_type: str) -> list[str]:
 			.where((run.heartbeat < limit) | (run.heartbeat.isnull() & (run.creation < limit)))
 		).run()
 	]
+
+
+class RunLocked(Exception):
+	"""Another worker holds the lock (it is executing this run's step)."""
+
+
+class db_lock:
+	"""A session-scoped named lock in the database (released on exit, or by the server when the
+	connection dies). ``timeout=0`` fails at once with :class:`RunLocked` when it is held."""
+
+	def __init__(self, name: str, timeout: int = 0):
+		self.key = f"fishpond:{frappe.conf.db_name}:{name}"[:64]
+		self.timeout = timeout
+
+	def __enter__(self):
+		if frappe.db.db_type == "postgres":
+			got = frappe.db.sql("select pg_try_advisory_lock(hashtext(%s))", self.key)[0][0]
+		else:
+			got = frappe.db.sql("select get_lock(%s, %s)", (self.key, self.timeout))[0][0]
+		if not got:
+			raise RunLocked(self.key)
+		return self
+
+	def __exit__(self, *exc):
+		if frappe.db.db_type == "postgres":
+			frappe.db.sql("select pg_advisory_unlock(hashtext(%s))", self.key)
+		else:
+			frappe.db.sql("select release_lock(%s)", self.key)
+		return False

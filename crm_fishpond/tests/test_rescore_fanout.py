@@ -27,7 +27,7 @@ import psutil
 from frappe.utils import add_to_date, now_datetime
 
 from crm_fishpond.scoring import loader, models, runner, writer
-from crm_fishpond.sync import runs
+from crm_fishpond.sync import fanout, runs
 from crm_fishpond.tests.test_scoring import make_profile, reset_scores
 from crm_fishpond.tests.utils import FishpondTestCase, manual_rescores_only
 
@@ -120,7 +120,7 @@ class TestFanOut(FishpondTestCase):
 		self.assertEqual(written(names), expected)
 		# the run's counters add up its chunks
 		self.assertEqual(doc.processed, doc.total)
-		self.assertEqual(doc.processed, sum(c.profiles for c in doc.chunks))
+		self.assertEqual(doc.processed, sum(c.records for c in doc.chunks))
 		self.assertEqual(doc.updated, sum(c.updated for c in doc.chunks))
 		self.assertEqual(doc.progress, 100)
 		# and a third run finds nothing to write
@@ -280,7 +280,7 @@ class TestFanOutOnTwoWorkers(FishpondTestCase):
 			def chunk_on_hold():
 				chunks = frappe.get_all(
 					"Fishpond Run Chunk",
-					{"parent": run, "first_profile": ("<=", held), "last_profile": (">=", held)},
+					{"parent": run, "from_name": ("<=", held), "to_name": (">=", held)},
 					["name", "status", "worker"],
 				)
 				return chunks[0] if chunks and chunks[0].status == "Running" else None
@@ -313,7 +313,7 @@ class TestFanOutOnTwoWorkers(FishpondTestCase):
 			"Fishpond Run Chunk",
 			chunk.name,
 			"started_at",
-			add_to_date(now_datetime(), seconds=-2 * runner.CHUNK_TIMEOUT),
+			add_to_date(now_datetime(), seconds=-2 * fanout.CHUNK_TIMEOUT),
 		)
 		frappe.db.set_value("Fishpond Run", run, "heartbeat", add_to_date(now_datetime(), hours=-1))
 		frappe.db.commit()  # nosemgrep: the workers see the stale run

@@ -150,10 +150,10 @@ class TestScoring(FishpondTestCase):
 		for key in ("load", "engine", "plan", "write", "total", "chunks", "workers", "model_fit", "as_of"):
 			self.assertIn(key, timings)
 		chunks = frappe.get_all(
-			"Fishpond Run Chunk", {"parent": run}, ["status", "profiles", "attempts", "worker"], order_by="idx"
+			"Fishpond Run Chunk", {"parent": run}, ["status", "records", "attempts", "worker"], order_by="idx"
 		)
 		self.assertEqual(len(chunks), timings["chunks"])
-		self.assertEqual(sum(c.profiles for c in chunks), doc.total)
+		self.assertEqual(sum(c.records for c in chunks), doc.total)
 		self.assertTrue(all(c.status == "Done" and c.attempts == 1 and c.worker for c in chunks))
 		self.assertEqual(api.rescore_status(run)["status"], "Completed")
 
@@ -224,7 +224,7 @@ class TestScoring(FishpondTestCase):
 		states = [c.status for c in doc.chunks]
 		self.assertEqual(states[:3], ["Done", "Done", "Running"])
 		done_before = {
-			n for c in doc.chunks[:2] for n in runner.loader.profile_names_between(c.first_profile, c.last_profile)
+			n for c in doc.chunks[:2] for n in runner.loader.profile_names_between(c.from_name, c.to_name)
 		}
 
 		# the worker stops beating; the cron reconciler resumes the run: same fit, chunks not done
@@ -314,7 +314,7 @@ class TestScoring(FishpondTestCase):
 			socket=conf.db_socket,
 		)
 		other.connect()
-		key = runner.db_lock("run").key
+		key = runs.db_lock("run").key
 		try:
 			self.assertEqual(other.sql("select get_lock(%s, 0)", key)[0][0], 1)
 			self.assertEqual(runner.run_rescore(first)["status"], "Locked")

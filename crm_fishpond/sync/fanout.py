@@ -1,0 +1,204 @@
+"""Fan a durable run out over the workers: its chunks are rows of the run, each one a job of its own.
+
+A run that fans out (a full rescore, a backfill) plans once, stores its chunks as *Fishpond Run
+Chunk* rows (a range of names of one doctype, from and to, in the database's order) and enqueues
+each chunk on the long queue. Any number of workers take them, in any order. A chunk job starts
+with :func:`start_chunk` (which skips a chunk done before), does its work in its own transaction and
+ends with :func:`chunk_done`, which adds its counts to the run's in one statement (chunks land
+concurrently) and moves the run's one progress bar. The job that sees the last chunk land claims
+the finish (:func:`claim_finish`, under a database lock, so exactly one does).
+
+Running the plan again (the cron's resume of a run whose heartbeat stopped, or *Resume* on a failed
+run) keeps the chunks and enqueues those not done (:func:`enqueue_chunks`); a chunk whose worker died
+is enqueued again once its job's timeout has passed. With one worker the chunks run one after
+another, as a single job would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import frappe
+from frappe import _
+from frappe.query_builder import functions as fn
+from frappe.utils import add_to_date, get_datetime, now_datetime
+
+from crm_fishpond import jobs
+from crm_fishpond.sync import runs
+
+CHUNK_DOCTYPE = "Fishpond Run Chunk"
+CHUNK_TIMEOUT = 1800  # seconds a chunk job may run; a chunk takes seconds
+PLAN_PROGRESS = 10  # the progress bar's share of the plan; the chunks fill the rest
+
+
+def chunk_job_id(run: str, chunk: str) -> str:
+	return f"crm_fishpond:chunk:{run}:{chunk}"
+
+
+def insert_chunks(run: str, doctype: str, chunks: list[list[str]]) -> int:
+	"""Store ``chunks`` (lists of names of ``doctype``, in order) as the run's next chunk rows."""
+	if not chunks:
+		return 0
+	start = len(chunk_rows(run))
+	now, user = now_datetime(), frappe.session.user
+	head = (now, now, user, user, run, "Fishpond Run", "chunks")
+	columns = ["name", "creation", "modified", "owner", "modified_by", "parent", "parenttype", "parentfield"]
+	columns += ["idx", "status", "reference_doctype", "from_name", "to_name", "records"]
+	rows = [
+		(frappe.generate_hash(length=10), *head, start + i + 1, "Queued", doctype, c[0], c[-1], len(c))
+		for i, c in enumerate(chunks)
+	]
+	frappe.db.bulk_insert(CHUNK_DOCTYPE, columns, rows)
+	return len(rows)
+
+
+def split(names: list[str], size: int) -> list[list[str]]:
+	return [names[start : start + size] for start in range(0, len(names), size)]
+
+
+def chunk_rows(run: str, fields: list[str] | None = None) -> list:
+	"""The run's chunks in order: name, status, started_at and ``fields``."""
+	table = frappe.qb.DocType(CHUNK_DOCTYPE)
+	columns = ["name", "status", "started_at", *(fields or [])]
+	return (
+		frappe.qb.from_(table)
+		.select(*[table[c] for c in columns])
+		.where(table.parent == run)
+		.where(table.parenttype == "Fishpond Run")
+		.orderby(table.idx)
+		.run(as_dict=True)
+	)
+
+
+def enqueue_chunks(run: str, method: str) -> int:
+	"""Enqueue every chunk of the run not done yet as a job ``method(run=, chunk=)``; returns how many.
+
+	A chunk still marked Running after its job's timeout lost its worker (rq stops a job at its
+	timeout): its job record is dropped so that enqueueing the same job id is not skipped as a
+	duplicate of the dead one. A failed chunk is queued again."""
+	pending = [c for c in chunk_rows(run) if c.status != "Done"]
+	dead_before = add_to_date(now_datetime(), seconds=-CHUNK_TIMEOUT)
+	for chunk in pending:
+		if chunk.status == "Running" and chunk.started_at and get_datetime(chunk.started_at) < dead_before:
+			jobs.forget_job(chunk_job_id(run, chunk.name))
+		if chunk.status == "Failed":
+			set_chunk(chunk.name, status="Queued")
+	_commit()
+	for chunk in pending:
+		jobs.enqueue(
+			method,
+			job_id=chunk_job_id(run, chunk.name),
+			queue="long",
+			timeout=CHUNK_TIMEOUT,
+			run=run,
+			chunk=chunk.name,
+		)
+	_commit()
+	return len(pending)
+
+
+def start_chunk(run: str, chunk: str):
+	"""Mark the chunk Running on this worker and return its row (``reference_doctype``,
+	``from_name``, ``to_name``), or None when there is nothing to do: the chunk is done, or the run
+	is no longer running (failed, cancelled)."""
+	row = frappe.db.get_value(
+		CHUNK_DOCTYPE,
+		chunk,
+		["parent", "status", "reference_doctype", "from_name", "to_name", "attempts"],
+		as_dict=True,
+	)
+	if not row or row.parent != run or row.status == "Done":
+		return None
+	if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
+		return None
+	set_chunk(
+		chunk,
+		status="Running",
+		attempts=(row.attempts or 0) + 1,
+		worker=f"{socket.gethostname()}:{os.getpid()}",
+		started_at=now_datetime(),
+	)
+	runs.save_progress(run)  # the heartbeat: a run is alive while its chunks start and land
+	_commit()
+	return row
+
+
+def chunk_done(
+	run: str, chunk: str, records: int, seconds: float, stats: dict | None = None, **counts
+) -> None:
+	"""Mark the chunk Done with its counts and add them to the run's (``counts``: run counters such
+	as updated, unchanged, inserted; ``stats``: anything else the finish adds up)."""
+	set_chunk(
+		chunk,
+		status="Done",
+		records=records,
+		seconds=round(seconds, 3),
+		finished_at=now_datetime(),
+		stats=frappe.as_json(stats) if stats else None,
+		**{k: counts[k] for k in ("updated", "unchanged", "inserted") if k in counts},
+	)
+	add_counts(run, processed=records, **counts)
+
+
+def failed_chunk(chunk: str) -> None:
+	set_chunk(chunk, status="Failed")
+	_commit()
+
+
+def set_chunk(chunk: str, **values) -> None:
+	frappe.db.set_value(CHUNK_DOCTYPE, chunk, values, update_modified=False)
+
+
+def add_counts(run: str, **deltas: int) -> None:
+	"""Add to the run's counters in one statement, beat its heartbeat and, when ``processed`` moved,
+	its progress bar."""
+	table = frappe.qb.DocType("Fishpond Run")
+	query = frappe.qb.update(table).set(table.heartbeat, now_datetime()).where(table.name == run)
+	for column, delta in deltas.items():
+		query = query.set(table[column], fn.Coalesce(table[column], 0) + int(delta))
+	query.run()
+	if "processed" in deltas:
+		processed, total = frappe.db.get_value("Fishpond Run", run, ["processed", "total"])
+		progress = min(99.0, PLAN_PROGRESS + (99.0 - PLAN_PROGRESS) * processed / total) if total else 99.0
+		frappe.db.set_value("Fishpond Run", run, "progress", progress, update_modified=False)
+		runs.publish(run, progress, _("{0} of {1}").format(processed, total))
+
+
+def claim_finish(run: str, resumed: bool = False) -> bool:
+	"""True for exactly one caller once every chunk of the run is done: that caller finishes the run.
+
+	The claim is recorded in the run's cursor (``finishing``) and committed. ``resumed``: the caller
+	is the plan job resuming the run, which may take over a claim whose job died mid-finish (the
+	finish must be safe to run twice)."""
+	try:
+		with runs.db_lock(f"finish:{run}", timeout=60):
+			_commit()  # a fresh snapshot: the chunks other workers committed
+			if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
+				return False
+			if any(c.status != "Done" for c in chunk_rows(run)):
+				return False
+			cursor = runs.get_cursor(run)
+			if cursor.get("finishing") and not resumed:
+				return False
+			cursor["finishing"] = True
+			runs.save_progress(run, cursor)
+			_commit()
+	except runs.RunLocked:  # PostgreSQL's lock does not wait: the holder (or the cron's resume) finishes
+		return False
+	return True
+
+
+def summed(chunks, key: str = "stats") -> dict:
+	"""The chunks' ``stats`` added up, key by key."""
+	total: dict = {}
+	for chunk in chunks:
+		for name, value in json.loads(chunk.get(key) or "{}").items():
+			total[name] = total.get(name, 0) + value
+	return total
+
+
+def _commit() -> None:
+	if not frappe.flags.in_test:
+		frappe.db.commit()  # nosemgrep: a chunk is the unit of work of a resumable job
