@@ -5,6 +5,7 @@ Prints documents/s of the first backfill, the reconciliation's difference count 
 second run's writes (target 0 inserted, 0 updated). Removes everything it generated at the end.
 
 Run:  /opt/frappe-bench/env/bin/python benchmarks/bench_backfill.py --site fishpond.localhost --invoices 10000
+      (add --workers 2 to fan the chunks out to two real workers instead of running them here)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 
-from _site import connect, peak_rss_mib
+from _site import Workers, connect, drain_long_queue, peak_rss_mib
 
 PREFIX = "FPB-"
 
@@ -185,12 +186,50 @@ def cleanup(frappe) -> None:
 	frappe.db.commit()
 
 
+def run_backfill(frappe, backfill, run: str, args) -> tuple[dict, float]:
+	"""The backfill in this process (``--workers 0``) or fanned out to that many real workers;
+	returns its result and the seconds until it completed (the workers' start included)."""
+	t = time.perf_counter()
+	if not args.workers:
+		result = backfill.run_backfill(run, chunk_size=args.chunk, here=True)
+		return result, time.perf_counter() - t
+	pool = Workers(args.workers)
+	try:
+		backfill.enqueue_run(run, chunk_size=args.chunk)
+		frappe.db.commit()
+		while frappe.db.get_value("Fishpond Run", run, "status") not in ("Completed", "Failed"):
+			time.sleep(0.5)
+			frappe.db.rollback()
+		elapsed = time.perf_counter() - t
+		drain_long_queue()  # what the run left queued, untimed
+	finally:
+		pool.close()
+	workers = {c.worker for c in fanout_rows(run)}
+	print(
+		f"chunks ran in {len(workers)} work horses; peak RSS per worker: "
+		+ ", ".join(f"{m:,.0f} MiB" for m in pool.peak)
+	)
+	return backfill.result(run), elapsed
+
+
+def fanout_rows(run: str) -> list:
+	from crm_fishpond.sync import fanout
+
+	return fanout.chunk_rows(run, ["worker"])
+
+
 def main():
 	def options(p):
 		p.add_argument("--invoices", type=int, default=10000)
 		p.add_argument("--customers", type=int, default=1500)
 		p.add_argument("--chunk", type=int, default=2000)
 		p.add_argument("--keep", action="store_true", help="keep the generated history")
+		p.add_argument(
+			"--workers",
+			type=int,
+			default=0,
+			help="real `bench worker --queue long` processes to fan the chunks out to (0: this process)",
+		)
 
 	args = connect(__doc__.splitlines()[0], options)
 	import frappe
@@ -208,9 +247,7 @@ def main():
 		run = runs.create_run("Backfill", "Administrator")
 		runs.append_log(run, "bench_backfill")
 		frappe.db.commit()
-		t = time.perf_counter()
-		first = backfill.run_backfill(run, chunk_size=args.chunk)
-		elapsed = time.perf_counter() - t
+		first, elapsed = run_backfill(frappe, backfill, run, args)
 		print(
 			f"first backfill : {first['processed']} vouchers read, {first['inserted']} inserted, "
 			f"{first['updated']} updated in {elapsed:.2f} s -> {first['processed'] / elapsed:,.0f} documents/s"
@@ -224,11 +261,10 @@ def main():
 		run2 = runs.create_run("Backfill", "Administrator")
 		runs.append_log(run2, "bench_backfill")
 		frappe.db.commit()
-		t = time.perf_counter()
-		second = backfill.run_backfill(run2, chunk_size=args.chunk)
+		second, elapsed = run_backfill(frappe, backfill, run2, args)
 		print(
 			f"second backfill: {second['inserted']} inserted, {second['updated']} updated, "
-			f"{second['unchanged']} unchanged in {time.perf_counter() - t:.2f} s"
+			f"{second['unchanged']} unchanged in {elapsed:.2f} s"
 		)
 		print(f"peak RSS       : {peak_rss_mib():.0f} MiB")
 	finally:

@@ -63,7 +63,7 @@ def fishpond_backfill(context):
 	try:
 		run = runs.active_run(backfill.RUN_TYPE) or runs.create_run(backfill.RUN_TYPE, "Administrator")
 		frappe.db.commit()
-		result = backfill.run_backfill(run)
+		result = backfill.run_backfill(run, here=True)
 		click.echo(json.dumps({"run": run, **result}, default=str))
 	finally:
 		frappe.destroy()

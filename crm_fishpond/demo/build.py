@@ -257,7 +257,7 @@ def run_backfill(ledger: dict, echo: Callable) -> None:
 		run = runs.create_run(backfill.RUN_TYPE)
 		state.created(ledger, "Fishpond Run", run)
 		_commit()
-	result = backfill.run_backfill(run)
+	result = backfill.run_backfill(run, here=True)
 	echo(
 		_("Backfill: {0} vouchers read, {1} written, {2} updated").format(
 			result.get("processed") or 0, result.get("inserted") or 0, result.get("updated") or 0
@@ -271,7 +271,7 @@ def run_rescore(ledger: dict, echo: Callable) -> None:
 		run = runs.create_run(runner.RUN_TYPE)
 		state.created(ledger, "Fishpond Run", run)
 		_commit()
-	result = runner.run_rescore(run)
+	result = runner.run_rescore(run, here=True)
 	if result.get("status") == "Completed":
 		echo(_("Rescore: {0} profiles scored").format(result.get("total", 0)))
 	else:

@@ -102,9 +102,10 @@ def enqueue_run(run: str, chunk_size: int | None = None) -> None:
 # the full run: plan once, then chunks on any number of workers (crm_fishpond.sync.fanout)
 
 
-def run_rescore(run: str, chunk_size: int | None = None) -> dict:
-	"""Plan (or resume) a rescore run, then enqueue its chunks. Safe to call again after a crash: a
-	planned run keeps its fit and its chunks, and only the chunks not done are enqueued again."""
+def run_rescore(run: str, chunk_size: int | None = None, here: bool = False) -> dict:
+	"""Plan (or resume) a rescore run, then enqueue its chunks (``here``: run them in this process
+	instead, e.g. from a shell command). Safe to call again after a crash: a planned run keeps its
+	fit and its chunks, and only the chunks not done are enqueued again."""
 	status = frappe.db.get_value("Fishpond Run", run, "status")
 	if status is None:
 		return {"status": "Missing"}
@@ -117,7 +118,10 @@ def run_rescore(run: str, chunk_size: int | None = None) -> dict:
 		runs.append_log(run, _("Another worker is running a rescore; this attempt stepped aside"))
 		_commit()
 		return {"status": "Locked"}
-	fanout.enqueue_chunks(run, "crm_fishpond.scoring.runner.run_chunk")
+	if here:
+		fanout.run_here(run, run_chunk)
+	else:
+		fanout.enqueue_chunks(run, "crm_fishpond.scoring.runner.run_chunk")
 	_finish_if_done(run, resumed)  # a pond without profiles has no chunk to finish it
 	return run_result(run)
 

@@ -1,9 +1,17 @@
-"""Backfill: import every historical submitted Sales Order and Sales Invoice, resumably.
+"""Backfill: import every historical submitted Sales Order and Sales Invoice, fanned out over the
+workers (crm_fishpond.sync.fanout).
 
-The job walks each doctype in name order, one chunk at a time: read the chunk set-based, create or
-join the customers' profiles in bulk, diff against the stored rows, write only the differences, then
-save the cursor and commit. A crash loses at most the chunk in flight; `resume_stuck_runs` (hourly)
-re-enqueues a run whose heartbeat stopped, and it carries on from its cursor.
+	plan      one job on the long queue: create or join the profile of every Customer with a
+	          voucher (set-based, before any chunk, so that chunks running side by side never both
+	          create a profile for the customer they share), then split each doctype's vouchers, in
+	          name order, into chunks and enqueue each chunk as a job of its own
+	chunk     any worker, in any order: read the chunk's vouchers set-based, diff them against the
+	          stored rows and write only the differences, in one transaction
+	finish    the last chunk to land recomputes every profile's figures (in batches) and completes
+	          the run
+
+A crash loses at most the chunks in flight: ``resume_stuck_runs`` (hourly) re-enqueues a run whose
+heartbeat stopped, which keeps its chunks and enqueues those not done.
 """
 
 from __future__ import annotations
@@ -12,16 +20,17 @@ import time
 
 import frappe
 from frappe import _
-from frappe.utils import now_datetime
+from frappe.utils import get_datetime, now_datetime
 
 from crm_fishpond import jobs
-from crm_fishpond.sync import runs
+from crm_fishpond.sync import fanout, runs
 from crm_fishpond.sync.aggregates import refresh_profiles
 from crm_fishpond.sync.bulk_profiles import ensure_profiles_for_customers
-from crm_fishpond.sync.history import diff_chunk, iter_chunks
+from crm_fishpond.sync.history import diff_chunk, read_headers
 from crm_fishpond.sync.transactions import SYNCED_DOCTYPES, insert_rows, replace_items
 
 RUN_TYPE = "Backfill"
+CHUNK_METHOD = "crm_fishpond.sync.backfill.run_chunk"
 
 
 def _job_id(run: str) -> str:
@@ -32,99 +41,170 @@ def start_backfill(triggered_by: str | None = None, reason: str | None = None) -
 	"""Create (or return the active) backfill run and enqueue it on the long queue."""
 	run = runs.active_run(RUN_TYPE)
 	if not run:
-		run = runs.create_run(RUN_TYPE, triggered_by, cursor={"doctype": SYNCED_DOCTYPES[0], "after": ""})
+		run = runs.create_run(RUN_TYPE, triggered_by)
 		if reason:
 			runs.append_log(run, _("Started: {0}").format(reason))
 	enqueue_run(run)
 	return run
 
 
-def enqueue_run(run: str) -> None:
+def enqueue_run(run: str, chunk_size: int | None = None) -> None:
+	"""Enqueue the run's plan (which enqueues its chunks); ``chunk_size`` vouchers per chunk (default:
+	Fishpond Settings' backfill batch size)."""
 	jobs.enqueue(
 		"crm_fishpond.sync.backfill.run_backfill",
 		job_id=_job_id(run),
 		queue="long",
 		timeout=6 * 3600,
 		run=run,
+		chunk_size=chunk_size,
 	)
 
 
-def _count_total() -> int:
-	return sum(frappe.db.count(dt, {"docstatus": ("in", [1, 2])}) for dt in SYNCED_DOCTYPES)
-
-
-def run_backfill(run: str, chunk_size: int | None = None) -> dict:
-	"""Process the run from its cursor to the end. Safe to call again after a crash."""
+def run_backfill(run: str, chunk_size: int | None = None, here: bool = False) -> dict:
+	"""Plan (or resume) the run, then enqueue its chunks (``here``: run them in this process, e.g.
+	from a shell command). Safe to call again after a crash or a failure."""
 	status = frappe.db.get_value("Fishpond Run", run, "status")
 	if status is None:  # the run was deleted (e.g. the app was reinstalled) before its job ran
 		return {"status": "Missing"}
 	if status in ("Completed", "Cancelled"):
 		return {"status": status}
 	chunk_size = chunk_size or frappe.db.get_single_value("Fishpond Settings", "backfill_batch_size") or 2000
-	cursor = runs.get_cursor(run) or {"doctype": SYNCED_DOCTYPES[0], "after": ""}
-	counts = frappe.db.get_value(
-		"Fishpond Run", run, ["processed", "inserted", "updated", "unchanged", "total"], as_dict=True
-	)
-	total = counts.total or _count_total()
-	if not frappe.db.get_value("Fishpond Run", run, "started_at"):
-		runs.save_progress(run, started_at=now_datetime())
-	runs.save_progress(run, status="Running", total=total)
-	_commit()
-	started = time.monotonic()
 	try:
-		start_index = SYNCED_DOCTYPES.index(cursor.get("doctype", SYNCED_DOCTYPES[0]))
-		for doctype in SYNCED_DOCTYPES[start_index:]:
-			after = cursor.get("after", "") if doctype == cursor.get("doctype") else ""
-			for headers in iter_chunks(doctype, after=after, chunk_size=chunk_size):
-				outcome = apply_chunk(headers)
-				counts.processed = (counts.processed or 0) + len(headers)
-				counts.inserted = (counts.inserted or 0) + outcome["inserted"]
-				counts.updated = (counts.updated or 0) + outcome["updated"]
-				counts.unchanged = (counts.unchanged or 0) + outcome["unchanged"]
-				cursor = {"doctype": doctype, "after": headers[-1]["voucher_no"]}
-				progress = min(99.0, 100.0 * counts.processed / total) if total else 99.0
-				runs.save_progress(
-					run,
-					cursor,
-					processed=counts.processed,
-					inserted=counts.inserted,
-					updated=counts.updated,
-					unchanged=counts.unchanged,
-					progress=progress,
-				)
-				runs.publish(run, progress, _("{0} of {1} vouchers").format(counts.processed, total))
-				_commit()
-			cursor = {"doctype": doctype, "after": "\uffff"}
-		refresh_all_profiles()
-		elapsed = time.monotonic() - started
+		with runs.db_lock("backfill", timeout=0):
+			resumed = _plan(run, chunk_size)
+	except runs.RunLocked:
+		runs.append_log(run, _("Another worker is running the backfill; this attempt stepped aside"))
+		_commit()
+		return {"status": "Locked"}
+	if here:
+		fanout.run_here(run, run_chunk)
+	else:
+		fanout.enqueue_chunks(run, CHUNK_METHOD)
+	_finish_if_done(run, resumed)
+	return result(run)
+
+
+def _plan(run: str, chunk_size: int) -> bool:
+	"""Profiles for every customer, then the chunks; returns whether the run was planned before."""
+	values = {"status": "Running"}
+	if not frappe.db.get_value("Fishpond Run", run, "started_at"):
+		values["started_at"] = now_datetime()
+	runs.save_progress(run, **values)
+	if fanout.chunk_rows(run):
+		_commit()
+		return True
+	_commit()
+	try:
+		started = time.monotonic()
+		customers = _customers_with_vouchers()
+		for batch in fanout.split(customers, chunk_size):
+			ensure_profiles_for_customers(batch)
+			_commit()
+		profiles_seconds = round(time.monotonic() - started, 3)
+		total = chunks = 0
+		for doctype in SYNCED_DOCTYPES:
+			names = _voucher_names(doctype)
+			chunks += fanout.insert_chunks(run, doctype, fanout.split(names, chunk_size))
+			total += len(names)
 		runs.save_progress(
 			run,
-			status="Completed",
-			progress=100,
-			finished_at=now_datetime(),
+			total=total,
+			processed=0,
+			progress=fanout.PLAN_PROGRESS,
 			timings=frappe.as_json(
-				{
-					"seconds": round(elapsed, 3),
-					"documents_per_second": round(counts.processed / elapsed, 1) if elapsed else None,
-				}
+				{"profiles": profiles_seconds, "customers": len(customers), "chunks": chunks}
 			),
 		)
+		runs.append_log(run, _("{0} vouchers in {1} chunks").format(total, chunks))
 		_commit()
 	except Exception:
-		_rollback()
-		runs.save_progress(
-			run, status="Failed", errors=(frappe.db.get_value("Fishpond Run", run, "errors") or 0) + 1
-		)
-		runs.append_log(run, frappe.get_traceback()[-4000:])
-		_commit()
-		frappe.log_error(
-			title=_("Fishpond backfill failed"), reference_doctype="Fishpond Run", reference_name=run
-		)
+		_failed(run)
 		raise
-	return {
-		"status": "Completed",
-		**{k: counts.get(k) for k in ("processed", "inserted", "updated", "unchanged")},
+	return False
+
+
+def _customers_with_vouchers() -> list[str]:
+	customers: set[str] = set()
+	for doctype in SYNCED_DOCTYPES:
+		dt = frappe.qb.DocType(doctype)
+		query = frappe.qb.from_(dt).select(dt.customer).distinct().where(dt.docstatus.isin([1, 2]))
+		customers.update(row[0] for row in query.run() if row[0])
+	return sorted(customers)
+
+
+def _voucher_names(doctype: str, first: str | None = None, last: str | None = None) -> list[str]:
+	"""Submitted or cancelled vouchers of ``doctype`` in name order (from ``first`` to ``last``)."""
+	dt = frappe.qb.DocType(doctype)
+	query = frappe.qb.from_(dt).select(dt.name).where(dt.docstatus.isin([1, 2])).orderby(dt.name)
+	if first is not None:
+		query = query.where(dt.name >= first).where(dt.name <= last)
+	return [row[0] for row in query.run()]
+
+
+def run_chunk(run: str, chunk: str) -> dict:
+	"""Write the differences of one chunk of vouchers, on whichever worker takes it."""
+	row = fanout.start_chunk(run, chunk)
+	if row is None:
+		return {"status": "Skipped"}
+	started = time.monotonic()
+	try:
+		names = _voucher_names(row.reference_doctype, row.from_name, row.to_name)
+		headers = read_headers(row.reference_doctype, names=names) if names else []
+		outcome = apply_chunk(headers) if headers else {"inserted": 0, "updated": 0, "unchanged": 0}
+	except Exception:
+		_rollback()
+		_failed(run)
+		fanout.failed_chunk(chunk)
+		raise
+	fanout.chunk_done(run, chunk, records=len(headers), seconds=time.monotonic() - started, **outcome)
+	_commit()
+	_finish_if_done(run)
+	return {"status": "Done", **outcome}
+
+
+def _finish_if_done(run: str, resumed: bool = False) -> bool:
+	"""When the last chunk has landed: every profile's figures, then Completed (one job does it)."""
+	if not fanout.claim_finish(run, resumed):
+		return False
+	try:
+		refresh_all_profiles()
+	except Exception:
+		_rollback()
+		_failed(run)
+		raise
+	doc = frappe.db.get_value("Fishpond Run", run, ["started_at", "processed", "timings"], as_dict=True)
+	elapsed = (now_datetime() - get_datetime(doc.started_at)).total_seconds() if doc.started_at else 0
+	timings = {
+		**frappe.parse_json(doc.timings or "{}"),
+		"seconds": round(elapsed, 3),
+		"documents_per_second": round((doc.processed or 0) / elapsed, 1) if elapsed else None,
+		"workers": len({c.worker for c in fanout.chunk_rows(run, ["worker"]) if c.worker}),
 	}
+	runs.save_progress(
+		run, status="Completed", progress=100, finished_at=now_datetime(), timings=frappe.as_json(timings)
+	)
+	runs.publish(run, 100, _("Completed"))
+	_commit()
+	return True
+
+
+def result(run: str) -> dict:
+	values = frappe.db.get_value(
+		"Fishpond Run", run, ["status", "processed", "inserted", "updated", "unchanged"], as_dict=True
+	)
+	return dict(values)
+
+
+def _failed(run: str) -> None:
+	runs.save_progress(
+		run, status="Failed", errors=(frappe.db.get_value("Fishpond Run", run, "errors") or 0) + 1
+	)
+	runs.append_log(run, frappe.get_traceback()[-4000:])
+	_commit()
+	frappe.log_error(
+		title=_("Fishpond backfill failed"), reference_doctype="Fishpond Run", reference_name=run
+	)
 
 
 def apply_chunk(headers: list[dict]) -> dict:
@@ -159,7 +239,8 @@ def refresh_all_profiles(batch: int = 2000) -> int:
 
 
 def resume_stuck_runs() -> list[str]:
-	"""Scheduler: re-enqueue backfill runs whose worker died (their cursor says where to go on)."""
+	"""Scheduler: re-enqueue backfill runs whose worker died (they keep their chunks and enqueue
+	those not done)."""
 	stuck = runs.stale_runs(RUN_TYPE)
 	for run in stuck:
 		runs.append_log(run, _("Resumed after the worker stopped responding"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 
 import frappe
 from frappe import _
@@ -96,6 +97,16 @@ def enqueue_chunks(run: str, method: str) -> int:
 			chunk=chunk.name,
 		)
 	_commit()
+	return len(pending)
+
+
+def run_here(run: str, method: Callable[..., object]) -> int:
+	"""Run the chunks not done one after another in this process, as ``method(run=, chunk=)``,
+	instead of enqueueing them: for a command run from the shell (the demo, ``fishpond-backfill``)
+	on a site whose workers may be stopped. Returns how many ran."""
+	pending = [c.name for c in chunk_rows(run) if c.status != "Done"]
+	for chunk in pending:
+		method(run=run, chunk=chunk)
 	return len(pending)
 
 

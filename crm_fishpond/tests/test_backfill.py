@@ -50,6 +50,11 @@ class TestBackfill(FishpondTestCase):
 		run_doc = frappe.get_doc("Fishpond Run", run)
 		self.assertEqual(run_doc.status, "Completed")
 		self.assertEqual(run_doc.progress, 100)
+		# planned in chunks of two vouchers of one doctype, every chunk done, counted on the run
+		self.assertEqual({c.reference_doctype for c in run_doc.chunks}, {"Sales Invoice", "Sales Order"})
+		self.assertTrue(all(c.status == "Done" and c.records <= 2 for c in run_doc.chunks))
+		self.assertEqual(sum(c.records for c in run_doc.chunks), run_doc.processed)
+		self.assertEqual(run_doc.processed, run_doc.total)
 
 		second = backfill.run_backfill(runs.create_run("Backfill"), chunk_size=2)
 		self.assertEqual((second["inserted"], second["updated"]), (0, 0))
@@ -71,13 +76,19 @@ class TestBackfill(FishpondTestCase):
 				backfill.run_backfill(run, chunk_size=2)
 		doc = frappe.get_doc("Fishpond Run", run)
 		self.assertEqual(doc.status, "Failed")
-		self.assertTrue(runs.get_cursor(run).get("after"))
+		self.assertEqual([c.status for c in doc.chunks[:3]], ["Done", "Done", "Failed"])
 		processed_before = doc.processed
+		done_before = {c.name for c in doc.chunks if c.status == "Done"}
 
-		# the resume carries on from the cursor and reaches the same end state
-		result = backfill.run_backfill(run, chunk_size=2)
+		# the resume keeps the chunks done and runs the others, reaching the same end state
+		with patch.object(backfill, "apply_chunk", side_effect=real_apply) as resumed:
+			result = backfill.run_backfill(run, chunk_size=2)
 		self.assertEqual(result["status"], "Completed")
 		self.assertGreater(result["processed"], processed_before)
+		doc.reload()
+		self.assertEqual(resumed.call_count, len(doc.chunks) - len(done_before))
+		self.assertTrue(all(c.status == "Done" for c in doc.chunks))
+		self.assertEqual(doc.chunks[2].attempts, 2)
 		self.assertEqual(reconcile()["differences"], 0)
 
 	def test_stale_run_is_resumed_by_the_scheduler(self):
