@@ -106,6 +106,8 @@ doc_events = {
 		"on_update_after_submit": "crm_fishpond.events.sales.on_update_after_submit",
 		"on_trash": "crm_fishpond.events.sales.on_trash",
 	},
+	# a POS Invoice is in the history once POS closing consolidates it into a Sales Invoice (above)
+	"POS Invoice": {"on_trash": "crm_fishpond.events.sales.pos_on_trash"},
 	"Payment Entry": {
 		"on_submit": "crm_fishpond.events.sales.on_payment_change",
 		"on_cancel": [

@@ -2,11 +2,14 @@
 invoice, dismiss a suggestion or the whole invoice.
 
 An attribution is a submitted *Fishpond Invoice Attribution*: submitting it moves the invoice's row in
-the pond's history (and its credit notes' rows) to the profile, cancelling it moves them back. ERPNext's
-invoice is untouched: a submitted invoice's customer cannot change, and the ledger stays on the booked
-customer. The two profiles are rescored, the referral programme looks at the company again, and the
-profile's timeline says who attributed what and why. Undoing is refused once the invoice's period is
-closed (a Period Closing Voucher or an Accounting Period closed for Sales Invoices).
+the pond's history (and its credit notes' rows) to the profile, cancelling it moves them back. A POS
+Invoice's attribution splits its share (and its POS returns') out of the consolidated Sales Invoice's
+row into a row of its own on the profile; before POS closing it waits, and takes effect when POS
+closing consolidates the POS Invoice (crm_fishpond.sync.pos). ERPNext's invoice is untouched: a
+submitted invoice's customer cannot change, and the ledger stays on the booked customer. The two
+profiles are rescored, the referral programme looks at the company again, and the profile's timeline
+says who attributed what and why. Undoing is refused once the invoice's period is closed (a Period
+Closing Voucher or an Accounting Period closed for Sales Invoices, or POS Invoices for a POS Invoice).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from frappe.utils import getdate, now_datetime
 from crm_fishpond import jobs
 from crm_fishpond.accounting import queue
 from crm_fishpond.referrals import sync as referral_runs
-from crm_fishpond.sync.profiles import ensure_profile_for_customer
+from crm_fishpond.sync import pos
+from crm_fishpond.sync.profiles import ensure_profile_for_customer, profile_for
 from crm_fishpond.sync.transactions import sync_voucher, transaction_name
 
 QUEUE = "Fishpond Invoice Link"
@@ -47,8 +51,10 @@ def _reason(reason: str | None) -> str:
 # the period
 
 
-def period_closed(company: str, posting_date) -> bool:
-	"""Whether ``posting_date`` lies in a closed period of ``company`` for Sales Invoices."""
+def period_closed(company: str, posting_date, voucher_type: str = "Sales Invoice") -> bool:
+	"""Whether ``posting_date`` lies in a closed period of ``company`` for Sales Invoices (and, for a
+	POS Invoice, for POS Invoices)."""
+	closed_types = ["Sales Invoice"] if voucher_type == "Sales Invoice" else ["Sales Invoice", voucher_type]
 	date = getdate(posting_date)
 	pcv = frappe.qb.DocType("Period Closing Voucher")
 	closed_until = (
@@ -72,7 +78,7 @@ def period_closed(company: str, posting_date) -> bool:
 			.where(ap.company == company)
 			.where(ap.start_date <= date)
 			.where(ap.end_date >= date)
-			.where(cd.document_type == "Sales Invoice")
+			.where(cd.document_type.isin(closed_types))
 			.where(cd.closed == 1)
 			.limit(1)
 		).run()
@@ -96,14 +102,37 @@ def vouchers_of(voucher_no: str) -> list[str]:
 	return [voucher_no, *returns]
 
 
-def current_profile(voucher_no: str) -> str | None:
+def current_profile(voucher_no: str, voucher_type: str = "Sales Invoice") -> str | None:
+	"""The profile whose history holds the invoice now."""
+	if voucher_type == pos.POS:
+		return _pos_profile(voucher_no)
 	return frappe.db.get_value(
 		"Fishpond Transaction", transaction_name("Sales Invoice", voucher_no), "fishpond_lead"
 	)
 
 
-def resync(voucher_no: str) -> list[str]:
-	"""Rewrite the pond rows of the invoice and its credit notes (the sync reads the attributions)."""
+def _pos_profile(voucher_no: str) -> str | None:
+	"""A POS Invoice's: its own row's, else the row's of the invoice that consolidated it, else (still in
+	an open POS session) its customer's profile."""
+	own = frappe.db.get_value("Fishpond Transaction", transaction_name(pos.POS, voucher_no), "fishpond_lead")
+	if own:
+		return own
+	home = pos.homes([voucher_no]).get(voucher_no)
+	if home:
+		return frappe.db.get_value(
+			"Fishpond Transaction", transaction_name("Sales Invoice", home[0]), "fishpond_lead"
+		)
+	return profile_for(customer=frappe.db.get_value(pos.POS, voucher_no, "customer"))
+
+
+def resync(voucher_no: str, voucher_type: str = "Sales Invoice") -> list[str]:
+	"""Rewrite the pond rows of the invoice and its credit notes (the sync reads the attributions); a
+	POS Invoice's are those of the invoices that consolidated it and its returns (none before POS
+	closing). Returns the profiles of the invoice's rows, its own first."""
+	if voucher_type == pos.POS:
+		for name in pos.invoices_holding(voucher_no):
+			sync_voucher(frappe.get_doc("Sales Invoice", name))
+		return [current_profile(voucher_no, voucher_type)]
 	profiles = []
 	for name in vouchers_of(voucher_no):
 		profile, _outcome = sync_voucher(frappe.get_doc("Sales Invoice", name))

@@ -2,16 +2,20 @@
 
 `refresh()` (a background job: nightly, and *Refresh Queue* on the list) reads set-based:
 
-* **Generic Customer**: submitted Sales Invoices (not credit notes: those follow their invoice) of a
-  generic customer (crm_fishpond.accounting.config.generic_customers) that name someone: a contact
-  e-mail or mobile, a tax id, an address, or a customer name typed over the generic one;
+* **Generic Customer**: submitted Sales Invoices and POS Invoices (not credit notes or POS returns:
+  those follow their invoice) of a generic customer (crm_fishpond.accounting.config.generic_customers)
+  that name someone: a contact e-mail or mobile, a tax id, an address, or a customer name typed over
+  the generic one. A consolidated Sales Invoice (POS closing) is queued through its POS Invoices, one
+  entry each, never as a whole: ERPNext copies onto it only the last POS Invoice's details. A POS
+  Invoice still in an open POS session is queued too (``consolidated_invoice`` empty);
 * **Likely Duplicate**: invoices of a Customer whose profile is in an Open duplicate pair with another
   Customer's profile (the newer Customer's invoices; the older one is ``duplicate_of``);
 * **No Profile**: invoices of a Customer without a profile (none after sync; shown if any exist).
 
 It writes only the differences as *Fishpond Invoice Link* rows named after the invoice: new ones are
 inserted Open, Open ones that no longer qualify are deleted, Attributed and Dismissed ones are never
-touched (they are the record of a decision). Then it computes the suggestions of every Open row with
+touched (they are the record of a decision) but for the Sales Invoice a POS Invoice was consolidated
+into since. Then it computes the suggestions of every Open row with
 the engine's matcher (`crm_fishpond.engine.invoice_match.suggest`), leaving out the pairs a person
 dismissed, and rewrites the suggestion rows of the entries whose suggestions changed.
 """
@@ -55,13 +59,15 @@ QUEUE_FIELDS = (
 	"base_grand_total",
 	"reason",
 	"duplicate_of",
+	"consolidated_invoice",
 	*DETAIL_FIELDS,
 )
 TAGS = re.compile(r"<[^>]+>")
 
 
-def queue_name(voucher_no: str) -> str:
-	return transaction_name("Sales Invoice", voucher_no)
+def queue_name(voucher_no: str, voucher_type: str = "Sales Invoice") -> str:
+	"""``SI-<invoice>`` for a Sales Invoice, ``POS-<invoice>`` for a POS Invoice."""
+	return transaction_name(voucher_type, voucher_no)
 
 
 def enqueue_refresh() -> None:
@@ -95,6 +101,7 @@ def run() -> None:
 
 
 def _invoice_query(si):
+	"""Submitted invoices (Sales Invoice or POS Invoice: ``si``), not returns, with what they say."""
 	return (
 		frappe.qb.from_(si)
 		.select(
@@ -123,7 +130,13 @@ def _address_text(html: str | None) -> str | None:
 	return ", ".join(lines) or None
 
 
-def _entry(row, reason: str, duplicate_of: str | None = None, own: dict | None = None) -> dict:
+def _entry(
+	row,
+	reason: str,
+	duplicate_of: str | None = None,
+	own: dict | None = None,
+	voucher_type: str = "Sales Invoice",
+) -> dict:
 	"""One queue row. ``own``: the generic customer's own name, contact, e-mail, mobile, tax id and
 	address, which ERPNext fills into its invoices and which identify nobody."""
 	own = own or {}
@@ -136,7 +149,7 @@ def _entry(row, reason: str, duplicate_of: str | None = None, own: dict | None =
 
 	same_address = own.get("address") and row.get("customer_address") == own.get("address")
 	return {
-		"voucher_type": "Sales Invoice",
+		"voucher_type": voucher_type,
 		"voucher_no": row.voucher_no,
 		"company": row.company,
 		"posting_date": row.posting_date,
@@ -144,6 +157,7 @@ def _entry(row, reason: str, duplicate_of: str | None = None, own: dict | None =
 		"base_grand_total": row.base_grand_total,
 		"reason": reason,
 		"duplicate_of": duplicate_of,
+		"consolidated_invoice": row.get("consolidated_invoice") or None,
 		"customer_name": typed(row.customer_name, own.get("customer_name"), own.get("name")),
 		"contact_email": typed(row.contact_email, own.get("email_id")),
 		"contact_mobile": typed(row.contact_mobile, own.get("mobile_no")),
@@ -172,12 +186,16 @@ def generic_entries(generic: list[str]) -> list[dict]:
 		).run(as_dict=True)
 	}
 	si = frappe.qb.DocType("Sales Invoice")
-	rows = _invoice_query(si).where(si.customer.isin(generic)).run(as_dict=True)
+	# a consolidated invoice carries its last POS Invoice's details: its POS Invoices are queued instead
+	invoices = _invoice_query(si).where(si.customer.isin(generic)).where(si.is_consolidated == 0)
+	pos = frappe.qb.DocType("POS Invoice")
+	pos_invoices = _invoice_query(pos).select(pos.consolidated_invoice).where(pos.customer.isin(generic))
 	out = []
-	for row in rows:
-		entry = _entry(row, GENERIC, own=owns.get(row.customer))
-		if any(entry[f] for f in DETAIL_FIELDS):
-			out.append(entry)
+	for voucher_type, query in (("Sales Invoice", invoices), ("POS Invoice", pos_invoices)):
+		for row in query.run(as_dict=True):
+			entry = _entry(row, GENERIC, own=owns.get(row.customer), voucher_type=voucher_type)
+			if any(entry[f] for f in DETAIL_FIELDS):
+				out.append(entry)
 	return out
 
 
@@ -250,7 +268,7 @@ def refresh() -> dict:
 	wanted: dict[str, dict] = {}
 	# one row per invoice; the first reason wins
 	for entry in generic_entries(generic) + duplicate_entries(pairs) + unprofiled_entries(generic):
-		wanted.setdefault(queue_name(entry["voucher_no"]), entry)
+		wanted.setdefault(queue_name(entry["voucher_no"], entry["voucher_type"]), entry)
 	counts = _store_entries(wanted)
 	counts.update(compute_suggestions(pairs=pairs, generic=generic))
 	return counts
@@ -279,6 +297,15 @@ def _store_entries(wanted: dict[str, dict]) -> dict:
 		for name in wanted
 		if name in stored and stored[name].status == OPEN
 	}
+	# a decided entry is a record and stays as it is, except where POS closing put its POS Invoice
+	for name in wanted:
+		row = stored.get(name)
+		if (
+			row
+			and row.status != OPEN
+			and not _same(row.consolidated_invoice, wanted[name]["consolidated_invoice"])
+		):
+			changed[name] = {"consolidated_invoice": wanted[name]["consolidated_invoice"]}
 	changed = {k: v for k, v in changed.items() if v}
 	gone = [name for name, row in stored.items() if row.status == OPEN and name not in wanted]
 	fields = [*DOC_COLUMNS, "status", *QUEUE_FIELDS]
@@ -419,30 +446,33 @@ def load_profiles(exclude_customers: list[str]) -> tuple[pd.DataFrame, dict[str,
 
 
 def load_history(profile_of_customer: dict[str, str], company_regions: dict[str, str]) -> pd.DataFrame:
-	"""The contact details on invoices that already belong to a profile: its customer's invoices and
-	the invoices attributed to it."""
-	si = frappe.qb.DocType("Sales Invoice")
+	"""The contact details on invoices that already belong to a profile: its customer's Sales and POS
+	Invoices and the invoices attributed to it."""
 	records = []
 	customers = sorted(profile_of_customer)
-	for start in range(0, len(customers), CHUNK):
-		for name, customer, date, email, mobile, company in (
-			frappe.qb.from_(si)
-			.select(si.name, si.customer, si.posting_date, si.contact_email, si.contact_mobile, si.company)
-			.where(si.docstatus == 1)
-			.where(si.customer.isin(customers[start : start + CHUNK]))
-			.where((fn.Coalesce(si.contact_email, "") != "") | (fn.Coalesce(si.contact_mobile, "") != ""))
-		).run():
-			records.append((profile_of_customer[customer], name, date, email, mobile, company))
 	att = frappe.qb.DocType("Fishpond Invoice Attribution")
-	for profile, name, date, email, mobile, company in (
-		frappe.qb.from_(att)
-		.join(si)
-		.on(si.name == att.voucher_no)
-		.select(att.to_profile, si.name, si.posting_date, si.contact_email, si.contact_mobile, si.company)
-		.where(att.docstatus == 1)
-		.where(att.voucher_type == "Sales Invoice")
-	).run():
-		records.append((profile, name, date, email, mobile, company))
+	for doctype in ("Sales Invoice", "POS Invoice"):
+		si = frappe.qb.DocType(doctype)
+		for start in range(0, len(customers), CHUNK):
+			for name, customer, date, email, mobile, company in (
+				frappe.qb.from_(si)
+				.select(
+					si.name, si.customer, si.posting_date, si.contact_email, si.contact_mobile, si.company
+				)
+				.where(si.docstatus == 1)
+				.where(si.customer.isin(customers[start : start + CHUNK]))
+				.where((fn.Coalesce(si.contact_email, "") != "") | (fn.Coalesce(si.contact_mobile, "") != ""))
+			).run():
+				records.append((profile_of_customer[customer], name, date, email, mobile, company))
+		for profile, name, date, email, mobile, company in (
+			frappe.qb.from_(att)
+			.join(si)
+			.on(si.name == att.voucher_no)
+			.select(att.to_profile, si.name, si.posting_date, si.contact_email, si.contact_mobile, si.company)
+			.where(att.docstatus == 1)
+			.where(att.voucher_type == doctype)
+		).run():
+			records.append((profile, name, date, email, mobile, company))
 	return pd.DataFrame(
 		[
 			{

@@ -1,7 +1,8 @@
 """Metrics history: one Fishpond Metrics Snapshot per month (and per company when the pond sells
 through more than one), so the trend survives later changes to the rows it was computed from.
 
-* Load: the submitted Sales Invoices and credit notes of the pond summed in SQL per profile, company and
+* Load: the submitted Sales Invoices and credit notes of the pond (an attributed POS Invoice's row
+  among them) summed in SQL per profile, company and
   month (a credit note also by the month of the invoice it returns), the profiles created per month,
   the survey answers counted per month, type and score, each company's currency and the churn
   inactivity of Fishpond Settings.
@@ -32,6 +33,7 @@ from crm_fishpond.crm_fishpond.doctype.fishpond_metrics_snapshot.fishpond_metric
 	snapshot_name,
 )
 from crm_fishpond.engine import metrics
+from crm_fishpond.sync.transactions import PURCHASE_VOUCHERS
 
 SNAPSHOT = "Fishpond Metrics Snapshot"
 JOB = "crm_fishpond.analytics.snapshots.take_snapshots"
@@ -61,7 +63,7 @@ def load_purchases(as_of: dt.date) -> pd.DataFrame:
 		.left_join(orig)
 		.on(
 			(tx.is_return == 1)
-			& (orig.voucher_type == "Sales Invoice")
+			& (orig.voucher_type == tx.voucher_type)
 			& (orig.voucher_no == tx.return_against)
 		)
 		.select(
@@ -74,7 +76,7 @@ def load_purchases(as_of: dt.date) -> pd.DataFrame:
 			omonth.as_("om"),
 			fn.Sum(tx.base_grand_total).as_("base_grand_total"),
 		)
-		.where(tx.voucher_type == "Sales Invoice")
+		.where(tx.voucher_type.isin(PURCHASE_VOUCHERS))
 		.where(tx.docstatus_state == "Submitted")
 		.where(tx.posting_date <= as_of)
 		.where(tx.fishpond_lead.isnotnull())

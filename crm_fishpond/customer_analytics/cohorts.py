@@ -11,18 +11,19 @@ from frappe.utils import cint, getdate, nowdate
 from pypika.enums import DatePart
 
 from crm_fishpond.engine.cohorts import average_retention, cohort_retention
+from crm_fishpond.sync.transactions import PURCHASE_VOUCHERS
 
 from .scope import LEAD, date_range, scoped
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
-PURCHASE_VOUCHER = "Sales Invoice"
 
 
 def monthly_rows(filters, today) -> pd.DataFrame:
-	"""The readable profiles' submitted Sales Invoices up to today, summed per profile, company, month
-	and kind (invoice or credit note), a credit note with the month of the invoice it returns (found
-	in the pond by its voucher number, as the metrics history finds it): the engine nets them.
+	"""The readable profiles' submitted Sales Invoices (and attributed POS Invoices) up to today, summed
+	per profile, company, month and kind (invoice or credit note), a credit note with the month of the
+	invoice it returns (found in the pond by its voucher type and number, as the metrics history finds
+	it): the engine nets them.
 	Credit notes are summed as magnitudes, so the engine's rule (a return counts as -|amount|) holds
 	row by row."""
 	lead = frappe.qb.DocType(LEAD)
@@ -38,7 +39,7 @@ def monthly_rows(filters, today) -> pd.DataFrame:
 		.left_join(orig)
 		.on(
 			(tx.is_return == 1)
-			& (orig.voucher_type == PURCHASE_VOUCHER)
+			& (orig.voucher_type == tx.voucher_type)
 			& (orig.voucher_no == tx.return_against)
 		)
 		.select(
@@ -49,7 +50,7 @@ def monthly_rows(filters, today) -> pd.DataFrame:
 			Min(orig.posting_date).as_("returned_posting_date"),
 			Sum(amount).as_("amount"),
 		)
-		.where(tx.voucher_type == PURCHASE_VOUCHER)
+		.where(tx.voucher_type.isin(PURCHASE_VOUCHERS))
 		.where(tx.docstatus_state == "Submitted")
 		.where(tx.posting_date <= today)
 		.groupby(tx.fishpond_lead, tx.company, year, month, tx.is_return, oyear, omonth)

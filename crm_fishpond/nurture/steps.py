@@ -52,6 +52,7 @@ from crm_fishpond.nurture.plans import (
 	step_subject,
 )
 from crm_fishpond.profile.language import recipient_languages, rendered_in
+from crm_fishpond.sync.transactions import PURCHASE_VOUCHERS
 
 LEAD = "Fishpond Lead"
 JOB = "crm_fishpond.nurture.steps.process_due"
@@ -1148,7 +1149,7 @@ def apply_outcomes(now: dt.datetime) -> int:
 		.select(fn.Min(t.creation))
 		.where(
 			(t.fishpond_lead == e.fishpond_lead)
-			& (t.voucher_type == "Sales Invoice")
+			& t.voucher_type.isin(PURCHASE_VOUCHERS)
 			& (t.docstatus_state == "Submitted")
 			& (t.is_return == 0)
 			& (t.creation >= e.enrolled_on)

@@ -1,5 +1,6 @@
 """ERPNext's rows as the engine's inputs: referrals with both sides' identities, the referees' Sales
-Invoices with the day each was fully paid, and what the ledgers hold for every reward.
+Invoices with the day each was fully paid (and the POS Invoices attributed to them, paid at the till),
+and what the ledgers hold for every reward.
 
 Set-based: one query per table for the whole company, explicit columns, no per-row reads."""
 
@@ -15,6 +16,7 @@ from frappe.utils import getdate
 from crm_fishpond.engine import referrals as R
 from crm_fishpond.referrals import store
 from crm_fishpond.referrals.ledgers import customer_entries, redeemed_from
+from crm_fishpond.sync import pos
 
 REFERRAL_FIELDS = (
 	"name",
@@ -43,6 +45,7 @@ class Inputs:
 	stored: dict
 	ledgers: dict
 	entries: dict = field(default_factory=dict)  # reward name -> its Loyalty Point Entries
+	pos_invoices: set = field(default_factory=set)  # names among ``invoices`` that are POS Invoices
 
 
 def load(company: str, programmes: dict) -> Inputs:
@@ -76,9 +79,21 @@ def load(company: str, programmes: dict) -> Inputs:
 		}
 	)
 	invoices = load_invoices(referee_customers, company)
+	at_till = load_pos_invoices(referee_customers, company)
 	stored = store.load([r.name for r in rows])
 	ledgers, entries = load_ledgers([store.key_name(k) for k in stored], stored)
-	return Inputs(company, programmes, rows, referrals, identities, invoices, stored, ledgers, entries)
+	return Inputs(
+		company,
+		programmes,
+		rows,
+		referrals,
+		identities,
+		invoices + at_till,
+		stored,
+		ledgers,
+		entries,
+		{i.name for i in at_till},
+	)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,6 +305,69 @@ def load_invoices(customers: list[str], company: str) -> list[R.Invoice]:
 		)
 		for r in rows
 	]
+
+
+def load_pos_invoices(customers: list[str], company: str) -> list[R.Invoice]:
+	"""POS Invoices an accountant attributed to ``customers``' profiles, with their POS returns, once
+	POS closing has booked them in a consolidated Sales Invoice (crm_fishpond.sync.pos). A POS Invoice
+	is paid at the till: it counts as paid on its own date unless it owes something itself. Its
+	docstatus is that of the invoice holding it now: a cancelled POS closing cancels it here."""
+	if not customers:
+		return []
+	att = frappe.qb.DocType("Fishpond Invoice Attribution")
+	lead = frappe.qb.DocType("Fishpond Lead")
+	owner = dict(
+		(
+			frappe.qb.from_(att)
+			.join(lead)
+			.on(lead.name == att.to_profile)
+			.select(att.voucher_no, lead.customer)
+			.where(att.docstatus == 1)
+			.where(att.voucher_type == pos.POS)
+			.where(att.company == company)
+			.where(lead.customer.isin(customers))
+		).run()
+	)
+	if not owner:
+		return []
+	p = frappe.qb.DocType(pos.POS)
+	rows = (
+		frappe.qb.from_(p)
+		.select(
+			p.name,
+			p.posting_date,
+			p.base_grand_total,
+			p.outstanding_amount,
+			p.company,
+			p.is_return,
+			p.return_against,
+		)
+		.where(
+			p.name.isin(sorted(owner))
+			| (p.return_against.isin(sorted(owner)) & (p.is_return == 1) & (p.docstatus == 1))
+		)
+	).run(as_dict=True)
+	home = pos.homes([r.name for r in rows])
+	out = []
+	for r in rows:
+		if r.name not in home:
+			continue  # still in an open POS session: not booked yet
+		outstanding = 0.0 if r.is_return else max(float(r.outstanding_amount or 0), 0.0)
+		out.append(
+			R.Invoice(
+				name=r.name,
+				customer=owner.get(r.name) or owner.get(r.return_against or ""),
+				posting_date=getdate(r.posting_date),
+				base_grand_total=float(r.base_grand_total or 0),
+				outstanding=outstanding,
+				docstatus=home[r.name][1],
+				company=r.company,
+				is_return=bool(r.is_return),
+				return_against=r.return_against or None,
+				paid_on=getdate(r.posting_date) if outstanding <= R.PAID_TOLERANCE else None,
+			)
+		)
+	return out
 
 
 def attributed_customers(customers: list[str], invoices: list[str], company: str) -> dict[str, str | None]:

@@ -168,6 +168,11 @@ def _save_decisions(data: I.Inputs, plan: R.Plan) -> int:
 
 def _save_reward(action: R.SaveReward, referral, company: str, data: I.Inputs) -> None:
 	values = store.to_columns(dict(action.fields))
+	if "qualifying_invoice" in values:
+		# a POS Invoice attributed to the referee qualifies as a Sales Invoice does
+		values["qualifying_invoice_type"] = (
+			"POS Invoice" if values["qualifying_invoice"] in data.pos_invoices else "Sales Invoice"
+		)
 	name = store.key_name(action.key)
 	if action.new:
 		doc = frappe.get_doc(

@@ -4,9 +4,10 @@
   signals tag rules may read (``open_orders``: the customer's submitted Sales Orders not yet
   completed or closed).
 * **transactions** (purchases): submitted Sales Invoices and credit notes (negative) in company
-  currency, one row per voucher with three columns. The engine nets a profile's amounts per day
-  itself; a ``GROUP BY profile, day`` in SQL would return the same figures, but MariaDB answers it
-  with an on-disk temporary table and a filesort that cost ~3x the plain read at a million rows.
+  currency, one row per voucher with three columns (an attributed POS Invoice is a row of its own,
+  crm_fishpond.sync.pos). The engine nets a profile's amounts per day itself; a ``GROUP BY
+  profile, day`` in SQL would return the same figures, but MariaDB answers it with an on-disk
+  temporary table and a filesort that cost ~3x the plain read at a million rows.
 * **interactions** and **events**: one row each (their decay needs the time); submitted Sales Orders
   join the events as type ``sales_order`` (:data:`SALES_ORDER_EVENT`).
 
@@ -24,6 +25,7 @@ import pandas as pd
 from frappe.query_builder import functions as fn
 
 from crm_fishpond.engine.pipeline import PondInputs
+from crm_fishpond.sync.transactions import PURCHASE_VOUCHERS
 
 SALES_ORDER_EVENT = "sales_order"
 """Submitted Sales Orders enter the engine as behaviour events of this type: an order placed is the
@@ -166,7 +168,7 @@ def load_purchases(names: list[str] | None = None) -> pd.DataFrame:
 	query = (
 		frappe.qb.from_(tx)
 		.select(tx.fishpond_lead, tx.posting_date, tx.base_grand_total)
-		.where(tx.voucher_type == "Sales Invoice")
+		.where(tx.voucher_type.isin(PURCHASE_VOUCHERS))
 		.where(tx.docstatus_state == "Submitted")
 		.where(tx.fishpond_lead.isnotnull())
 	)

@@ -1,7 +1,9 @@
 """Per-profile activity aggregates, computed in SQL and written back only where they changed.
 
 Purchases are submitted Sales Invoices net of credit notes (company currency): the invoice is where
-revenue is recognised. Sales Orders stay in the history as signals (open orders protect a lead).
+revenue is recognised. An attributed POS Invoice's row is a purchase too (its share of the
+consolidated invoice, crm_fishpond.sync.pos). Sales Orders stay in the history as signals (open
+orders protect a lead).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from decimal import Decimal
 import frappe
 from frappe.query_builder import functions as fn
 from frappe.utils import flt, getdate
+
+from crm_fishpond.sync.transactions import PURCHASE_VOUCHERS
 
 AGGREGATE_FIELDS = (
 	"first_purchase",
@@ -34,7 +38,7 @@ def purchase_aggregates(profiles: list[str]) -> dict[str, dict]:
 			fn.Sum(tx.base_grand_total).as_("total_purchase"),
 		)
 		.where(tx.fishpond_lead.isin(profiles))
-		.where(tx.voucher_type == "Sales Invoice")
+		.where(tx.voucher_type.isin(PURCHASE_VOUCHERS))
 		.where(tx.docstatus_state == "Submitted")
 		.groupby(tx.fishpond_lead)
 	).run(as_dict=True)

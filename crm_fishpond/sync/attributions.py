@@ -4,7 +4,8 @@ An invoice booked on a walk-in customer, or on a duplicate Customer, keeps its c
 submitted invoice's customer cannot change), but its row in the pond's history belongs to the profile
 an accountant attributed it to. Every writer of transaction rows (the document events, the backfill,
 the reconciliation's repair) asks here first, so a resync never undoes an attribution. A credit note
-follows the invoice it returns.
+follows the invoice it returns, a POS return the POS Invoice it returns. A POS Invoice is attributed
+as one share of the Sales Invoice that POS closing consolidated it into (crm_fishpond.sync.pos).
 
 Reading only: the actions live in crm_fishpond.accounting, which imports this module, never the other
 way round.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import frappe
 
 ATTRIBUTION = "Fishpond Invoice Attribution"
-ATTRIBUTED_DOCTYPES = ("Sales Invoice",)
+ATTRIBUTED_DOCTYPES = ("Sales Invoice", "POS Invoice")
 
 
 def attributed_profiles(voucher_type: str, voucher_nos: list[str]) -> dict[str, str]:
@@ -58,12 +59,13 @@ def profile_overrides(headers: list[dict]) -> dict[str, str]:
 
 
 def attributed_by_customer() -> dict[str, dict]:
-	"""Per booked customer: how many of its submitted invoices are attributed to other profiles, their
-	company-currency total and those profiles (the reconciliation explains a customer's history)."""
+	"""Per booked customer: how many of its submitted invoices (and POS Invoices in its submitted
+	consolidated invoices) are attributed to other profiles, their company-currency total and those
+	profiles (the reconciliation explains a customer's history)."""
 	att = frappe.qb.DocType(ATTRIBUTION)
 	si = frappe.qb.DocType("Sales Invoice")
-	out: dict[str, dict] = {}
-	for customer, profile, total in (
+	pos = frappe.qb.DocType("POS Invoice")
+	invoices = (
 		frappe.qb.from_(att)
 		.join(si)
 		.on(si.name == att.voucher_no)
@@ -71,7 +73,21 @@ def attributed_by_customer() -> dict[str, dict]:
 		.where(att.docstatus == 1)
 		.where(att.voucher_type == "Sales Invoice")
 		.where(si.docstatus == 1)
-	).run():
+	).run()
+	# a POS Invoice is booked on the customer of the invoice that consolidated it
+	pos_invoices = (
+		frappe.qb.from_(att)
+		.join(pos)
+		.on(pos.name == att.voucher_no)
+		.join(si)
+		.on(si.name == pos.consolidated_invoice)
+		.select(si.customer, att.to_profile, pos.base_grand_total)
+		.where(att.docstatus == 1)
+		.where(att.voucher_type == "POS Invoice")
+		.where(si.docstatus == 1)
+	).run()
+	out: dict[str, dict] = {}
+	for customer, profile, total in [*invoices, *pos_invoices]:
 		row = out.setdefault(customer, {"count": 0, "total": 0.0, "profiles": []})
 		row["count"] += 1
 		row["total"] += float(total or 0)

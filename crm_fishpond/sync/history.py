@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import frappe
 
 from crm_fishpond.engine.voucher_items import item_differences
+from crm_fishpond.sync import pos
 from crm_fishpond.sync.attributions import profile_overrides
 from crm_fishpond.sync.transactions import (
 	COMPARED,
@@ -55,7 +56,7 @@ def read_headers(
 		dt.base_net_total,
 	]
 	if is_invoice:
-		columns += [dt.is_return, dt.return_against, dt.outstanding_amount]
+		columns += [dt.is_return, dt.return_against, dt.outstanding_amount, dt.is_consolidated]
 	query = frappe.qb.from_(dt).select(*columns).where(dt.docstatus.isin([1, 2])).orderby(dt.name)
 	if names is not None:
 		query = query.where(dt.name.isin(names))
@@ -68,12 +69,16 @@ def read_headers(
 
 
 def read_items(doctype: str, parents: list[str]) -> dict[str, list[dict]]:
+	"""Item rows per voucher; a Sales Invoice's name the POS Invoice each came from (consolidated)."""
 	if not parents:
 		return {}
 	item = frappe.qb.DocType(f"{doctype} Item")
+	columns = [item.parent, item.item_code, item.item_group, item.qty, item.base_net_amount]
+	if doctype == "Sales Invoice":
+		columns.append(item.pos_invoice)
 	rows = (
 		frappe.qb.from_(item)
-		.select(item.parent, item.item_code, item.item_group, item.qty, item.base_net_amount)
+		.select(*columns)
 		.where(item.parent.isin(parents))
 		.where(item.parenttype == doctype)
 	).run(as_dict=True)
@@ -95,9 +100,11 @@ def stored_rows(names: list[str]) -> dict[str, dict]:
 	if not names:
 		return {}
 	tx = frappe.qb.DocType("Fishpond Transaction")
-	rows = (frappe.qb.from_(tx).select(tx.name, *[tx[c] for c in COMPARED]).where(tx.name.isin(names))).run(
-		as_dict=True
-	)
+	rows = (
+		frappe.qb.from_(tx)
+		.select(tx.name, tx.voucher_no, *[tx[c] for c in COMPARED])
+		.where(tx.name.isin(names))
+	).run(as_dict=True)
 	return {r.name: r for r in rows}
 
 
@@ -126,14 +133,12 @@ def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
 	doctype = headers[0]["voucher_type"]
 	items = read_items(doctype, [h["voucher_no"] for h in headers])
 	attributed = profile_overrides(headers)  # an accountant's attribution wins over the customer's profile
-	expected = [
-		build_row(
-			h,
-			items.get(h["voucher_no"], []),
-			attributed.get(h["voucher_no"]) or profiles.get(h["customer"]),
-		)
-		for h in headers
-	]
+	expected, stale = pos.expected_rows(
+		headers,
+		items,
+		{h["voucher_no"]: attributed.get(h["voucher_no"]) or profiles.get(h["customer"]) for h in headers},
+		build_row,
+	)
 	names = [p["name"] for p, _c in expected]
 	stored = stored_rows(names)
 	stored_child = stored_items(names)
@@ -154,6 +159,14 @@ def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
 			diff.details.append(_detail(parent, "different", fields, items))
 		else:
 			diff.unchanged += 1
+	# a POS Invoice's own row that no consolidated invoice expects any more (its attribution undone)
+	for row in stored_rows(stale).values():
+		diff.details.append(
+			{
+				**_detail({**row, "voucher_type": pos.POS, "voucher_no": row.voucher_no}, "extra", None),
+				"row": row.name,
+			}
+		)
 	return diff
 
 
@@ -166,6 +179,8 @@ def _detail(parent: dict, kind: str, fields: dict | None, items: list[dict] | No
 		"voucher_no": parent["voucher_no"],
 		"customer": parent["customer"],
 		"base_grand_total": parent["base_grand_total"],
+		# a POS Invoice's row is written by syncing the invoice that consolidated it
+		"consolidated_invoice": parent.get("consolidated_invoice"),
 		"fields": fields,
 		"items": items or [],
 	}

@@ -20,6 +20,7 @@ from frappe import _
 from frappe.query_builder import functions as fn
 
 from crm_fishpond import jobs
+from crm_fishpond.sync import pos
 from crm_fishpond.sync.history import diff_chunk, extra_rows, iter_chunks, profiles_by_customer
 from crm_fishpond.sync.transactions import SYNCED_DOCTYPES, sync_voucher
 
@@ -31,11 +32,13 @@ def voucher_differences(chunk_size: int = 5000) -> list[dict]:
 			profiles = profiles_by_customer(sorted({h["customer"] for h in headers if h["customer"]}))
 			details += diff_chunk(headers, profiles).details
 		details += extra_rows(doctype)
-	return details
+	return details + pos.extra_rows()
 
 
 def customer_totals() -> list[dict]:
-	"""Per customer and voucher type: count and company-currency total, ERPNext vs pond (submitted only)."""
+	"""Per customer and voucher type: count and company-currency total, ERPNext vs pond (submitted only).
+	An attributed POS Invoice's row is a share of its consolidated Sales Invoice: its amount counts
+	with that customer's Sales Invoices, and it is no invoice of its own in the count."""
 	totals: dict[tuple, dict] = defaultdict(
 		lambda: {"erp_count": 0, "erp_total": 0.0, "pond_count": 0, "pond_total": 0.0}
 	)
@@ -56,8 +59,12 @@ def customer_totals() -> list[dict]:
 		.where(tx.docstatus_state == "Submitted")
 		.groupby(tx.customer, tx.voucher_type)
 	).run():
+		if doctype == pos.POS:
+			totals[(customer, "Sales Invoice")]["pond_total"] += float(total or 0)
+			continue
 		row = totals[(customer, doctype)]
-		row["pond_count"], row["pond_total"] = count, float(total or 0)
+		row["pond_count"] += count
+		row["pond_total"] += float(total or 0)
 	out = []
 	for (customer, doctype), row in sorted(totals.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
 		row.update(
@@ -156,7 +163,12 @@ def repair(details: list[dict] | None = None) -> dict:
 			frappe.db.delete("Fishpond Transaction", detail["row"])
 			counts["removed"] += 1
 			continue
-		profile, outcome = sync_voucher(frappe.get_doc(detail["voucher_type"], detail["voucher_no"]))
+		if detail["voucher_type"] == pos.POS:
+			# a POS Invoice's row is written with the rows of the invoice that consolidated it
+			doc = frappe.get_doc("Sales Invoice", detail["consolidated_invoice"])
+		else:
+			doc = frappe.get_doc(detail["voucher_type"], detail["voucher_no"])
+		profile, outcome = sync_voucher(doc)
 		profiles.append(profile)
 		counts["synced"] += outcome in ("inserted", "updated")
 	jobs.mark_dirty(profiles)

@@ -1,4 +1,5 @@
-"""The transaction history: one Fishpond Transaction per submitted Sales Order / Sales Invoice.
+"""The transaction history: one Fishpond Transaction per submitted Sales Order / Sales Invoice, and
+one per attributed POS Invoice, split out of its consolidated Sales Invoice (crm_fishpond.sync.pos).
 
 The same row builder serves the document events (one voucher) and the backfill (thousands of
 vouchers read set-based), so both paths always agree. Rows are named deterministically after their
@@ -16,11 +17,16 @@ from decimal import Decimal
 import frappe
 from frappe.utils import cint, flt, getdate, now_datetime
 
+from crm_fishpond import jobs
 from crm_fishpond.bulk import CHILD_COLUMNS, DOC_COLUMNS
 from crm_fishpond.engine.voucher_items import item_differences
+from crm_fishpond.sync import pos
 
 SYNCED_DOCTYPES = ("Sales Order", "Sales Invoice")
-PREFIX = {"Sales Order": "SO", "Sales Invoice": "SI"}
+PREFIX = {"Sales Order": "SO", "Sales Invoice": "SI", "POS Invoice": "POS"}
+PURCHASE_VOUCHERS = ("Sales Invoice", "POS Invoice")
+"""The voucher types of purchases in the history: invoices, and the POS Invoices an accountant
+attributed out of their consolidated invoice (each row is a share of a Sales Invoice)."""
 
 # Columns compared to decide whether a stored row needs an update.
 COMPARED = (
@@ -34,6 +40,7 @@ COMPARED = (
 	"is_return",
 	"return_against",
 	"amended_from",
+	"consolidated_invoice",
 	"grand_total",
 	"net_total",
 	"base_grand_total",
@@ -68,6 +75,7 @@ def header_from_doc(doc) -> dict:
 		"is_return": doc.get("is_return") or 0,
 		"return_against": doc.get("return_against"),
 		"amended_from": doc.get("amended_from"),
+		"is_consolidated": doc.get("is_consolidated") or 0,
 		"grand_total": doc.grand_total,
 		"net_total": doc.net_total,
 		"base_grand_total": doc.base_grand_total,
@@ -83,6 +91,7 @@ def items_from_doc(doc) -> list[dict]:
 			"item_group": d.item_group,
 			"qty": d.qty,
 			"base_net_amount": d.base_net_amount,
+			"pos_invoice": d.get("pos_invoice"),
 		}
 		for d in doc.get("items") or []
 	]
@@ -117,6 +126,7 @@ def build_row(header: dict, items: list[dict], profile: str | None) -> tuple[dic
 		"is_return": cint(header.get("is_return")),
 		"return_against": header.get("return_against") or None,
 		"amended_from": header.get("amended_from") or None,
+		"consolidated_invoice": header.get("consolidated_invoice") or None,
 		"grand_total": flt(header.get("grand_total"), 6),
 		"net_total": flt(header.get("net_total"), 6),
 		"base_grand_total": flt(header.get("base_grand_total"), 6),
@@ -210,7 +220,8 @@ def upsert(parent: dict, child: list[dict]) -> str:
 
 
 def sync_voucher(doc) -> tuple[str | None, str]:
-	"""Write the transaction row of one submitted/cancelled voucher. Returns (profile, outcome)."""
+	"""Write the transaction row of one submitted/cancelled voucher (and, for a consolidated invoice,
+	the rows of its attributed POS Invoices). Returns (profile, outcome) of the voucher's own row."""
 	from crm_fishpond.sync.attributions import profile_overrides
 	from crm_fishpond.sync.profiles import ensure_profile_for_customer
 
@@ -219,5 +230,11 @@ def sync_voucher(doc) -> tuple[str | None, str]:
 	header = header_from_doc(doc)
 	# an invoice an accountant attributed to another profile stays there (crm_fishpond.accounting)
 	profile = profile_overrides([header]).get(doc.name) or ensure_profile_for_customer(doc.customer)
-	parent, child = build_row(header, items_from_doc(doc), profile)
-	return profile, upsert(parent, child)
+	rows, stale = pos.expected_rows([header], {doc.name: items_from_doc(doc)}, {doc.name: profile}, build_row)
+	outcome = upsert(*rows[0])
+	# the rows of its attributed POS Invoices (a consolidated invoice), each on its profile
+	touched = [parent["fishpond_lead"] for parent, child in rows[1:] if upsert(parent, child) != "unchanged"]
+	touched += pos.delete_rows(stale)
+	if touched:
+		jobs.mark_dirty(touched)
+	return profile, outcome

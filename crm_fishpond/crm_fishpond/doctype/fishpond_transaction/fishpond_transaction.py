@@ -18,6 +18,7 @@ class FishpondTransaction(Document):
 		base_grand_total: DF.Currency
 		base_net_total: DF.Currency
 		company: DF.Link | None
+		consolidated_invoice: DF.Link | None
 		conversion_rate: DF.Float
 		currency: DF.Link | None
 		customer: DF.Link | None
@@ -35,6 +36,7 @@ class FishpondTransaction(Document):
 		synced_on: DF.Datetime | None
 		total_qty: DF.Float
 		voucher_no: DF.DynamicLink
-		voucher_type: DF.Literal["Sales Order", "Sales Invoice"]
+		voucher_type: DF.Literal["Sales Order", "Sales Invoice", "POS Invoice"]
 	# end: auto-generated types
-	"""Derived from a submitted Sales Order / Sales Invoice by crm_fishpond.sync; read-only for users."""
+	"""Derived from a submitted Sales Order / Sales Invoice (or an attributed POS Invoice's share of its
+	consolidated Sales Invoice) by crm_fishpond.sync; read-only for users."""
