@@ -320,3 +320,53 @@ def test_every_shipped_text_is_listed_for_the_translation_tools():
 		if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_lt"
 	}
 	assert set(shipped) == listed
+
+
+def _app_imports() -> dict[str, set[str]]:
+	"""Each module of the app (tests aside) -> the app modules it imports, at the top or inside a
+	function (a deferred import is a dependency all the same)."""
+	modules = {}
+	for path in APP.rglob("*.py"):
+		parts = path.relative_to(ROOT).with_suffix("").parts
+		if "tests" in parts or parts[-1].startswith("test_"):
+			continue
+		name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+		modules[name] = path
+	graph: dict[str, set[str]] = {}
+	for name, path in modules.items():
+		package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+		targets = set()
+		for node in ast.walk(ast.parse(path.read_text(), str(path))):
+			if isinstance(node, ast.Import):
+				targets.update(alias.name for alias in node.names)
+			elif isinstance(node, ast.ImportFrom):
+				base = node.module or ""
+				if node.level:
+					anchor = package.split(".")
+					anchor = anchor[: len(anchor) - (node.level - 1)]
+					base = ".".join([*anchor, base] if base else anchor)
+				targets.add(base)
+				targets.update(f"{base}.{alias.name}" for alias in node.names)
+		graph[name] = {t for t in targets if t in modules and t != name}
+	return graph
+
+
+def test_app_modules_depend_one_way():
+	"""No two modules of the app import each other, directly or around a circle (issue 14, item 8)."""
+	graph = _app_imports()
+	state: dict[str, int] = {}  # 1: on the current path, 2: done
+	circles = []
+
+	def visit(module: str, path: list[str]) -> None:
+		state[module] = 1
+		for target in sorted(graph[module]):
+			if state.get(target) == 1:
+				circles.append(" -> ".join([*path[path.index(target) :], target]))
+			elif target not in state:
+				visit(target, [*path, target])
+		state[module] = 2
+
+	for module in sorted(graph):
+		if module not in state:
+			visit(module, [module])
+	assert not circles, "imports that go round in a circle:\n" + "\n".join(circles)
