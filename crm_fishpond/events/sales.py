@@ -75,6 +75,23 @@ def on_trash(doc, method=None):
 	jobs.mark_dirty([profile, *profiles])
 
 
+def on_payment_change(doc, method=None):
+	"""Payment Entry / Journal Entry submit or cancel: refresh the outstanding amount of paid invoices."""
+	if not _enabled("Sales Invoice"):
+		return
+	invoices = {
+		ref.reference_name
+		for ref in doc.get("references") or doc.get("accounts") or []
+		if "Sales Invoice" in (ref.get("reference_doctype"), ref.get("reference_type"))
+	}
+	profiles = []
+	for name in sorted(invoices):
+		invoice = frappe.get_doc("Sales Invoice", name)
+		profile, _outcome = sync_voucher(invoice)
+		profiles.append(profile)
+	jobs.mark_dirty(profiles)
+
+
 def pos_on_trash(doc, method=None):
 	"""A POS Invoice being deleted (a draft, or one cancelled in its POS session) takes its queue entry
 	with it, as a Sales Invoice does. (ERPNext deletes one that POS closing ever consolidated only once
