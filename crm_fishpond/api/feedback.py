@@ -8,15 +8,19 @@ is answered like a success and writes nothing."""
 from __future__ import annotations
 
 import frappe
+import numpy as np
 from frappe import _
 from frappe.rate_limiter import rate_limit
+from frappe.utils import add_days, now_datetime
 
+from crm_fishpond.engine import feedback as rules
 from crm_fishpond.feedback import answers, invitations
 from crm_fishpond.permissions import pond_scope
 
 SUBMIT_LIMIT = 10  # requests per IP
 SUBMIT_WINDOW = 60  # seconds
 HONEYPOT = "website"
+CARD_DAYS = 90  # the Net Promoter Score card's window
 
 
 @frappe.whitelist(allow_guest=True, methods=["POST"])
@@ -46,3 +50,20 @@ def send_survey(profile: str, survey: str) -> dict:
 	if out["status"] != "Sent":
 		frappe.throw(_("The survey was not sent: {0}.").format(out["reason"]), title=_("Survey"))
 	return out
+
+
+@frappe.whitelist()
+def nps_card(filters=None) -> dict | str:
+	"""The workspace's *Net Promoter Score* card: the NPS of the answers of the last CARD_DAYS days
+	the user may read (a rep: their pond's), or "No answers" when there are none."""
+	rows = frappe.get_list(
+		"Fishpond Feedback",
+		filters={"survey_type": rules.NPS, "answered_on": (">=", add_days(now_datetime(), -CARD_DAYS))},
+		fields=["score", "count(name) as answers"],
+		group_by="score",
+	)
+	scores = np.repeat([int(r.score) for r in rows], [int(r.answers) for r in rows])
+	value = rules.nps(scores)
+	if value is None:
+		return _("No answers")
+	return {"value": round(value, 1), "fieldtype": "Float"}

@@ -24,6 +24,8 @@ PREFIX = "_FP Widgets"
 DYNAMIC = {"frappe.datetime.get_today()": nowdate}
 # cards on doctypes a rep does not read at all (the accountant's link queue)
 ACCOUNTING_CARDS = {"Queued Invoices"}
+# a card whose value is a score, not a count (a Custom card: its method computes it)
+NPS_CARD = "Net Promoter Score"
 
 
 def shipped(folder: str) -> list[str]:
@@ -41,6 +43,9 @@ def card_filters(card) -> list:
 
 def card_result(name: str) -> float:
 	card = frappe.get_doc("Number Card", name)
+	if card.type == "Custom":  # what the widget calls, with the card's filters
+		result = frappe.get_attr(card.method)(filters=card_filters(card))
+		return result["value"] if isinstance(result, dict) else result
 	filters = card_filters(card)
 	result = number_card.get_result(card.as_json(), json.dumps(filters))
 	if card.show_percentage_stats:
@@ -68,6 +73,25 @@ class WidgetCase(pf.PoolTestCase):
 			"b_owned": pf.lead(PREFIX, cls.p, owner=cls.rep_b),
 			"q_free": pf.lead(PREFIX, cls.q),
 		}
+		# NPS answers (before the derived fields below: an answer rescores its profile): a promoter on
+		# the rep's own lead, a detractor on another rep's, a passive in another pool, and an old
+		# detractor on the rep's lead, outside the card's 90 days
+		for lead, score, days_ago in (
+			(L["a_owned"], 10, 3),
+			(L["b_owned"], 3, 5),
+			(L["q_free"], 8, 1),
+			(L["a_owned"], 0, 200),
+		):
+			frappe.get_doc(
+				{
+					"doctype": "Fishpond Feedback",
+					"fishpond_lead": lead,
+					"survey_type": "NPS",
+					"score": score,
+					"source": "Logged by Rep",
+					"answered_on": add_days(nowdate(), -days_ago),
+				}
+			).insert(ignore_permissions=True)
 		# derived fields as a rescore leaves them (set after the insert's own refresh)
 		derived = {
 			"p_free": {"churn_band": None, "value_grade": None, "lifecycle_stage": "Acquisition"},
@@ -106,7 +130,7 @@ class WidgetCase(pf.PoolTestCase):
 class TestShippedWidgets(WidgetCase):
 	def test_every_card_and_chart_is_installed_and_on_the_workspace(self):
 		cards, charts = shipped("number_card"), shipped("dashboard_chart")
-		self.assertEqual(len(cards), 7)
+		self.assertEqual(len(cards), 8)
 		self.assertEqual(len(charts), 4)
 		self.assertEqual(
 			sorted(frappe.get_all("Number Card", {"module": "CRM Fishpond"}, pluck="name")), cards
@@ -137,7 +161,10 @@ class TestShippedWidgets(WidgetCase):
 			for name in shown_cards:
 				try:
 					result = self.as_user(user, lambda name=name: card_result(name))
-					self.assertGreaterEqual(result, 0)
+					if name == NPS_CARD:
+						self.assertTrue(-100 <= result <= 100, result)
+					else:
+						self.assertGreaterEqual(result, 0)
 				except Exception as exc:
 					errors.append(f"{user} card {name}: {exc!r}")
 			for name in shown_charts:
@@ -167,6 +194,7 @@ class TestShippedWidgets(WidgetCase):
 				"Customers at Risk": 1,
 				"Overdue Follow-ups": 1,  # their own, past due
 				"Pending Referral Rewards": 1,
+				NPS_CARD: 100.0,  # the promoter on their own lead; the old detractor is outside 90 days
 			},
 		)
 		admin = {name: card_result(name) for name in shipped("number_card")}
@@ -201,6 +229,7 @@ class TestShippedWidgets(WidgetCase):
 	def test_nothing_errors_on_an_empty_pond(self):
 		for doctype in (
 			"Fishpond Lead",
+			"Fishpond Feedback",
 			"ToDo",
 			"Referral Reward",
 			"Fishpond Metrics Snapshot",
@@ -208,7 +237,8 @@ class TestShippedWidgets(WidgetCase):
 		):
 			frappe.db.delete(doctype)
 		for name in shipped("number_card"):
-			self.assertEqual(card_result(name), 0, name)
+			expected = "No answers" if name == NPS_CARD else 0
+			self.assertEqual(card_result(name), expected, name)
 		for name in shipped("dashboard_chart"):
 			data = chart_result(name)
 			if data:  # a Group By chart without rows has no data; a time series is all zeros
