@@ -1,10 +1,11 @@
 """Fill a site with the demo pond, in resumable phases.
 
 ``masters`` → ``people`` (a batch of people per transaction, with the cursor in the ledger) →
-``pools`` (route the profiles to regional pools, reps claim the warmest) → ``backfill`` (as the
-install job does) → ``rescore`` (a full rescore, the duplicate pass, the reconciliation summary) →
-``done``. A run that stops part-way carries on from its ledger the next time; a finished demo is
-never made twice.
+``pools`` (route the profiles to regional pools, reps claim the warmest) → ``till`` (walk-in sales
+at a POS till, one session consolidated by a POS closing) → ``backfill`` (as the install job does) →
+``rescore`` (a full rescore, the duplicate pass, the reconciliation summary, the accountant's link
+queue) → ``done``. A run that stops part-way carries on from its ledger the next time; a finished
+demo is never made twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from frappe.query_builder.functions import Count
 from frappe.utils import add_days, getdate, nowdate
 
 from crm_fishpond import duplicates
-from crm_fishpond.demo import masters, records, state
+from crm_fishpond.accounting import queue
+from crm_fishpond.demo import masters, records, state, till
 from crm_fishpond.demo.masters import Context, DemoError
 from crm_fishpond.demo.plan import Plan, build_plan
 from crm_fishpond.pools import claim
@@ -27,7 +29,7 @@ from crm_fishpond.scoring import runner
 from crm_fishpond.sync import backfill, reconcile_summary, runs
 
 BATCH = 25  # people per transaction
-PHASES = ("masters", "people", "pools", "backfill", "rescore", "done")
+PHASES = ("masters", "people", "pools", "till", "backfill", "rescore", "done")
 CLAIM_SHARE = 0.12  # of a pool's unclaimed prospects, shared by its reps
 CLAIM_CAP = 20  # prospects per rep and pool
 ACCOUNT_SHARE = 0.15  # of a pool's customers, taken on by its reps as their accounts
@@ -100,6 +102,9 @@ def make_demo(customers: int = 300, years: int = 2, seed: int = 0, echo: Callabl
 		if ledger["phase"] == "pools":
 			_timed(ledger, "pools", lambda: route_and_claim(ctx, ledger, echo))
 			_advance(ledger, "pools")
+		if ledger["phase"] == "till":
+			_timed(ledger, "till", lambda: till.open_till(ledger, ctx, echo))
+			_advance(ledger, "till")
 		if ledger["phase"] == "backfill":
 			_timed(ledger, "backfill", lambda: run_backfill(ledger, echo))
 			_advance(ledger, "backfill")
@@ -278,6 +283,8 @@ def run_rescore(ledger: dict, echo: Callable) -> None:
 		echo(_("Rescore: {0} (a worker is running it)").format(_(result.get("status") or "")))
 	pairs = duplicates.run_duplicate_pass()
 	echo(_("Duplicates: {0} candidate pairs ({1} new)").format(pairs["found"], pairs["inserted"]))
+	queued = queue.refresh()  # as the nightly job does: the till's walk-in sales, the likely duplicates
+	echo(_("Link queue: {0} invoices queued for the accountants").format(queued.get("queued", 0)))
 	checked = reconcile_summary.refresh()
 	echo(_("Reconciliation: {0} differences").format(checked.get("differences", 0)))
 	_commit()
@@ -331,6 +338,11 @@ def summary(ledger: dict, created: bool) -> dict:
 			"foreign-currency Sales Invoice": foreign,
 			"credit note": len(state.names("Sales Invoice", "Credit Note", docstatus=1)),
 			"Payment Entry": len(state.names("Payment Entry", docstatus=1)),
+			"POS Invoice": len(till.pos_invoices()),
+			"queued POS Invoice": frappe.db.count(
+				"Fishpond Invoice Link",
+				{"voucher_type": "POS Invoice", "voucher_no": ("in", till.pos_invoices() or [""])},
+			),
 			"Fishpond Lead": len(profiles),
 			"Fishpond Interaction": frappe.db.count("Fishpond Interaction", in_demo),
 			"Fishpond Behaviour Event": frappe.db.count("Fishpond Behaviour Event", in_demo),

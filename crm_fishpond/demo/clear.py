@@ -1,10 +1,11 @@
 """Remove exactly what the demo made, the way ERPNext lets a person remove it.
 
-Submitted documents are cancelled, then deleted, dependants first: Payment Entries, credit notes,
-Sales Invoices, Sales Orders. ERPNext deletes a transaction's ledger entries (GL Entry, Payment Ledger
-Entry) with it only while *Accounts Settings → Delete Accounting and Stock Ledger Entries on deletion
-of Transaction* is on, and refuses otherwise (the entries link to it): the clear turns that setting on
-for its own run and puts it back as it was. Then go the demo's profiles with their pond records, its
+Submitted documents are cancelled, then deleted, dependants first: the till (its POS Closing
+Entries cancelled, which cancels their consolidated invoices, then those, the POS Invoices and the
+POS sessions), Payment Entries, credit notes, Sales Invoices, Sales Orders. ERPNext deletes a
+transaction's ledger entries (GL Entry, Payment Ledger Entry) with it only while *Accounts Settings →
+Delete Accounting and Stock Ledger Entries on deletion of Transaction* is on, and refuses otherwise
+(the entries link to it): the clear turns that setting on for its own run and puts it back as it was. Then go the demo's profiles with their pond records, its
 Customers and Leads (ERPNext removes their Contacts), and the shared records the ledger says it
 created. A record something else now depends on (an invoice a person made for a demo customer, say)
 is kept, and the summary says which and why.
@@ -19,8 +20,9 @@ from collections.abc import Callable
 import frappe
 from frappe import _
 
-from crm_fishpond.demo import masters, state
+from crm_fishpond.demo import masters, state, till
 from crm_fishpond.scoring import runner
+from crm_fishpond.sync.profiles import profile_for
 
 CHUNK = 50
 LEDGER_SETTING = "delete_linked_ledger_entries"
@@ -73,6 +75,7 @@ def clear_demo(echo: Callable = print, rescore: bool = True) -> dict:
 	try:
 		profiles = state.profiles()
 		contacts = _party_contacts()
+		removed.update(_clear_till(ledger, kept, echo))
 		for doctype, kind in (
 			("Payment Entry", None),
 			("Sales Invoice", "Credit Note"),
@@ -114,6 +117,63 @@ def clear_demo(echo: Callable = print, rescore: bool = True) -> dict:
 		"kept": kept,
 		"seconds": round(time.monotonic() - started, 1),
 	}
+
+
+def _clear_till(ledger: dict, kept: dict, echo: Callable) -> Counter:
+	"""The till, the way ERPNext undoes POS: its POS Closing Entries cancelled (which cancels their
+	merge logs and consolidated invoices; a test's demo merged without a closing entry, so its merge
+	logs are cancelled directly), then deleted with the merge logs, the consolidated invoices, the POS
+	Invoices and the POS sessions; then the POS Profile, and the walk-in customer with its profile."""
+	removed: Counter = Counter()
+	created = ledger.get("created", {})
+	invoices = till.pos_invoices()
+	logs = till.merge_logs(invoices)
+	if invoices:
+		echo(_("Cancelling and deleting {0} {1}").format(len(invoices), _("POS Invoice")))
+	closings = [n for n in created.get("POS Closing Entry", []) if frappe.db.exists("POS Closing Entry", n)]
+	consolidated = set()
+	for log in logs:
+		doc = frappe.get_doc("POS Invoice Merge Log", log)
+		consolidated |= {n for n in (doc.consolidated_invoice, doc.consolidated_credit_note) if n}
+	_commit()  # ERPNext's cancelling of a POS closing commits (or rolls back) the transaction itself
+	for name in closings:
+		doc = frappe.get_doc("POS Closing Entry", name)
+		if doc.docstatus != 1:
+			continue
+		try:
+			doc.flags.ignore_permissions = True
+			doc.cancel()
+		except frappe.ValidationError as error:
+			frappe.db.rollback()
+			kept[f"POS Closing Entry {name}"] = _reason(error)
+	# the merge logs name their closing entry: they go first
+	removed["POS Invoice Merge Log"] += _cancel_and_delete("POS Invoice Merge Log", logs, kept)
+	removed["POS Closing Entry"] += _cancel_and_delete("POS Closing Entry", closings, kept)
+	removed["consolidated Sales Invoice"] += _cancel_and_delete(
+		"Sales Invoice", sorted(n for n in consolidated if frappe.db.exists("Sales Invoice", n)), kept
+	)
+	removed["POS Invoice"] += _cancel_and_delete("POS Invoice", invoices, kept)
+	sessions = [n for n in created.get("POS Opening Entry", []) if frappe.db.exists("POS Opening Entry", n)]
+	removed["POS Opening Entry"] += _cancel_and_delete("POS Opening Entry", sessions, kept)
+	generic = ledger["settings"].get("generic_customer")
+	if generic:
+		settings = frappe.get_single("Fishpond Settings")
+		settings.set("generic_customers", [r for r in settings.generic_customers if r.customer != generic])
+		settings.save(ignore_permissions=True)
+	mode_account = ledger["settings"].get("mode_of_payment_account")
+	if mode_account:
+		mode = frappe.get_doc("Mode of Payment", mode_account[0])
+		mode.set("accounts", [a for a in mode.accounts if a.company != mode_account[1]])
+		mode.save(ignore_permissions=True)
+	removed["POS Profile"] += _delete_all(
+		"POS Profile", [n for n in created.get("POS Profile", []) if frappe.db.exists("POS Profile", n)], kept
+	)
+	walk_in = [n for n in created.get("Customer", []) if frappe.db.exists("Customer", n)]
+	profiles = [p for p in (profile_for(customer=c) for c in walk_in) if p]
+	if profiles:
+		removed.update(_clear_profiles(profiles, kept))
+	removed["walk-in Customer"] += _delete_all("Customer", walk_in, kept)
+	return removed
 
 
 def _cancel_and_delete(doctype: str, names: list[str], kept: dict) -> int:

@@ -36,6 +36,12 @@ def print_summary(summary: dict, echo: Callable) -> None:
 		(_("Credit Notes"), counts["credit note"]),
 		(_("Payment Entries"), counts["Payment Entry"]),
 		(
+			_("POS Invoices"),
+			_("{0} walk-in sales ({1} in the accountants' link queue)").format(
+				counts.get("POS Invoice", 0), counts.get("queued POS Invoice", 0)
+			),
+		),
+		(
 			_("Profiles"),
 			_("{0} ({1} scored, {2} claimed by {3} reps in {4} pools)").format(
 				counts["Fishpond Lead"],

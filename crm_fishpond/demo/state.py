@@ -6,10 +6,11 @@ was committed. It is read straight from the table, never from the defaults cache
 outlive a rolled-back transaction).
 
 What the demo makes in bulk is recognisable without the ledger: its Leads, Sales Orders, Sales
-Invoices, credit notes and Payment Entries are named by the ``FPDEMO-`` naming series, its Customers
-are made from those Leads, its items' codes start with ``FPDEMO-``, and the pond records hang off
-their profiles. The ledger lists the rest: the fiscal years, territories, lead sources, account,
-exchange rate, reps, pools and runs it created (never one that was there before).
+Invoices, credit notes, Payment Entries and POS Invoices are named by the ``FPDEMO-`` naming series,
+its Customers are made from those Leads, its items' codes start with ``FPDEMO-``, and the pond records
+hang off their profiles. The ledger lists the rest: the fiscal years, territories, lead sources, account,
+exchange rate, reps, pools, runs and the till's walk-in customer, POS Profile and sessions it created
+(never one that was there before).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SERIES = {
 	"Sales Invoice": "FPDEMO-SINV-.YYYY.-",
 	"Credit Note": "FPDEMO-CN-.YYYY.-",
 	"Payment Entry": "FPDEMO-PE-.YYYY.-",
+	"POS Invoice": "FPDEMO-POS-.YYYY.-",
 }
 INGEST_KEY = "fishpond-demo:"  # prefix of the behaviour-event batches' idempotency keys
 VERSION = 1

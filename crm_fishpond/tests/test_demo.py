@@ -4,7 +4,7 @@ run adds nothing, and clearing removes exactly what it made."""
 import frappe
 from frappe.utils import getdate, nowdate
 
-from crm_fishpond.demo import build, clear, masters, state
+from crm_fishpond.demo import build, clear, masters, state, till
 from crm_fishpond.demo.plan import build_plan
 from crm_fishpond.sync import backfill, runs
 from crm_fishpond.sync.reconcile import reconcile
@@ -23,6 +23,12 @@ COUNTED = (
 	"Sales Order",
 	"Sales Invoice",
 	"Payment Entry",
+	"POS Invoice",
+	"POS Opening Entry",
+	"POS Closing Entry",
+	"POS Invoice Merge Log",
+	"POS Profile",
+	"Mode of Payment Account",
 	"GL Entry",
 	"Payment Ledger Entry",
 	"Fishpond Lead",
@@ -91,6 +97,7 @@ class TestDemo(FishpondTestCase):
 		self.assertEqual(made["Contact"], made["Lead"])
 		self.assert_real_erpnext_records(summary)
 		self.assert_pond(summary)
+		self.assert_till(summary)
 		self.assertEqual(reconcile()["differences"], 0)
 		self.assertTrue(any("Reconciliation: 0" in line for line in lines), lines)
 
@@ -104,6 +111,9 @@ class TestDemo(FishpondTestCase):
 			build.make_demo(CUSTOMERS + 1, YEARS, seed, echo=lines.append)
 
 		result = clear.clear_demo(echo=lines.append, rescore=False)
+		self.assertFalse(
+			frappe.db.exists("Fishpond Invoice Link", {"voucher_no": ("like", state.PREFIX + "%")})
+		)
 
 		self.assertFalse(result["kept"], result["kept"])
 		self.assertEqual(result["removed"]["Customer"], CUSTOMERS)
@@ -182,6 +192,35 @@ class TestDemo(FishpondTestCase):
 		self.assertTrue(contacts)
 		if lead.email_id:
 			self.assertIn(lead.email_id, [frappe.db.get_value("Contact", c, "email_id") for c in contacts])
+
+	def assert_till(self, summary):
+		"""Walk-in sales at the demo's till: one POS session consolidated by POS closing, one still open,
+		and the sales that name a demo customer in the accountants' link queue with that customer."""
+		made = summary["counts"]
+		expected = till.SHOPPERS + till.STRANGERS + till.OPEN_SALES
+		self.assertEqual(made["POS Invoice"], expected)
+		sales = frappe.get_all(
+			"POS Invoice",
+			filters={"name": ("like", state.series_prefix("POS Invoice") + "%")},
+			fields=["name", "docstatus", "consolidated_invoice", "customer"],
+		)
+		self.assertEqual({s.docstatus for s in sales}, {1})
+		self.assertEqual({s.customer for s in sales}, {till.WALK_IN})
+		consolidated = {s.consolidated_invoice for s in sales}
+		self.assertIn(None, consolidated)  # the open session's
+		self.assertEqual(len(consolidated - {None}), 1)
+		invoice = next(iter(consolidated - {None}))
+		self.assertEqual(frappe.db.get_value("Sales Invoice", invoice, "docstatus"), 1)
+		entries = frappe.get_all(
+			"Fishpond Invoice Link",
+			filters={"voucher_type": "POS Invoice", "voucher_no": ("in", [s.name for s in sales])},
+			fields=["voucher_no", "top_profile", "consolidated_invoice"],
+		)
+		self.assertEqual(made["queued POS Invoice"], len(entries))
+		self.assertEqual(len(entries), till.SHOPPERS + till.OPEN_SALES)  # the strangers name nobody
+		profiles = set(state.profiles())
+		self.assertTrue(all(e.top_profile in profiles for e in entries), entries)
+		self.assertEqual({e.consolidated_invoice for e in entries}, {invoice, None})
 
 	def assert_pond(self, summary):
 		made = summary["counts"]
