@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import frappe
 from frappe import _
+from frappe.utils import nowdate
 
 MANAGER_ROLES = ("Fishpond Manager", "System Manager")
 
@@ -16,7 +17,7 @@ def _require_manager() -> None:
 @frappe.whitelist(methods=["POST"])
 def start_rescore(resume: str | None = None) -> str:
 	"""Start (or return the active) full rescore; returns the Fishpond Run name. ``resume``: a failed
-	rescore run to carry on from its cursor instead (with the models it fitted)."""
+	rescore run of today to carry on instead (with the models it fitted and its chunks not done)."""
 	_require_manager()
 	from crm_fishpond.scoring.runner import RUN_TYPE, enqueue_run, start_full_rescore
 	from crm_fishpond.sync import runs
@@ -29,6 +30,12 @@ def start_rescore(resume: str | None = None) -> str:
 			frappe.throw(_("Only a failed run can be resumed; {0} is {1}.").format(resume, _(values.status)))
 		if runs.active_run(RUN_TYPE):
 			frappe.throw(_("Another rescore is running: {0}.").format(runs.active_run(RUN_TYPE)))
+		as_of = runs.get_cursor(resume).get("as_of")
+		if as_of and as_of != nowdate():
+			# its chunks would write scores as of that day over what later runs wrote
+			frappe.throw(
+				_("{0} scored the pond as of {1}; start a new rescore instead.").format(resume, as_of)
+			)
 		runs.save_progress(resume, status="Queued")
 		runs.append_log(resume, _("Resumed by {0}").format(frappe.session.user))
 		enqueue_run(resume)

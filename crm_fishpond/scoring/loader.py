@@ -97,10 +97,16 @@ def profile_names_between(first: str, last: str) -> list[str]:
 
 
 @frappe.read_only()
+def load_chunk_inputs(profiles: Sequence[str]) -> PondInputs:
+	""":func:`load_inputs` for a chunk of a full run, read from the site's read replica when it has
+	one (``read_from_replica``): plain consistent reads, which take no locks that would hold up order
+	entry. A full run's data is as of its plan, so a replica's lag of a moment changes nothing; the
+	incremental rescore, which follows an event by milliseconds, reads the primary."""
+	return load_inputs(profiles)
+
+
 def load_inputs(profiles: Sequence[str] | None = None) -> PondInputs:
-	"""The four frames for ``profiles`` (default: every profile), profiles ordered by name. Read from
-	the site's read replica when it has one (``read_from_replica``): plain consistent reads, which
-	take no locks that would hold up order entry."""
+	"""The four frames for ``profiles`` (default: every profile), profiles ordered by name."""
 	names = None if profiles is None else sorted(set(profiles))
 	if names is not None and not names:
 		return PondInputs(profiles=pd.DataFrame({"profile": pd.Series([], dtype=object)}))

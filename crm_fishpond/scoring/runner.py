@@ -213,7 +213,11 @@ def run_chunk(run: str, chunk: str) -> dict:
 		names = loader.profile_names_between(row.from_name, row.to_name)
 		fitted = models.load_fit(cursor["model_fit"])
 		result = run_pond(
-			loader.load_inputs(names), setup.config, end_of_day(cursor["as_of"]), models=fitted, dedupe=False
+			loader.load_chunk_inputs(names),
+			setup.config,
+			end_of_day(cursor["as_of"]),
+			models=fitted,
+			dedupe=False,
 		)
 	except Exception as e:
 		_fail(run, _("The engine failed on the chunk from {0} to {1}").format(row.from_name, row.to_name))
@@ -274,11 +278,18 @@ def _write_chunk_with_retries(run, first: str, metrics, tags, fit) -> writer.Wri
 
 
 def _finish_if_done(run: str, resumed: bool = False) -> bool:
-	"""Complete the run when its last chunk has landed (exactly one job does)."""
-	if not fanout.claim_finish(run, resumed):
-		return False
-	_complete(run)
-	_commit()
+	"""Complete the run when its last chunk has landed (exactly one job does; ``resumed``: the plan
+	resuming the run, which never waits behind a live finisher)."""
+	with fanout.finishing(run, wait=0 if resumed else 60) as ready:
+		if not ready:
+			return False
+		try:
+			_complete(run)
+			_commit()
+		except Exception:
+			_fail(run, _("Completing the run failed"))
+			release_deferred()  # the run no longer writes: parked profiles may be rescored
+			raise
 	release_deferred()
 	# the duplicate pass compares every profile with every other: its own job, after the scores
 	duplicates.enqueue_pass()
@@ -347,8 +358,8 @@ def end_of_day(day: str) -> pd.Timestamp:
 def _fail(run: str, message: str, rollback: bool = True) -> None:
 	if rollback:
 		_rollback()
-	errors = frappe.db.get_value("Fishpond Run", run, "errors") or 0
-	runs.save_progress(run, status="Failed", errors=errors + (1 if rollback else 0))
+		fanout.add_counts(run, errors=1)
+	runs.save_progress(run, status="Failed")
 	runs.append_log(run, message)
 	if rollback:
 		runs.append_log(run, frappe.get_traceback()[-4000:])

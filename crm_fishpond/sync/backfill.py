@@ -31,6 +31,9 @@ from crm_fishpond.sync.transactions import SYNCED_DOCTYPES, insert_rows, replace
 
 RUN_TYPE = "Backfill"
 CHUNK_METHOD = "crm_fishpond.sync.backfill.run_chunk"
+RETRIES = 3
+RETRY_DELAY_SECONDS = 2
+SAVEPOINT = "fishpond_backfill_chunk"
 
 
 def _job_id(run: str) -> str:
@@ -38,12 +41,32 @@ def _job_id(run: str) -> str:
 
 
 def start_backfill(triggered_by: str | None = None, reason: str | None = None) -> str:
-	"""Create (or return the active) backfill run and enqueue it on the long queue."""
-	run = runs.active_run(RUN_TYPE)
-	if not run:
-		run = runs.create_run(RUN_TYPE, triggered_by)
-		if reason:
-			runs.append_log(run, _("Started: {0}").format(reason))
+	"""Enqueue the active backfill run, else resume the latest one if it failed (its chunks done are
+	kept), else create one."""
+	try:
+		with runs.db_lock("create-backfill", timeout=10):
+			run = runs.active_run(RUN_TYPE)
+			if not run:
+				latest = frappe.db.get_value(
+					"Fishpond Run",
+					{"run_type": RUN_TYPE},
+					["name", "status"],
+					order_by="creation desc",
+					as_dict=True,
+				)
+				if latest and latest.status == "Failed" and fanout.chunk_rows(latest.name):
+					run = latest.name
+					runs.save_progress(run, status="Queued")
+					runs.append_log(
+						run, _("Resumed: {0}").format(reason or triggered_by or frappe.session.user)
+					)
+				else:
+					run = runs.create_run(RUN_TYPE, triggered_by)
+					if reason:
+						runs.append_log(run, _("Started: {0}").format(reason))
+			_commit()
+	except runs.RunLocked:
+		frappe.throw(_("Another backfill is being started right now; try again in a moment."))
 	enqueue_run(run)
 	return run
 
@@ -143,20 +166,38 @@ def _voucher_names(doctype: str, first: str | None = None, last: str | None = No
 
 
 def run_chunk(run: str, chunk: str) -> dict:
-	"""Write the differences of one chunk of vouchers, on whichever worker takes it."""
+	"""Write the differences of one chunk of vouchers, on whichever worker takes it. A failure (a
+	deadlock with order entry, a lost connection) is rolled back, logged and retried; after RETRIES
+	attempts the chunk and the run fail (*Run Backfill* resumes it)."""
 	row = fanout.start_chunk(run, chunk)
 	if row is None:
 		return {"status": "Skipped"}
 	started = time.monotonic()
-	try:
-		names = _voucher_names(row.reference_doctype, row.from_name, row.to_name)
-		headers = read_headers(row.reference_doctype, names=names) if names else []
-		outcome = apply_chunk(headers) if headers else {"inserted": 0, "updated": 0, "unchanged": 0}
-	except Exception:
-		_rollback()
-		_failed(run)
-		fanout.failed_chunk(chunk)
-		raise
+	attempt = 0
+	while True:
+		attempt += 1
+		frappe.db.savepoint(SAVEPOINT)
+		try:
+			names = _voucher_names(row.reference_doctype, row.from_name, row.to_name)
+			headers = read_headers(row.reference_doctype, names=names) if names else []
+			outcome = apply_chunk(headers) if headers else {"inserted": 0, "updated": 0, "unchanged": 0}
+			break
+		except Exception:
+			frappe.db.rollback(save_point=SAVEPOINT)
+			_rollback()
+			frappe.log_error(
+				title=_("Fishpond backfill: chunk failed (attempt {0} of {1})").format(attempt, RETRIES),
+				reference_doctype="Fishpond Run",
+				reference_name=run,
+			)
+			fanout.add_counts(run, errors=1)
+			_commit()
+			if attempt >= RETRIES:
+				_failed(run)
+				fanout.failed_chunk(chunk)
+				raise
+			if not frappe.flags.in_test:
+				time.sleep(RETRY_DELAY_SECONDS * attempt)
 	fanout.chunk_done(run, chunk, records=len(headers), seconds=time.monotonic() - started, **outcome)
 	_commit()
 	_finish_if_done(run)
@@ -164,28 +205,30 @@ def run_chunk(run: str, chunk: str) -> dict:
 
 
 def _finish_if_done(run: str, resumed: bool = False) -> bool:
-	"""When the last chunk has landed: every profile's figures, then Completed (one job does it)."""
-	if not fanout.claim_finish(run, resumed):
-		return False
-	try:
-		refresh_all_profiles()
-	except Exception:
-		_rollback()
-		_failed(run)
-		raise
-	doc = frappe.db.get_value("Fishpond Run", run, ["started_at", "processed", "timings"], as_dict=True)
-	elapsed = (now_datetime() - get_datetime(doc.started_at)).total_seconds() if doc.started_at else 0
-	timings = {
-		**frappe.parse_json(doc.timings or "{}"),
-		"seconds": round(elapsed, 3),
-		"documents_per_second": round((doc.processed or 0) / elapsed, 1) if elapsed else None,
-		"workers": len({c.worker for c in fanout.chunk_rows(run, ["worker"]) if c.worker}),
-	}
-	runs.save_progress(
-		run, status="Completed", progress=100, finished_at=now_datetime(), timings=frappe.as_json(timings)
-	)
-	runs.publish(run, 100, _("Completed"))
-	_commit()
+	"""When the last chunk has landed: every profile's figures, then Completed (exactly one job does
+	it, beating the run's heartbeat as it goes)."""
+	with fanout.finishing(run, wait=0 if resumed else 60) as ready:
+		if not ready:
+			return False
+		try:
+			refresh_all_profiles(run=run)
+		except Exception:
+			_rollback()
+			_failed(run)
+			raise
+		doc = frappe.db.get_value("Fishpond Run", run, ["started_at", "processed", "timings"], as_dict=True)
+		elapsed = (now_datetime() - get_datetime(doc.started_at)).total_seconds() if doc.started_at else 0
+		timings = {
+			**frappe.parse_json(doc.timings or "{}"),
+			"seconds": round(elapsed, 3),
+			"documents_per_second": round((doc.processed or 0) / elapsed, 1) if elapsed else None,
+			"workers": len({c.worker for c in fanout.chunk_rows(run, ["worker"]) if c.worker}),
+		}
+		runs.save_progress(
+			run, status="Completed", progress=100, finished_at=now_datetime(), timings=frappe.as_json(timings)
+		)
+		runs.publish(run, 100, _("Completed"))
+		_commit()
 	return True
 
 
@@ -220,8 +263,9 @@ def apply_chunk(headers: list[dict]) -> dict:
 	return {"inserted": len(diff.inserts), "updated": updated, "unchanged": diff.unchanged}
 
 
-def refresh_all_profiles(batch: int = 2000) -> int:
-	"""Recompute the aggregates of every profile that has a transaction, in batches."""
+def refresh_all_profiles(batch: int = 2000, run: str | None = None) -> int:
+	"""Recompute the aggregates of every profile that has a transaction, in batches (beating
+	``run``'s heartbeat after each)."""
 	tx = frappe.qb.DocType("Fishpond Transaction")
 	profiles = [
 		r[0]
@@ -234,6 +278,8 @@ def refresh_all_profiles(batch: int = 2000) -> int:
 	written = 0
 	for i in range(0, len(profiles), batch):
 		written += refresh_profiles(profiles[i : i + batch])
+		if run:
+			runs.save_progress(run)
 		_commit()
 	return written
 

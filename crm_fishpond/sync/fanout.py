@@ -6,7 +6,8 @@ each chunk on the long queue. Any number of workers take them, in any order. A c
 with :func:`start_chunk` (which skips a chunk done before), does its work in its own transaction and
 ends with :func:`chunk_done`, which adds its counts to the run's in one statement (chunks land
 concurrently) and moves the run's one progress bar. The job that sees the last chunk land claims
-the finish (:func:`claim_finish`, under a database lock, so exactly one does).
+the finish (:func:`finishing`, under a database lock held until the run is complete, so exactly one
+does).
 
 Running the plan again (the cron's resume of a run whose heartbeat stopped, or *Resume* on a failed
 run) keeps the chunks and enqueues those not done (:func:`enqueue_chunks`); a chunk whose worker died
@@ -20,17 +21,20 @@ import json
 import os
 import socket
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import frappe
 from frappe import _
 from frappe.query_builder import functions as fn
 from frappe.utils import add_to_date, get_datetime, now_datetime
+from rq import get_current_job
 
 from crm_fishpond import jobs
 from crm_fishpond.sync import runs
 
 CHUNK_DOCTYPE = "Fishpond Run Chunk"
 CHUNK_TIMEOUT = 1800  # seconds a chunk job may run; a chunk takes seconds
+DEAD_MARGIN = 600  # seconds after its timeout before a Running chunk counts as lost
 PLAN_PROGRESS = 10  # the progress bar's share of the plan; the chunks fill the rest
 
 
@@ -80,7 +84,7 @@ def enqueue_chunks(run: str, method: str) -> int:
 	timeout): its job record is dropped so that enqueueing the same job id is not skipped as a
 	duplicate of the dead one. A failed chunk is queued again."""
 	pending = [c for c in chunk_rows(run) if c.status != "Done"]
-	dead_before = add_to_date(now_datetime(), seconds=-CHUNK_TIMEOUT)
+	dead_before = _dead_before()
 	for chunk in pending:
 		if chunk.status == "Running" and chunk.started_at and get_datetime(chunk.started_at) < dead_before:
 			jobs.forget_job(chunk_job_id(run, chunk.name))
@@ -103,7 +107,8 @@ def enqueue_chunks(run: str, method: str) -> int:
 def run_here(run: str, method: Callable[..., object]) -> int:
 	"""Run the chunks not done one after another in this process, as ``method(run=, chunk=)``,
 	instead of enqueueing them: for a command run from the shell (the demo, ``fishpond-backfill``)
-	on a site whose workers may be stopped. Returns how many ran."""
+	on a site whose workers may be stopped. A chunk a worker is running is left to it
+	(:func:`start_chunk`). Returns how many were tried."""
 	pending = [c.name for c in chunk_rows(run) if c.status != "Done"]
 	for chunk in pending:
 		method(run=run, chunk=chunk)
@@ -111,16 +116,27 @@ def run_here(run: str, method: Callable[..., object]) -> int:
 
 
 def start_chunk(run: str, chunk: str):
-	"""Mark the chunk Running on this worker and return its row (``reference_doctype``,
-	``from_name``, ``to_name``), or None when there is nothing to do: the chunk is done, or the run
-	is no longer running (failed, cancelled)."""
-	row = frappe.db.get_value(
-		CHUNK_DOCTYPE,
-		chunk,
-		["parent", "status", "reference_doctype", "from_name", "to_name", "attempts"],
-		as_dict=True,
+	"""Take the chunk for this worker and return its row (``reference_doctype``, ``from_name``,
+	``to_name``), or None when there is nothing to do: the chunk is done, another job is running it,
+	or the run is no longer running (failed, cancelled).
+
+	The chunk's row is read with a lock, so of two jobs taking the same chunk at once (a chunk
+	enqueued again, a shell command running a run's chunks while workers have them) the second waits
+	for the first to commit and then sees it Running. A chunk Running since before its job's timeout
+	(plus a margin for rq to stop the job) lost its worker and may be taken again."""
+	table = frappe.qb.DocType(CHUNK_DOCTYPE)
+	rows = (
+		frappe.qb.from_(table)
+		.select(table.parent, table.status, table.started_at, table.reference_doctype)
+		.select(table.from_name, table.to_name, table.attempts)
+		.where(table.name == chunk)
+		.for_update()
+		.run(as_dict=True)
 	)
+	row = rows[0] if rows else None
 	if not row or row.parent != run or row.status == "Done":
+		return None
+	if row.status == "Running" and row.started_at and get_datetime(row.started_at) > _dead_before():
 		return None
 	if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
 		return None
@@ -128,12 +144,25 @@ def start_chunk(run: str, chunk: str):
 		chunk,
 		status="Running",
 		attempts=(row.attempts or 0) + 1,
-		worker=f"{socket.gethostname()}:{os.getpid()}",
+		worker=_worker(),
 		started_at=now_datetime(),
 	)
 	runs.save_progress(run)  # the heartbeat: a run is alive while its chunks start and land
 	_commit()
 	return row
+
+
+def _worker() -> str:
+	"""The rq worker running this job (one name for every job it forks, with its host and process
+	id), else this process."""
+	job = get_current_job()
+	return getattr(job, "worker_name", None) or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_before():
+	"""A chunk Running since before this lost its worker: rq stops a job at its timeout (and its
+	monitor kills the work horse a minute later)."""
+	return add_to_date(now_datetime(), seconds=-(CHUNK_TIMEOUT + DEAD_MARGIN))
 
 
 def chunk_done(
@@ -177,28 +206,28 @@ def add_counts(run: str, **deltas: int) -> None:
 		runs.publish(run, progress, _("{0} of {1}").format(processed, total))
 
 
-def claim_finish(run: str, resumed: bool = False) -> bool:
-	"""True for exactly one caller once every chunk of the run is done: that caller finishes the run.
+@contextmanager
+def finishing(run: str, wait: int = 60):
+	"""Hold the run's finish lock for the whole finish; yields whether the caller should finish the
+	run: it is Running and every chunk is done.
 
-	The claim is recorded in the run's cursor (``finishing``) and committed. ``resumed``: the caller
-	is the plan job resuming the run, which may take over a claim whose job died mid-finish (the
-	finish must be safe to run twice)."""
+	The finisher completes the run before it leaves, so a chunk landing at the same moment waits on
+	the lock and then finds the run Completed. A finisher that dies releases the lock with its
+	database connection, and the run's resume (``wait=0``: it never waits behind a live finisher)
+	finishes it. Yields False at once when the lock stays held longer than ``wait`` seconds (on
+	PostgreSQL the lock does not wait at all; the holder or the cron's resume finishes)."""
+	lock = runs.db_lock(f"finish:{run}", timeout=wait)
 	try:
-		with runs.db_lock(f"finish:{run}", timeout=60):
-			_commit()  # a fresh snapshot: the chunks other workers committed
-			if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
-				return False
-			if any(c.status != "Done" for c in chunk_rows(run)):
-				return False
-			cursor = runs.get_cursor(run)
-			if cursor.get("finishing") and not resumed:
-				return False
-			cursor["finishing"] = True
-			runs.save_progress(run, cursor)
-			_commit()
-	except runs.RunLocked:  # PostgreSQL's lock does not wait: the holder (or the cron's resume) finishes
-		return False
-	return True
+		lock.__enter__()
+	except runs.RunLocked:
+		yield False
+		return
+	try:
+		_commit()  # a fresh snapshot: the chunks other workers committed
+		running = frappe.db.get_value("Fishpond Run", run, "status") == "Running"
+		yield running and all(c.status == "Done" for c in chunk_rows(run))
+	finally:
+		lock.__exit__(None, None, None)
 
 
 def summed(chunks, key: str = "stats") -> dict:

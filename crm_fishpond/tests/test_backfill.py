@@ -65,30 +65,53 @@ class TestBackfill(FishpondTestCase):
 		real_apply = backfill.apply_chunk
 		calls = {"n": 0}
 
-		def crash_on_third_chunk(headers):
+		def third_chunk_keeps_failing(headers):
 			calls["n"] += 1
-			if calls["n"] == 3:
-				raise RuntimeError("worker killed")
+			if calls["n"] in (3, 4, 5):  # every attempt at the third chunk
+				raise RuntimeError("lock wait timeout")
 			return real_apply(headers)
 
-		with patch.object(backfill, "apply_chunk", side_effect=crash_on_third_chunk):
+		with patch.object(backfill, "apply_chunk", side_effect=third_chunk_keeps_failing):
 			with self.assertRaises(RuntimeError):
 				backfill.run_backfill(run, chunk_size=2)
 		doc = frappe.get_doc("Fishpond Run", run)
 		self.assertEqual(doc.status, "Failed")
 		self.assertEqual([c.status for c in doc.chunks[:3]], ["Done", "Done", "Failed"])
+		self.assertEqual(doc.errors, backfill.RETRIES + 1)  # each attempt, then the run's failure
 		processed_before = doc.processed
 		done_before = {c.name for c in doc.chunks if c.status == "Done"}
 
-		# the resume keeps the chunks done and runs the others, reaching the same end state
+		# Run Backfill resumes the failed run: it keeps the chunks done and runs the others
 		with patch.object(backfill, "apply_chunk", side_effect=real_apply) as resumed:
-			result = backfill.run_backfill(run, chunk_size=2)
+			self.assertEqual(backfill.start_backfill(reason="resume"), run)
+		result = backfill.result(run)
 		self.assertEqual(result["status"], "Completed")
 		self.assertGreater(result["processed"], processed_before)
 		doc.reload()
 		self.assertEqual(resumed.call_count, len(doc.chunks) - len(done_before))
 		self.assertTrue(all(c.status == "Done" for c in doc.chunks))
 		self.assertEqual(doc.chunks[2].attempts, 2)
+		self.assertEqual(reconcile()["differences"], 0)
+
+	def test_a_failing_chunk_is_retried(self):
+		self.make_history_while_sync_is_off(customers=2, invoices_each=2)
+		real_apply = backfill.apply_chunk
+		calls = {"n": 0}
+
+		def deadlock_once(headers):
+			calls["n"] += 1
+			if calls["n"] == 2:
+				raise RuntimeError("deadlock found when trying to get lock")
+			return real_apply(headers)
+
+		run = runs.create_run("Backfill")
+		with patch.object(backfill, "apply_chunk", side_effect=deadlock_once):
+			result = backfill.run_backfill(run, chunk_size=2)
+		self.assertEqual(result["status"], "Completed")
+		self.assertEqual(frappe.db.get_value("Fishpond Run", run, "errors"), 1)
+		self.assertTrue(
+			frappe.db.exists("Error Log", {"reference_doctype": "Fishpond Run", "reference_name": run})
+		)
 		self.assertEqual(reconcile()["differences"], 0)
 
 	def test_stale_run_is_resumed_by_the_scheduler(self):

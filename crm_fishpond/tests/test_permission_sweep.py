@@ -259,6 +259,11 @@ class TestEveryWhitelistedMethod(SweepCase):
 				lambda: feedback.send_survey(L["b_owned"], "Net Promoter Score"),
 				no_result,
 			),
+			# the workspace's NPS card counts the answers the user may read: none of another rep's
+			"crm_fishpond.api.feedback.nps_card": (
+				lambda: self.with_foreign_answer(feedback.nps_card),
+				lambda out: [] if out == "No answers" else [f"counted answers it may not read: {out}"],
+			),
 			"crm_fishpond.api.ingest.behaviour_events": (
 				lambda: ingest.behaviour_events([{"email": "free@example.com"}], "sweep"),
 				no_result,
@@ -483,6 +488,20 @@ class TestEveryWhitelistedMethod(SweepCase):
 			return name
 		doc = {"doctype": "Fishpond Duplicate Candidate", "profile_a": a, "profile_b": b, "score": 0.9}
 		return frappe.get_doc(doc).insert(ignore_permissions=True).name
+
+	def with_foreign_answer(self, fn):
+		"""``fn()`` once another rep's lead has a detractor's NPS answer."""
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Feedback",
+				"fishpond_lead": self.leads["b_owned"],
+				"survey_type": "NPS",
+				"score": 0,
+				"source": "Logged by Rep",
+				"answered_on": frappe.utils.now_datetime(),
+			}
+		).insert(ignore_permissions=True)
+		return fn()
 
 	def test_the_sweep_covers_every_endpoint(self):
 		self.assertEqual(set(self.calls()), app_whitelisted())

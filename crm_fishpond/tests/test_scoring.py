@@ -227,8 +227,12 @@ class TestScoring(FishpondTestCase):
 			n for c in doc.chunks[:2] for n in runner.loader.profile_names_between(c.from_name, c.to_name)
 		}
 
-		# the worker stops beating; the cron reconciler resumes the run: same fit, chunks not done
+		# the worker stops beating; once its chunk's job has timed out, the cron resumes the run: same
+		# fit, chunks not done (a chunk Running within its job's timeout is left to its worker)
 		frappe.db.set_value("Fishpond Run", run, "heartbeat", add_to_date(now_datetime(), hours=-1))
+		frappe.db.set_value(
+			"Fishpond Run Chunk", doc.chunks[2].name, "started_at", add_to_date(now_datetime(), hours=-1)
+		)
 		with patch.object(writer, "write_results", side_effect=real) as resumed:
 			runner.schedule_rescore()
 		doc.reload()

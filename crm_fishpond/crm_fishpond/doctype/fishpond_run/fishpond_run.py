@@ -10,6 +10,9 @@ class FishpondRun(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
+		from crm_fishpond.crm_fishpond.doctype.fishpond_run_chunk.fishpond_run_chunk import FishpondRunChunk
+
+		chunks: DF.Table[FishpondRunChunk]
 		cursor: DF.JSON | None
 		errors: DF.Int
 		finished_at: DF.Datetime | None
