@@ -377,3 +377,110 @@ def test_pair_invariants(rows):
 	assert (out["reason"].str.len() > 0).all()
 	clusters = duplicate_clusters(out)
 	assert set(clusters["profile"]) == set(out["profile_a"]) | set(out["profile_b"])
+
+
+# --------------------------------------------------------------------------------------------------
+# blocking: the e-mail signal normalises only addresses that could match, the fuzzy matcher compares
+# the same neighbourhoods as before, and neither loses a pair
+
+_local = st.sampled_from(["john.smith", "JohnSmith", " john.smith+crm", "info", "mary", "Mary", "m.ary+x"])
+_domain = st.sampled_from(["gmail.com", "GoogleMail.com", "acme.de", "ACME.de", "x.org "])
+_address = st.one_of(
+	st.builds(lambda local, domain: f"{local}@{domain}", _local, _domain),
+	st.sampled_from([None, "not an address", "a@b", "  ", float("nan")]),
+)
+_email_configs = [DedupeConfig(), DedupeConfig(gmail_normalise=False), DedupeConfig(strip_plus_tags=True)]
+
+
+def _pairs_of(values) -> set[tuple[int, int]]:
+	"""Row pairs sharing a non-missing value."""
+	rows: dict = {}
+	for i, v in enumerate(values):
+		if v is not None:
+			rows.setdefault(v, []).append(i)
+	return {(a, b) for group in rows.values() for a in group for b in group if a < b}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_address, max_size=30), st.sampled_from(_email_configs))
+def test_email_blocking_finds_every_pair_normalising_all_finds(emails, config):
+	from crm_fishpond.engine.dedupe import _shared_emails
+
+	series = pd.Series(emails, dtype=object)
+	full = normalise_emails(series, config).tolist()
+	blocked = _shared_emails(series, config).tolist()
+	# a blocked address is either left out or normalised exactly as before ...
+	assert all(b is None or b == f for b, f in zip(blocked, full, strict=True))
+	# ... and every address another row shares is kept, so the same pairs come out
+	assert _pairs_of(blocked) == _pairs_of(full)
+
+
+def test_email_blocking_normalises_only_addresses_that_could_match(monkeypatch):
+	from crm_fishpond.engine import dedupe
+
+	seen = []
+	real = dedupe.normalise_email
+	monkeypatch.setattr(dedupe, "normalise_email", lambda v, config=None: seen.append(v) or real(v, config))
+	emails = pd.Series(
+		["ann@acme.de", " ANN@acme.de", "bob@acme.de", "carl@example.org", "d.an@gmail.com", None, "eve@x.io"]
+	)
+	p = profiles(email=emails)
+	out = duplicate_candidates(p)
+	assert set(zip(out["profile_a"], out["profile_b"], strict=True)) == {("p0", "p1")}
+	# the two spellings of ann@ (they trim and lower-case alike) and the Gmail address, nothing else
+	assert sorted(seen) == sorted(["ann@acme.de", " ANN@acme.de", "d.an@gmail.com"])
+
+
+def _similar_pairs_reference(keys, group, window, threshold):
+	"""The sorted neighbourhood as it was written before the hits were collected per order: every
+	pair inside each overlapping chunk of 4 * window sorted rows, compared with fuzz.ratio."""
+	from rapidfuzz import fuzz, process
+
+	from crm_fishpond.engine.dedupe import _text_order
+
+	found = {}
+	size = np.bincount(group)[group]
+	for i in range(len(keys)):
+		for j in range(i + 1, len(keys)):
+			if group[i] == group[j] and size[i] <= window + 1:
+				score = process.cpdist([keys[i]], [keys[j]], scorer=fuzz.ratio)[0]
+				if score >= threshold:
+					found.setdefault((i, j), float(score))
+	big = np.flatnonzero(size > window + 1)
+	chunk = 4 * window
+	for sort_keys in (keys[big], np.array([k[::-1] for k in keys[big]], dtype=object)):
+		order = big[_text_order(sort_keys)]
+		order = order[np.argsort(group[order], kind="stable")]
+		for start in range(0, max(len(order) - window, 1), chunk - window):
+			members = order[start : start + chunk]
+			for x in range(len(members)):
+				for y in range(x + 1, len(members)):
+					a, b = members[x], members[y]
+					if group[a] == group[b]:
+						score = process.cdist(
+							[keys[a]], [keys[b]], scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.uint8
+						)[0, 0]
+						if score:
+							found.setdefault((min(a, b), max(a, b)), float(score))
+	return found
+
+
+_word = st.sampled_from(["acme", "acne", "globex", "globe", "initech", "inytech", "umbrella", "hooli", "a"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+	st.lists(st.tuples(st.lists(_word, min_size=1, max_size=3), st.integers(0, 2)), min_size=2, max_size=40),
+	st.integers(1, 4),
+	st.sampled_from([60.0, 80.0, 90.0]),
+)
+def test_sorted_neighbourhood_finds_the_pairs_of_the_reference(rows, window, threshold):
+	from crm_fishpond.engine.dedupe import _similar_pairs
+
+	keys = np.array([" ".join(words) for words, _ in rows], dtype=object)
+	group = np.array([g for _, g in rows], dtype=np.int64)
+	a, b, sim = _similar_pairs(keys, group, window, threshold, 1)
+	got = dict(zip(zip(a.tolist(), b.tolist(), strict=True), sim.tolist(), strict=True))
+	want = _similar_pairs_reference(keys, group, window, threshold)
+	assert got == want
+	assert len(a) == len(got)  # each pair once

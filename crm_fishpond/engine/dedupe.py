@@ -50,6 +50,8 @@ from .errors import EngineConfigError, EngineInputError
 from .schema import require_columns
 
 PAIR_COLUMNS = ("profile_a", "profile_b", "confidence", "reason")
+INPUT_COLUMNS = ("profile", "email", "phone", "country", "company_name", "person_name", "territory")
+"""The profile columns :func:`duplicate_candidates` reads (the others are ignored)."""
 
 ROLE_MAILBOXES = (
 	"info",
@@ -263,6 +265,37 @@ def normalise_emails(emails: pd.Series, config: DedupeConfig | None = None) -> p
 	)
 
 
+_GMAIL_ENDINGS = tuple("@" + domain for domain in _GMAIL)
+
+
+def _shared_emails(emails: pd.Series, config: DedupeConfig) -> np.ndarray:
+	"""Each row's normalised address (:func:`normalise_email`) when another row could have the same
+	one, else None: what the e-mail signal needs, without normalising every address.
+
+	Blocking: unless ``strip_plus_tags`` is on, an address's normal form is its trimmed, lower-cased
+	text, or None, except at gmail.com and googlemail.com (dots and +tags removed). So an address
+	that is not at a Gmail domain and whose trimmed, lower-cased text no other row has cannot share
+	its normal form with another row. Only the other addresses are normalised, once per distinct
+	value. Returns an object array, one value per row."""
+	codes, uniques = pd.factorize(emails, use_na_sentinel=True)
+	values = _as_list(uniques)
+	m = len(values)
+	at = np.where(codes < 0, m, codes)
+	if config.strip_plus_tags:
+		todo = np.ones(m, dtype=bool)
+	else:
+		keys = [v.strip().lower() if isinstance(v, str) else None for v in values]
+		key_codes, _ = pd.factorize(np.array([*keys, None], dtype=object), use_na_sentinel=True)
+		rows_per_key = np.bincount(key_codes[at][key_codes[at] >= 0], minlength=m + 1)
+		shared = (key_codes[:m] >= 0) & (rows_per_key[key_codes[:m]] >= 2)
+		gmail = np.array([k is not None and k.endswith(_GMAIL_ENDINGS) for k in keys], dtype=bool)
+		todo = shared | (gmail & config.gmail_normalise)
+	mapped = np.full(m + 1, None, dtype=object)
+	picked = np.flatnonzero(todo)
+	mapped[picked] = [normalise_email(values[i], config) for i in picked.tolist()]
+	return mapped[at]
+
+
 _CJK_TAIL = re.compile("(?:" + "|".join(re.escape(f) for f in CJK_LEGAL_FORMS) + ")+$")
 _CJK_HEAD = re.compile("^(?:" + "|".join(re.escape(f) for f in _CJK_LEAD) + ")+")
 
@@ -430,11 +463,9 @@ def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfi
 	n = len(phones)
 	# the shape of each distinct raw value, spread back to the rows
 	codes, uniques = pd.factorize(phones, use_na_sentinel=True)
-	shapes = [_phone_shape(u) for u in _as_list(uniques)]
+	values = _as_list(uniques)
+	shapes = [_phone_shape(u) for u in values]
 	m = len(shapes)
-	u_raw = np.empty(m + 1, dtype=object)
-	u_raw[:m] = [sh[0] if sh else None for sh in shapes]
-	u_raw[m] = None
 	u_digits = np.empty(m + 1, dtype=object)
 	u_digits[:m] = [sh[1] if sh else None for sh in shapes]
 	u_digits[m] = None
@@ -445,11 +476,13 @@ def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfi
 	u_unusual = np.array([bool(sh and sh[2]) for sh in shapes] + [False], dtype=bool)
 	u_intl = np.array([bool(sh and sh[3]) for sh in shapes] + [False], dtype=bool)
 	u_present = np.array([sh is not None for sh in shapes] + [False], dtype=bool)
+	# the text to parse is taken again for the few numbers parsed: a million of them is ~0.2 GB
+	del shapes
 	at = np.where(codes < 0, m, codes)
 	present = u_present[at]
 	if not present.any():
 		return pd.Series([None] * n, index=phones.index, dtype=object)
-	raw, digits = u_raw[at], u_digits[at]
+	digits = u_digits[at]
 	# a number written with + parses the same in every region
 	region_key = np.where(u_intl[at], "", _regions(regions, n, config.default_region))
 	if config.phone_prefilter:
@@ -472,7 +505,11 @@ def phone_e164(phones: pd.Series, regions: pd.Series | None, config: DedupeConfi
 	def parse(sel: np.ndarray) -> None:
 		if not sel.any():
 			return
-		keys, pairs = pd.factorize(pd.MultiIndex.from_arrays([raw[sel], region_key[sel]]))
+		value = at[sel]  # which distinct raw value; its text to parse:
+		text = np.empty(m + 1, dtype=object)
+		wanted = np.unique(value)
+		text[wanted] = [_phone_shape(values[k])[0] for k in wanted.tolist()]
+		keys, pairs = pd.factorize(pd.MultiIndex.from_arrays([text[value], region_key[sel]]))
 		parsed = [_parse_phone(r, g or None) for r, g in pairs.tolist()]  # once per distinct number
 		table = np.empty(len(parsed) + 1, dtype=object)
 		table[:-1] = [p[0] if p else None for p in parsed]
@@ -599,22 +636,29 @@ def _similar_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: 
 		for sort_keys in (big_keys, np.array([k[::-1] for k in big_keys.tolist()], dtype=object)):
 			order = big[_text_order(sort_keys)]
 			order = order[np.argsort(group[order], kind="stable")]
+			texts = keys[order].tolist()
+			# per chunk only the hits (positions in order); rows and groups are looked up once below
+			first, second, sims = [], [], []
 			for start in range(0, max(len(order) - window, 1), chunk - window):
-				members = order[start : start + chunk]
 				scores = process.cdist(
-					keys[members].tolist(),
-					keys[members].tolist(),
+					texts[start : start + chunk],
+					texts[start : start + chunk],  # a second list: given one list twice, rapidfuzz is slower
 					scorer=fuzz.ratio,
 					score_cutoff=threshold,
 					dtype=np.uint8,
 					workers=workers,
 				)
-				r, c = np.nonzero(np.triu(scores, 1))
-				a, b = members[r], members[c]
-				same = group[a] == group[b]
-				a_parts.append(np.minimum(a[same], b[same]))
-				b_parts.append(np.maximum(a[same], b[same]))
-				s_parts.append(scores[r[same], c[same]].astype(float))
+				r, c = np.nonzero(scores)
+				upper = r < c
+				r, c = r[upper], c[upper]
+				first.append(start + r)
+				second.append(start + c)
+				sims.append(scores[r, c])
+			a, b = order[np.concatenate(first)], order[np.concatenate(second)]
+			same = group[a] == group[b]
+			a_parts.append(np.minimum(a[same], b[same]))
+			b_parts.append(np.maximum(a[same], b[same]))
+			s_parts.append(np.concatenate(sims)[same].astype(float))
 	if not a_parts:
 		return empty
 	found = pd.DataFrame(
@@ -790,10 +834,10 @@ def duplicate_candidates(profiles: pd.DataFrame, config: DedupeConfig | None = N
 	ids = profiles["profile"].astype(str).to_numpy(dtype=object)
 	if pd.Index(ids).has_duplicates:
 		raise EngineInputError("profiles lists a profile id more than once")
-	profiles = profiles.reset_index(drop=True)
+	profiles = profiles[[c for c in profiles.columns if c in INPUT_COLUMNS]].reset_index(drop=True)
 	signals = []
 	if config.email and "email" in profiles.columns:
-		emails = normalise_emails(profiles["email"], config)
+		emails = pd.Series(_shared_emails(profiles["email"], config), dtype=object)
 		signals.append(_exact_signal(ids, emails, config.email_confidence, "email", config.max_group_size))
 	if config.phone and "phone" in profiles.columns:
 		regions = profiles["country"] if "country" in profiles.columns else None
@@ -813,12 +857,18 @@ def duplicate_candidates(profiles: pd.DataFrame, config: DedupeConfig | None = N
 	grouped = allp.groupby(["profile_a", "profile_b"], sort=False)
 	combined = grouped["miss"].sum()
 	multi = grouped.size() > 1
-	reasons = grouped["reason"].first()
+	reasons = grouped["reason"].first().to_numpy(dtype=object, copy=True)  # written below
 	if multi.any():
-		joined = allp.set_index(["profile_a", "profile_b"]).loc[multi[multi].index, "reason"]
-		reasons.loc[multi[multi].index] = joined.groupby(level=[0, 1], sort=False).agg("; ".join)
+		# the reasons of a pair found by several signals, joined in the order the signals came
+		group = grouped.ngroup().to_numpy()  # numbered like the rows of combined (sort=False)
+		several = multi.to_numpy()[group]
+		texts: dict[int, list[str]] = {}
+		for g, text in zip(group[several].tolist(), allp["reason"].to_numpy()[several].tolist(), strict=True):
+			texts.setdefault(g, []).append(text)
+		for g, parts in texts.items():
+			reasons[g] = "; ".join(parts)
 	out = pd.DataFrame(
-		{"confidence": np.round(1 - np.exp(combined.to_numpy()), 3), "reason": reasons.to_numpy()},
+		{"confidence": np.round(1 - np.exp(combined.to_numpy()), 3), "reason": reasons},
 		index=combined.index,
 	)
 	out = out.reset_index()
