@@ -215,6 +215,6 @@ def test_always_one_known_category_and_a_reason(rows):
 	out = categorise(m)
 	assert out["category"].isin(CATEGORIES).all()
 	assert (out["category_reason"].str.len() > 0).all() and not out.isna().any().any()
-	bought = m["orders"].fillna(0) >= 1
+	bought = pd.to_numeric(m["orders"]).fillna(0) >= 1
 	assert out.loc[bought, "category"].isin(["deal", "loyal"]).all()
 	assert out.loc[~bought, "category"].isin(["intention", "potential"]).all()

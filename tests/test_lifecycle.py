@@ -334,7 +334,7 @@ def test_a_stage_never_changes_without_a_reason(rows):
 	assert (out.loc[changed, "stage_reason"].str.strip() != "").all()
 	assert (out.loc[~changed, "stage_reason"] == "").all()
 	# nobody without a purchase is in growth/retention/churn because of this run
-	moved = changed & (m["orders"].fillna(0) < 1).to_numpy()
+	moved = changed & (pd.to_numeric(m["orders"]).fillna(0) < 1).to_numpy()
 	assert out.loc[moved, "stage"].isin(["acquisition", "conversion"]).all()
 
 

@@ -184,8 +184,10 @@ def test_a_fanned_out_run_gives_every_part_the_rows_of_one_run(pond, result):
 	ids = result.metrics.index.to_numpy()
 	parts = np.array_split(np.random.default_rng(11).permutation(ids), 7)
 	runs = [run_pond(pond.subset(part), CONFIG, as_of=AS_OF, models=fitted, dedupe=False) for part in parts]
+	assert all(r.metrics.index.dtype == object for r in runs)
 	metrics = pd.concat([r.metrics for r in runs]).loc[result.metrics.index]
-	pd.testing.assert_frame_equal(metrics, result.metrics)
+	# (pandas 3 infers a text dtype for the index concat builds from the parts' object indexes)
+	pd.testing.assert_frame_equal(metrics.set_axis(metrics.index.astype(object)), result.metrics)
 	tags = pd.concat([r.tags for r in runs]).sort_values(["profile", "tag"]).reset_index(drop=True)
 	expected = result.tags.sort_values(["profile", "tag"]).reset_index(drop=True)
 	pd.testing.assert_frame_equal(tags, expected)
@@ -216,6 +218,54 @@ def test_bad_models_dict_names_the_field():
 
 # --------------------------------------------------------------------------------------------------
 # small and degenerate ponds
+
+
+def test_steps_add_their_columns_as_a_join_would():
+	from crm_fishpond.engine.pipeline import _add_columns, _with_attributes
+
+	index = pd.Index(["a", "b", "c"], dtype=object, name="profile")
+	working = pd.DataFrame(
+		{"x": [1.0, 2.0, 3.0], "when": pd.to_datetime(["2024-01-01", None, "2024-03-01"])}, index
+	)
+	step = pd.DataFrame({"y": ["p", None, "r"], "n": pd.array([1, None, 3], dtype="Int64")}, index.copy())
+	expected = working.join(step)
+	got = _add_columns(working.copy(), step)
+	pd.testing.assert_frame_equal(got, expected)
+	# another order of the profiles, or a column working already has: a plain join
+	shuffled = step.iloc[[2, 0, 1]]
+	pd.testing.assert_frame_equal(_add_columns(working.copy(), shuffled), working.join(shuffled))
+	with pytest.raises(ValueError):
+		_add_columns(working.copy(), working[["x"]])  # as working.join(working[["x"]]) does
+	# tag rules see every metric and the profile fields that are not metrics; working stays as it was
+	profiles = pd.DataFrame({"x": [9, 9, 9], "city": ["Oslo", None, "Rome"]}, index.copy())
+	before = working.copy()
+	frame = _with_attributes(working, profiles)
+	pd.testing.assert_frame_equal(
+		frame[["x", "when", "city"]], profiles[["city"]].join(working)[["x", "when", "city"]]
+	)
+	pd.testing.assert_frame_equal(working, before)
+
+
+def test_many_activity_types_give_no_fragmentation_warning(pond):
+	import warnings
+
+	config = CONFIG.to_dict()
+	for i in range(45):
+		config["engagement"]["interaction_points"][f"kind{i}"] = 1.0
+		config["engagement"]["event_points"][f"ev{i}"] = 1.0
+	sub = pond.subset(pond.profiles["profile"][:300])
+	with warnings.catch_warnings():
+		warnings.simplefilter("error", pd.errors.PerformanceWarning)
+		r = run_pond(sub, config, as_of=AS_OF, dedupe=False)
+	assert "e_events_ev44" in r.metrics.columns and not r.metrics["lead_score"].isna().any()
+
+
+def test_labels_share_their_text(result):
+	# a label column holds a few str objects, not a new one per row (memory at a million profiles)
+	m = result.metrics
+	for name in ("rfm_segment", "value_grade", "churn_band", "churn_method", "category", "stage"):
+		values = m[name].to_numpy(dtype=object)
+		assert len({id(v) for v in values}) <= 3 * m[name].nunique(), name
 
 
 def test_pond_without_any_activity_or_purchase():

@@ -228,6 +228,19 @@ def test_object_columns_of_numbers_and_empty_frames():
 	assert evaluate_condition(empty, {"field": "x", "op": ">", "value": 1}).empty
 
 
+def test_the_kind_of_an_object_column_comes_from_its_first_present_values():
+	from crm_fishpond.engine.tags import ANY, NUMBER, TEXT, column_kind
+
+	# the sample is the first 1,000 present values however many missing ones come first
+	assert column_kind(pd.Series([None] * 50_000 + ["a", "b"], dtype=object)) == TEXT
+	assert column_kind(pd.Series([None] * 50_000 + [1.5, 2], dtype=object)) == NUMBER
+	assert column_kind(pd.Series([None] * 50_000, dtype=object)) == ANY
+	# and only those: text first, numbers after the first 1,000 present values
+	assert column_kind(pd.Series([None, *["a"] * 1000, *[1] * 5000], dtype=object)) == TEXT
+	assert column_kind(pd.Series([None, *["a"] * 999, *[1] * 5000], dtype=object)) == TEXT  # mixed
+	assert column_kind(pd.Series([*[1] * 1000, *["a"] * 5000], dtype=object)) == NUMBER
+
+
 def test_render_template(frame):
 	text = render_template(frame, "{territory}: {days_since_last} days, p {p_alive:.0%}, on {last_purchase}")
 	assert text.tolist() == [

@@ -257,10 +257,18 @@ def _prepare(
 def _decayed(
 	act: _Activity, as_of: pd.Timestamp, half_life_days: float, config: EngagementConfig
 ) -> np.ndarray:
-	"""Decayed base points of each activity row."""
-	age = (np.datetime64(as_of, "ns") - act.time) / np.timedelta64(1, "D")
+	"""Decayed base points of each activity row: ``base * weight * 2 ** (-max(age, 0) / half_life)``,
+	computed in place on two row-sized arrays (millions of rows: each temporary is tens of MB)."""
+	decay = (np.datetime64(as_of, "ns") - act.time) / np.timedelta64(1, "D")  # age in days
+	np.maximum(decay, 0.0, out=decay)
+	np.negative(decay, out=decay)
+	np.divide(decay, half_life_days, out=decay)
+	np.exp2(decay, out=decay)
 	base = np.array([config.base_points(act.kind, t) for t in act.types], dtype=float)
-	return base[act.type_code] * act.weight * np.exp2(-np.maximum(age, 0.0) / half_life_days)
+	points = base[act.type_code]
+	np.multiply(points, act.weight, out=points)
+	np.multiply(points, decay, out=points)
+	return points
 
 
 def engagement_by_type(
@@ -284,7 +292,7 @@ def engagement_by_type(
 		pcode, tcode, _time, pts = _located(act, index, as_of, config)
 		_counts, capped = _type_matrices(act, pcode, tcode, pts, len(index), config)
 		for j, t in enumerate(act.types):
-			columns[points_column(act.kind, t)] = capped[:, j]
+			columns[points_column(act.kind, t)] = capped[j]
 	return pd.DataFrame(columns, index=index)
 
 
@@ -305,13 +313,17 @@ def _located(
 def _type_matrices(
 	act: _Activity, pcode: np.ndarray, tcode: np.ndarray, pts: np.ndarray, n: int, config: EngagementConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-	"""(count, capped points) per profile x type, as (n, n_types) arrays from one bincount each."""
+	"""(count, capped points) per type x profile, as (n_types, n) arrays from one bincount each: row
+	``j`` holds type ``j`` of every profile, contiguous, so a column of the result frames is a view."""
 	nt = len(act.types)
-	key = pcode.astype(np.int64) * nt + tcode
-	counts = np.bincount(key, minlength=n * nt).reshape(n, nt)
-	sums = np.bincount(key, weights=pts, minlength=n * nt).reshape(n, nt)
+	key = np.multiply(tcode, n, dtype=np.int64)
+	np.add(key, pcode, out=key)
+	counts = np.bincount(key, minlength=n * nt).reshape(nt, n)
+	# (bincount gives integers for empty input, weights or not)
+	sums = np.bincount(key, weights=pts, minlength=n * nt).astype(float, copy=False).reshape(nt, n)
 	caps = np.array([config.cap(act.kind, t) for t in act.types], dtype=float)
-	return counts, np.minimum(sums, caps)
+	np.minimum(sums, caps[:, np.newaxis], out=sums)
+	return counts, sums
 
 
 def _profile_index(acts: list[_Activity], index: pd.Index | None) -> pd.Index:
@@ -386,10 +398,14 @@ def activity_and_engagement(
 			out["days_since_interaction"] = np.where(missing, np.nan, elapsed.astype(np.int64).astype(float))
 		out[f"{plural}_30d"] = np.bincount(pcode[time > recent_from], minlength=n).astype(np.int64)
 		counts, capped = _type_matrices(act, pcode, tcode, pts, n, config)
+		del pcode, tcode, time, pts  # the next kind's rows need the room
 		for j, t in enumerate(act.types):
-			type_counts[points_column(act.kind, t)] = counts[:, j].astype(np.int64)
-			type_points[points_column(act.kind, t)] = capped[:, j]
-	by_type = pd.DataFrame(type_points, index=index)
+			type_counts[points_column(act.kind, t)] = counts[j].astype(np.int64, copy=False)
+			type_points[points_column(act.kind, t)] = capped[j]
+		del counts, capped
+	# copy=False: the frames stack the columns into their blocks anyway (copy=True copied each first)
+	by_type = pd.DataFrame(type_points, index=index, copy=False)
+	del type_points  # by_type holds a copy
 	summary = pd.DataFrame(
 		{
 			"interactions": out["interactions"],
@@ -403,5 +419,6 @@ def activity_and_engagement(
 			"engagement_points": np.round(by_type.to_numpy().sum(axis=1) if n else np.zeros(0), 2),
 		},
 		index=index,
+		copy=False,
 	)
 	return summary, by_type

@@ -1051,13 +1051,13 @@ def churn_frame(
 	value = _clv(bg, spend, x, tx, big_t, int(config.clv_months), float(config.discount_rate))
 
 	risk = 1.0 - alive
-	band = np.where(risk >= config.high_risk, "high", np.where(risk >= config.medium_risk, "medium", "low"))
+	band = _bands(risk, buyer, config)
 	zero = np.zeros(len(x))
 	out = pd.DataFrame(
 		{
 			"p_alive": np.where(buyer, alive, zero),
 			"churn_risk": np.where(buyer, risk, zero),
-			"churn_band": np.where(buyer, band, NO_PURCHASE).astype(object),
+			"churn_band": band,
 			"expected_purchases": np.where(buyer, purchases, zero),
 			"expected_spend": np.where(buyer, spend, zero),
 			"clv": np.where(buyer, value, zero),
@@ -1101,16 +1101,27 @@ def recency_frame(summary: pd.DataFrame, gap_days: float, config: ChurnConfig | 
 	span = (RECENCY_FULL_GAPS - RECENCY_START_GAPS) * g
 	risk = np.clip((np.nan_to_num(days) - RECENCY_START_GAPS * g) / span, 0.0, 1.0)
 	risk = np.where(buyer, risk, 0.0)
-	band = np.where(risk >= config.high_risk, "high", np.where(risk >= config.medium_risk, "medium", "low"))
+	band = _bands(risk, buyer, config)
 	missing = np.full(len(summary), np.nan)
 	return pd.DataFrame(
 		{
 			"p_alive": missing,
 			"churn_risk": risk,
-			"churn_band": np.where(buyer, band, NO_PURCHASE).astype(object),
+			"churn_band": band,
 			"expected_purchases": missing,
 			"expected_spend": missing,
 			"clv": missing,
 		},
 		index=summary.index,
 	)
+
+
+_BAND_LABELS = np.array(["low", "medium", "high", NO_PURCHASE], dtype=object)
+
+
+def _bands(risk: np.ndarray, buyer: np.ndarray, config: ChurnConfig) -> np.ndarray:
+	"""``churn_band`` of each profile: low / medium / high by ``risk``, NO_PURCHASE for non-buyers.
+	Taken from one array of the four labels, so the rows share four str objects (text built by
+	``np.where`` and ``astype(object)`` is a new str per row)."""
+	level = np.where(risk >= config.high_risk, 2, np.where(risk >= config.medium_risk, 1, 0))
+	return _BAND_LABELS[np.where(buyer, level, 3)]

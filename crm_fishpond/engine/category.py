@@ -229,7 +229,8 @@ def categorise(metrics: pd.DataFrame, config: CategoryConfig | None = None) -> p
 	if missing:
 		raise EngineInputError(f"metrics is missing column(s) the category rules read: {', '.join(missing)}")
 	n = len(metrics)
-	category = np.full(n, CATEGORIES[-1], dtype=object)
+	category = np.empty(n, dtype=object)
+	category.fill(CATEGORIES[-1])  # one shared str (np.full would convert it into a new str per row)
 	reason = np.full(n, "", dtype=object)
 	decided = np.zeros(n, dtype=bool)
 	for rule in rules:

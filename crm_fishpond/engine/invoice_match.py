@@ -299,7 +299,7 @@ def _regions(frame: pd.DataFrame) -> np.ndarray:
 
 def _dates(frame: pd.DataFrame, what: str) -> np.ndarray:
 	if "posting_date" not in frame.columns:
-		return np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
+		return np.full(len(frame), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
 	try:
 		return pd.to_datetime(frame["posting_date"]).to_numpy(dtype="datetime64[ns]")
 	except (ValueError, TypeError) as e:

@@ -337,7 +337,8 @@ def assign_stages(
 		cur = np.full(n, "", dtype=object)
 	previous = cur.copy()
 	is_new = previous == ""
-	current = np.where(is_new, config.initial_stage, previous).astype(object)
+	current = previous.copy()
+	current[is_new] = config.initial_stage  # one shared str, not a new one per row
 	stage = current.copy()
 	reason = np.full(n, "", dtype=object)
 	decided = np.zeros(n, dtype=bool)

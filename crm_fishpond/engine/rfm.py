@@ -285,7 +285,7 @@ def _summary_frame(
 
 	def to_datetime(days: np.ndarray) -> np.ndarray:
 		out = (days * _NS_PER_DAY).astype("datetime64[ns]")
-		out[~buyer] = np.datetime64("NaT")
+		out[~buyer] = np.datetime64("NaT", "ns")
 		return out
 
 	frame = pd.DataFrame(
@@ -810,7 +810,8 @@ def score_rfm(
 	fm = (f + m + 1) // 2
 
 	grid = config.segment_grid()
-	segment = np.full(len(summary), NO_PURCHASE, dtype=object)
+	segment = np.empty(len(summary), dtype=object)
+	segment.fill(NO_PURCHASE)  # one shared str (np.full would convert it into a new str per row)
 	if buyer.any():
 		segment[buyer] = grid[r[buyer] - 1, fm[buyer] - 1]
 

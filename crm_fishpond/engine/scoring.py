@@ -512,6 +512,8 @@ def _given_engagement(engagement: pd.DataFrame, index: pd.Index, config: ScoreCo
 		raise EngineInputError(
 			f"engagement lacks {', '.join(missing)}: compute it with the same engagement settings as the score"
 		)
+	if engagement.index.equals(index):  # the pipeline's case: reindexing would copy it once more
+		return engagement[expected]
 	return engagement[expected].reindex(index, fill_value=0.0)
 
 
@@ -612,9 +614,10 @@ def lead_score(
 			"score_fit": np.round(fit, 2),
 			"score_engagement": np.round(engagement, 2),
 			"score_value": np.round(value, 2),
-			**{k: np.round(v, 2) for k, v in out.items()},
+			**{k: np.round(v, 2, out=v) for k, v in out.items()},  # each array is this call's own
 		},
 		index=index,
+		copy=False,  # the frame stacks the columns into blocks anyway
 	)
 	return frame
 
