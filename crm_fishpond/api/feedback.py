@@ -66,4 +66,4 @@ def nps_card(filters=None) -> dict | str:
 	value = rules.nps(scores)
 	if value is None:
 		return _("No answers")
-	return {"value": round(value, 1), "fieldtype": "Float"}
+	return {"value": round(value), "fieldtype": "Int"}  # NPS is told in whole points

@@ -145,6 +145,9 @@ class TestShippedWidgets(WidgetCase):
 		self.assertEqual(
 			sorted(b["data"]["number_card_name"] for b in blocks if b["type"] == "number_card"), cards
 		)
+		# Desk finds a block's widget by the row's label: each must equal the block's name
+		self.assertEqual(sorted(r.label for r in ws.number_cards), cards)
+		self.assertEqual(sorted(r.label for r in ws.charts), charts)
 		self.assertEqual(sorted(b["data"]["chart_name"] for b in blocks if b["type"] == "chart"), charts)
 
 	def test_every_card_and_chart_runs_for_an_admin_a_manager_and_a_rep(self):
