@@ -17,7 +17,9 @@ placeholder mailbox) produces no pairs. Several signals on one pair combine as
 ``1 - prod(1 - confidence)``; the reason lists each.
 
 Scale. Text normalisation runs once per *distinct* value (pandas' ``.str`` methods loop over values
-in Python too, only slower, unless pyarrow strings are installed). ``phonenumbers`` is a pure-Python
+in Python too, only slower, unless pyarrow strings are installed), and e-mail addresses are blocked
+first: only an address another row could share is normalised (:func:`_shared_emails`: its trimmed,
+lower-cased text is another row's too, or it is at a Gmail domain). ``phonenumbers`` is a pure-Python
 parser: it runs once per distinct (number, region), results are cached across calls, and with
 ``phone_prefilter`` only numbers that could equal another one are parsed (two numbers can only share
 an E.164 form if their last seven digits and their country calling codes agree, see
