@@ -36,6 +36,7 @@ KNOWN_FRAMEWORK = {
 	"Lead Source",
 	"Loyalty Point Entry",
 	"Loyalty Program",
+	"POS Invoice",
 	"Role",
 	"Sales Invoice",
 	"Sales Order",
