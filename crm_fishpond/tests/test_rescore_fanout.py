@@ -321,7 +321,9 @@ class TestFanOutOnTwoWorkers(FishpondTestCase):
 		doc = frappe.get_doc("Fishpond Run", run)
 		retried = next(c for c in doc.chunks if c.name == chunk)
 		self.assertEqual((retried.status, retried.attempts), ("Done", 2))
-		self.assertEqual((doc.total, doc.processed), (total, total))
+		# every profile of the plan processed once (another job may add a profile while the test runs)
+		self.assertEqual(doc.processed, doc.total)
+		self.assertGreaterEqual(doc.total, total)
 		self.assertEqual(written(self.names), expected, "the same rows as one chunk over the pond")
 
 		# a second run on unchanged data writes nothing
