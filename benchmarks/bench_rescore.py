@@ -238,9 +238,10 @@ def _one_run(workers: int, chunk_size: int | None, label: str) -> dict:
 		by_worker[chunk.worker] = by_worker.get(chunk.worker, 0) + 1
 	print(f"--- {label}: {workers} worker(s), run {run}: {status}")
 	print(
-		f"wall {elapsed:7.1f} s | {result['total'] / elapsed:9,.0f} profiles/s | plan: read "
-		f"{timings.get('load')} s, fit {timings.get('engine')} s, split {timings.get('plan')} s | "
-		f"{timings.get('chunks')} chunks, chunk seconds summed {timings.get('write')} s"
+		f"wall {elapsed:7.1f} s | {result['total'] / elapsed:9,.0f} profiles/s | plan (names, split) "
+		f"{timings.get('plan')} s | {timings.get('chunks')} chunks a stage | summarise: chunk seconds "
+		f"summed {timings.get('summarise')} s | fit: read summaries {timings.get('read_summaries')} s, "
+		f"engine {timings.get('engine')} s | score: chunk seconds summed {timings.get('write')} s"
 	)
 	print(f"chunks per worker process: {sorted(by_worker.values(), reverse=True)}")
 	print(

@@ -11,6 +11,7 @@ import pytest
 from crm_fishpond.engine.btyd import CHURN_COLUMNS
 from crm_fishpond.engine.config import EngineConfig, example_tag_rules
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
+from crm_fishpond.engine.frames import pack_frame, unpack_frame
 from crm_fishpond.engine.pipeline import (
 	STEPS,
 	FittedModels,
@@ -18,7 +19,9 @@ from crm_fishpond.engine.pipeline import (
 	complete,
 	diff_results,
 	fit_models,
+	fit_models_from_summary,
 	run_pond,
+	summarise,
 )
 from crm_fishpond.engine.rfm import SCORE_COLUMNS, SUMMARY_COLUMNS
 from crm_fishpond.engine.synth import DEFAULT_AS_OF, generate_pond
@@ -176,6 +179,26 @@ def test_fit_models_fits_what_a_full_run_fits(pond, result):
 	clv = result.metrics["clv"].to_numpy()
 	np.testing.assert_array_equal(fitted.clv_reference, np.sort(clv[clv > 0]))
 	np.testing.assert_array_equal(fitted.clv_reference, result.models.clv_reference)
+
+
+def test_the_fit_splits_into_summaries_of_the_parts(pond, result):
+	"""Summaries of consecutive parts, packed and unpacked as a fan-out stores them, concatenated in
+	the pond's order: the same fit, bit for bit, as one fit over the whole pond."""
+	ids = pond.profiles["profile"].to_numpy()
+	parts = np.array_split(ids, 5)
+	packed = [pack_frame(summarise(pond.subset(part), CONFIG, as_of=AS_OF)) for part in reversed(parts)]
+	summary = pd.concat([unpack_frame(text) for text in reversed(packed)], ignore_index=True)
+	assert len(summary) == len(ids)
+	fitted = fit_models_from_summary(summary, CONFIG, as_of=AS_OF)
+	assert fitted == result.models
+	np.testing.assert_array_equal(fitted.clv_reference, result.models.clv_reference)
+	whole = summarise(pond, CONFIG, as_of=AS_OF)
+	pd.testing.assert_frame_equal(summary, whole.reset_index(drop=True), check_exact=True)
+
+
+def test_the_fit_from_a_summary_needs_its_columns():
+	with pytest.raises(EngineInputError, match="summary"):
+		fit_models_from_summary(pd.DataFrame({"orders": [1]}), CONFIG, as_of=AS_OF)
 
 
 def test_a_fanned_out_run_gives_every_part_the_rows_of_one_run(pond, result):

@@ -24,7 +24,10 @@ population the models were fitted on) instead of against the few profiles at han
 A **fanned-out full run** calls :func:`fit_models` once on the whole pond, then :func:`run_pond` with
 those models on each part of the pond, in any order and on any number of workers: every part gets
 exactly the rows one :func:`run_pond` over the whole pond gives (the RFM cut points, the BG/NBD and
-Gamma-Gamma parameters and the CLV reference all come from the whole pond).
+Gamma-Gamma parameters and the CLV reference all come from the whole pond). The fit itself reads
+only a per-profile summary of the purchases, so it splits too: :func:`summarise` each part (any
+order, any worker), then :func:`fit_models_from_summary` once on the parts' summaries concatenated
+in the pond's order, which is the fit :func:`fit_models` gives on the whole pond.
 
 A stage or tag rule that fails on the pond (a field the frame lacks, a value of the wrong type) is
 skipped and listed in ``PondResult.rule_errors``; the other rules and every other step still run.
@@ -56,7 +59,7 @@ from .dedupe import INPUT_COLUMNS as DEDUPE_COLUMNS
 from .dedupe import PAIR_COLUMNS, duplicate_candidates
 from .errors import EngineConfigError, EngineInputError
 from .lifecycle import assign_stages
-from .rfm import RFMThresholds, fit_rfm_thresholds, rfm_summary, score_rfm
+from .rfm import SUMMARY_COLUMNS, RFMThresholds, fit_rfm_thresholds, rfm_summary, score_rfm
 from .schema import EVENT_COLUMNS, INTERACTION_COLUMNS, PROFILE_COLUMNS, TRANSACTION_COLUMNS, require_columns
 from .scoring import lead_score
 from .tags import evaluate_tags
@@ -334,11 +337,39 @@ def fit_models(
 	fits them on the same pond. Reads the profile ids and the transactions only.
 
 	A full rescore fans out with it: one fit over the whole pond, then :func:`run_pond` with these
-	models on each part, which gives every profile the row a single run over the whole pond gives."""
+	models on each part, which gives every profile the row a single run over the whole pond gives.
+	It is :func:`summarise` followed by :func:`fit_models_from_summary`, which a fan-out runs apart."""
+	config = _as_config(config)
+	as_of = _as_of(as_of)
+	return fit_models_from_summary(summarise(inputs, config, as_of), config, as_of)
+
+
+def summarise(
+	inputs: PondInputs, config: EngineConfig | Mapping[str, Any] | None = None, as_of: Any = None
+) -> pd.DataFrame:
+	"""The per-profile purchase summary the fit reads (:func:`~.rfm.rfm_summary`: one row per profile
+	of ``inputs.profiles``, in their order, buyers or not). Reads the profile ids and the
+	transactions only.
+
+	A profile's row depends on its own transactions alone, so the summaries of the parts of a pond,
+	concatenated in the pond's order, are the summary of the whole pond: a fan-out summarises its
+	chunks on any number of workers and fits once on the concatenation
+	(:func:`fit_models_from_summary`)."""
 	config = _as_config(config)
 	as_of = _as_of(as_of)
 	_, ids = _validated(inputs)
-	summary = _summary(inputs.transactions, pd.Index(ids, dtype=object, name="profile"), config, as_of)
+	return _summary(inputs.transactions, pd.Index(ids, dtype=object, name="profile"), config, as_of)
+
+
+def fit_models_from_summary(
+	summary: pd.DataFrame, config: EngineConfig | Mapping[str, Any] | None = None, as_of: Any = None
+) -> FittedModels:
+	""":func:`fit_models` from the pond's summary (:func:`summarise`, or the concatenation of its
+	parts' summaries in the pond's order). Reads :data:`~.rfm.SUMMARY_COLUMNS`; the profile ids are
+	not needed (the index is ignored)."""
+	config = _as_config(config)
+	as_of = _as_of(as_of)
+	require_columns(summary, SUMMARY_COLUMNS, "summary")
 	thresholds = fit_rfm_thresholds(summary, config.rfm, fitted_on=as_of.isoformat())
 	fitted = _fitted(summary, thresholds, config, as_of)
 	churn = _churn(summary, fitted, config)

@@ -73,14 +73,20 @@ def profile_columns() -> list[str]:
 
 
 @frappe.read_only()
-def load_fit_inputs() -> PondInputs:
-	"""What a full run fits its models on: every profile's name (in the database's order) and every
-	purchase. Read from the site's read replica when it has one (``read_from_replica``)."""
+def profile_names() -> list[str]:
+	"""Every profile's name in the database's order (a full run splits them into chunks). Read from
+	the site's read replica when it has one (``read_from_replica``)."""
 	lead = frappe.qb.DocType("Fishpond Lead")
-	names = [row[0] for row in frappe.qb.from_(lead).select(lead.name).orderby(lead.name).run()]
-	return PondInputs(
-		profiles=pd.DataFrame({"profile": pd.Series(names, dtype=object)}), transactions=load_purchases()
-	)
+	return [row[0] for row in frappe.qb.from_(lead).select(lead.name).orderby(lead.name).run()]
+
+
+@frappe.read_only()
+def load_chunk_purchases(profiles: Sequence[str]) -> PondInputs:
+	"""What the first stage of a full run summarises for a chunk: the chunk's profile names (in the
+	database's order) and their purchases. Read from the read replica when the site has one."""
+	names = list(dict.fromkeys(profiles))
+	frame = pd.DataFrame({"profile": pd.Series(names, dtype=object)})
+	return PondInputs(profiles=frame, transactions=load_purchases(names)) if names else PondInputs(frame)
 
 
 def profile_names_between(first: str, last: str) -> list[str]:

@@ -2,23 +2,32 @@
 
 Full run:
 
-	plan      one job on the long queue: read every profile's name and every purchase, fit the
-	          population models (RFM cut points, BG/NBD, Gamma-Gamma and the CLV reference) once and
-	          store them as a Fishpond Model Fit, split the profiles (in the database's order) into
-	          chunks of CHUNK, and enqueue each chunk as a job of its own
-	chunk     any worker, in any order, as many at once as there are workers: read the chunk's
-	          profiles, score them with the stored fit (every chunk gets exactly the rows one run
-	          over the whole pond would give: crm_fishpond.engine.pipeline.fit_models) and write the
-	          differences in one transaction. A failing chunk is rolled back, logged (Error Log) and
-	          retried; after RETRIES the run fails
-	finish    the last chunk to land completes the run (one at a time: a database lock), records
-	          the rules that failed, and starts the duplicate pass and the plans' enrolment
+	plan       one job on the long queue: read every profile's name, split the profiles (in the
+	           database's order) into chunks of CHUNK and enqueue each chunk as a job of its own
+	summarise  any worker, in any order, as many at once as there are workers: read the chunk's
+	           purchases and store its purchase summary, one row per profile (Fishpond Purchase
+	           Summary)
+	fit        the last summary to land fits the population models (RFM cut points, BG/NBD,
+	           Gamma-Gamma and the CLV reference) once, on the summaries concatenated in the pond's
+	           order, which is the fit of the whole pond
+	           (crm_fishpond.engine.pipeline.fit_models_from_summary); stores it as a Fishpond Model
+	           Fit, deletes the summaries and enqueues the score stage's chunks (the same ranges)
+	score      any worker, in any order: read the chunk's profiles, score them with the stored fit
+	           (every chunk gets exactly the rows one run over the whole pond would give) and write
+	           the differences in one transaction. A failing write is rolled back, logged (Error Log)
+	           and retried; after RETRIES the run fails
+	finish     the last chunk to land completes the run, records the rules that failed, and starts
+	           the duplicate pass and the plans' enrolment
 
-Each chunk is a row of the run (Fishpond Run Chunk) with its state, attempts, worker and counts; the
-run's counters and its one progress bar add up the chunks as they land. Running the plan again
-(the cron's resume of a run whose heartbeat stopped, or *Resume* on a failed run) keeps the fit and
-the chunks and enqueues the chunks not done; a chunk whose worker died is enqueued again once its
-job's timeout has passed. With one worker the chunks simply run one after another.
+No job reads every purchase: the plan reads one column of the profiles, the fit one summary row per
+profile. The steps between the stages run one at a time (a database lock, crm_fishpond.sync.fanout).
+
+Each chunk is a row of the run (Fishpond Run Chunk) with its stage, state, attempts, worker and
+counts; the run's counters and its one progress bar add up the chunks as they land. Running the plan
+again (the cron's resume of a run whose heartbeat stopped, or *Resume* on a failed run) keeps the
+chunks, the summaries and the fit, and enqueues the chunks not done; a chunk whose worker died is
+enqueued again once its job's timeout has passed. With one worker the chunks simply run one after
+another.
 
 Two runs never overlap: a run is only created under a database lock after checking for an active
 one, and only one worker plans it at a time (a session-scoped database lock, GET_LOCK / PostgreSQL
@@ -38,6 +47,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from functools import partial
 
 import frappe
 import pandas as pd
@@ -47,12 +57,20 @@ from redis import Redis
 
 from crm_fishpond import duplicates, jobs
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
-from crm_fishpond.engine.pipeline import fit_models, run_pond
+from crm_fishpond.engine.frames import pack_frame, unpack_frame
+from crm_fishpond.engine.pipeline import fit_models_from_summary, run_pond, summarise
+from crm_fishpond.engine.rfm import SUMMARY_COLUMNS
 from crm_fishpond.scoring import loader, models, writer
 from crm_fishpond.scoring.config import engine_setup
 from crm_fishpond.sync import fanout, runs
 
 RUN_TYPE = "Rescore"
+RUN_CHUNK = "crm_fishpond.scoring.runner.run_chunk"
+LEAD = "Fishpond Lead"
+SUMMARY = "Fishpond Purchase Summary"
+SUMMARISE, SCORE = "Summarise", "Score"  # the stages of a full run (Fishpond Run Chunk.stage)
+SUMMARY_PROGRESS = (5, 35)  # the progress bar over the summarise stage; the fit brings it to:
+SCORE_PROGRESS = 40  # where the score stage starts
 CHUNK = 5000  # profiles a chunk: each rq job costs a worker about 0.5-1 s of its own (fork, site setup)
 RETRIES = 3
 RETRY_DELAY_SECONDS = 2
@@ -99,13 +117,13 @@ def enqueue_run(run: str, chunk_size: int | None = None) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# the full run: plan once, then chunks on any number of workers (crm_fishpond.sync.fanout)
+# the full run: plan, summarise, fit, score (chunks on any number of workers: crm_fishpond.sync.fanout)
 
 
 def run_rescore(run: str, chunk_size: int | None = None, here: bool = False) -> dict:
 	"""Plan (or resume) a rescore run, then enqueue its chunks (``here``: run them in this process
 	instead, e.g. from a shell command). Safe to call again after a crash: a planned run keeps its
-	fit and its chunks, and only the chunks not done are enqueued again."""
+	chunks, summaries and fit, and only the chunks not done are enqueued again."""
 	status = frappe.db.get_value("Fishpond Run", run, "status")
 	if status is None:
 		return {"status": "Missing"}
@@ -119,93 +137,175 @@ def run_rescore(run: str, chunk_size: int | None = None, here: bool = False) -> 
 		_commit()
 		return {"status": "Locked"}
 	if here:
-		fanout.run_here(run, run_chunk)
+		# a run resumed after its last summary landed fits first; an empty pond completes here
+		_advance(run, resumed=True, here=True)
+		fanout.run_here(run, partial(run_chunk, here=True))
 	else:
-		fanout.enqueue_chunks(run, "crm_fishpond.scoring.runner.run_chunk")
-	_finish_if_done(run, resumed)  # a pond without profiles has no chunk to finish it
+		fanout.enqueue_chunks(run, RUN_CHUNK)
+		_advance(run, resumed=resumed)
 	return run_result(run)
 
 
 def _plan(run: str, chunk_size: int) -> bool:
-	"""Fit the models on the whole pond and split the profiles into chunks, unless done before;
-	returns whether the run was planned before (a resume)."""
+	"""Split the profiles into the chunks of the summarise stage, unless done before; returns whether
+	the run was planned before (a resume)."""
 	cursor = runs.get_cursor(run)
 	cursor.setdefault("as_of", nowdate())
 	values = {"status": "Running"}
 	if not frappe.db.get_value("Fishpond Run", run, "started_at"):
 		values["started_at"] = now_datetime()
 	runs.save_progress(run, cursor, **values)
-	if fanout.chunk_rows(run):  # planned before the crash or failure: its fit and chunks stand
+	if fanout.chunk_rows(run):  # planned before the crash or failure: its chunks, summaries, fit stand
 		_commit()
 		return True
 	runs.publish(run, 1, _("Reading the pond"))
 	_commit()
-	timings: dict = {}
-	try:
-		names, sizes = _fit(run, cursor, timings)
-	except Exception:
-		_fail(run, _("The engine run failed"))
-		raise
 	started = time.monotonic()
-	chunks = fanout.insert_chunks(run, "Fishpond Lead", fanout.split(names, chunk_size))
-	timings["plan"] = round(time.monotonic() - started, 3)
+	setup = engine_setup()
+	try:
+		names = loader.profile_names()
+	except Exception:
+		_fail(run, _("Reading the pond failed"))
+		raise
+	for doctype, name in sorted(setup.left_out):
+		runs.append_log(run, _("Rule {0} {1} failed and was skipped").format(_(doctype), name))
+	chunks = fanout.insert_chunks(run, LEAD, fanout.split(names, chunk_size), stage=SUMMARISE)
+	timings = {"plan": round(time.monotonic() - started, 3), "profiles": len(names), "chunks": chunks}
 	runs.save_progress(
 		run,
 		cursor,
 		total=len(names),
 		processed=0,
-		progress=fanout.PLAN_PROGRESS,
-		timings=frappe.as_json({**timings, **sizes, "chunks": chunks, "model_fit": cursor["model_fit"]}),
+		progress=SUMMARY_PROGRESS[0],
+		timings=frappe.as_json(timings),
 	)
 	runs.append_log(run, _("{0} profiles in {1} chunks").format(len(names), chunks))
 	_commit()
 	return False
 
 
-def _fit(run: str, cursor: dict, timings: dict) -> tuple[list[str], dict]:
-	"""Read the profiles and purchases, fit the models (or keep the run's stored fit when resuming)
-	and store them; returns the profile names in the database's order and the pond's sizes."""
+def run_chunk(run: str, chunk: str, here: bool = False) -> dict:
+	"""Do one chunk of a planned run, on whichever worker takes it, in any order: summarise its
+	profiles' purchases (the first stage) or score them (the second). A chunk already done is
+	skipped; the last chunk of a stage to land starts the next step (``here``: the caller runs the
+	next stage's chunks in its own process)."""
+	row = fanout.start_chunk(run, chunk)
+	if row is None:
+		return {"status": "Skipped"}
+	if row.stage == SUMMARISE:
+		out = _summarise_chunk(run, chunk, row)
+	else:
+		out = _score_chunk(run, chunk, row)
+	_advance(run, here=here)
+	return out
+
+
+def _summarise_chunk(run: str, chunk: str, row) -> dict:
+	"""The first stage: the chunk's purchase summary (one row per profile), stored for the fit."""
 	started = time.monotonic()
-	setup = engine_setup()
-	inputs = loader.load_fit_inputs()
-	timings["load"] = round(time.monotonic() - started, 3)
-	names = inputs.profiles["profile"].tolist()
-	sizes = {"profiles": len(names), "purchase_rows": len(inputs.transactions)}
-	for doctype, name in sorted(setup.left_out):
-		runs.append_log(run, _("Rule {0} {1} failed and was skipped").format(_(doctype), name))
-	if cursor.get("model_fit"):
-		return names, sizes
-	runs.save_progress(run, progress=5)
-	runs.publish(run, 5, _("Fitting the models"))
+	cursor = runs.get_cursor(run)
+	try:
+		names = loader.profile_names_between(row.from_name, row.to_name)
+		inputs = loader.load_chunk_purchases(names)
+		summary = summarise(inputs, engine_setup().config, end_of_day(cursor["as_of"]))
+	except Exception as e:
+		_fail(run, _("Summarising the chunk from {0} to {1} failed").format(row.from_name, row.to_name))
+		fanout.failed_chunk(chunk)
+		if isinstance(e, (EngineConfigError, EngineInputError)):
+			frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
+		raise
+	buyers = int((summary["orders"].to_numpy() > 0).sum())
+	frappe.db.delete(SUMMARY, {"run": run, "chunk": chunk})  # a chunk taken again replaces its own
+	frappe.get_doc(
+		{
+			"doctype": SUMMARY,
+			"run": run,
+			"chunk": chunk,
+			"profiles": len(summary),
+			"buyers": buyers,
+			"data": pack_frame(summary),
+		}
+	).insert(ignore_permissions=True)
+	fanout.chunk_done(
+		run,
+		chunk,
+		records=len(names),
+		seconds=time.monotonic() - started,
+		stats={"purchase_rows": len(inputs.transactions), "buyers": buyers},
+		processed=False,
+	)
+	_summary_progress(run)
 	_commit()
+	return {"status": "Done", "profiles": len(names), "buyers": buyers}
+
+
+def _summary_progress(run: str) -> None:
+	stage = [c for c in fanout.chunk_rows(run, ["stage"]) if c.stage == SUMMARISE]
+	done = sum(c.status == "Done" for c in stage)
+	low, high = SUMMARY_PROGRESS
+	progress = low + (high - low) * done / len(stage) if stage else high
+	frappe.db.set_value("Fishpond Run", run, "progress", progress, update_modified=False)
+	runs.publish(run, progress, _("Summarising purchases: {0} of {1} chunks").format(done, len(stage)))
+
+
+def _fit(run: str) -> int:
+	"""The step between the stages: fit the models on the chunks' summaries (in the pond's order),
+	store the fit, add the score stage's chunks (the summarise stage's ranges) and delete the
+	summaries. Returns how many chunks it added."""
+	cursor = runs.get_cursor(run)
+	runs.save_progress(run, progress=SUMMARY_PROGRESS[1])
+	runs.publish(run, SUMMARY_PROGRESS[1], _("Fitting the models"))
+	started = time.monotonic()
+	chunks = fanout.chunk_rows(run, ["stage", "from_name", "to_name", "records", "seconds", "stats"])
+	summary = _summaries(run, [c for c in chunks if c.stage == SUMMARISE])
+	read = round(time.monotonic() - started, 3)
 	started = time.monotonic()
 	try:
-		fitted = fit_models(inputs, setup.config, end_of_day(cursor["as_of"]))
+		fitted = fit_models_from_summary(summary, engine_setup().config, end_of_day(cursor["as_of"]))
 	except (EngineConfigError, EngineInputError) as e:
 		frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
-	timings["engine"] = round(time.monotonic() - started, 3)
-	fit, created = models.save_fit(
-		fitted, run=run, profiles=sizes["profiles"], purchase_rows=sizes["purchase_rows"]
-	)
+	engine = round(time.monotonic() - started, 3)
+	purchase_rows = fanout.summed(chunks).get("purchase_rows", 0)
+	fit, created = models.save_fit(fitted, run=run, profiles=len(summary), purchase_rows=purchase_rows)
 	cursor["model_fit"] = fit
+	ranges = [(c.from_name, c.to_name, c.records) for c in chunks if c.stage == SUMMARISE]
+	added = fanout.insert_ranges(run, LEAD, ranges, stage=SCORE)
+	frappe.db.delete(SUMMARY, {"run": run})
+	timings = json.loads(frappe.db.get_value("Fishpond Run", run, "timings") or "{}")
+	timings.update(
+		summarise=round(sum(c.seconds or 0 for c in chunks), 3),
+		read_summaries=read,
+		engine=engine,
+		purchase_rows=purchase_rows,
+		model_fit=fit,
+	)
+	runs.save_progress(run, cursor, progress=SCORE_PROGRESS, timings=frappe.as_json(timings))
 	note = (
 		_("Fitted models {0}: {1}").format(fit, frappe.db.get_value("Fishpond Model Fit", fit, "changes"))
 		if created
 		else _("Models unchanged: reusing {0}").format(fit)
 	)
 	runs.append_log(run, note)
-	return names, sizes
+	return added
 
 
-def run_chunk(run: str, chunk: str) -> dict:
-	"""Score and write one chunk of a planned run, on whichever worker takes it, in any order.
+def _summaries(run: str, chunks: list) -> pd.DataFrame:
+	"""The summarise stage's summaries of ``chunks``, concatenated in the chunks' order."""
+	table = frappe.qb.DocType(SUMMARY)
+	stored = dict(frappe.qb.from_(table).select(table.chunk, table.data).where(table.run == run).run())
+	missing = [c.from_name for c in chunks if c.name not in stored]
+	if missing:
+		frappe.throw(_("The summary of the chunk from {0} is missing.").format(missing[0]))
+	frames = [unpack_frame(stored.pop(c.name)) for c in chunks]
+	if not frames:
+		return pd.DataFrame({column: pd.Series([], dtype=float) for column in SUMMARY_COLUMNS})
+	return pd.concat(frames, ignore_index=True)
 
-	The chunk reads its profiles, scores them with the run's stored fit (so they get the rows one
-	run over the whole pond would give) and writes the differences in one transaction, retried on
-	failure. A chunk already done is skipped; the last chunk to land finishes the run."""
-	row = fanout.start_chunk(run, chunk)
-	if row is None:
-		return {"status": "Skipped"}
+
+def _score_chunk(run: str, chunk: str, row) -> dict:
+	"""The second stage: score the chunk's profiles with the run's stored fit (so they get the rows
+	one run over the whole pond would give) and write the differences in one transaction, retried
+	on failure."""
 	started = time.monotonic()
 	cursor = runs.get_cursor(run)
 	try:
@@ -237,6 +337,7 @@ def run_chunk(run: str, chunk: str) -> dict:
 		records=len(names),
 		seconds=time.monotonic() - started,
 		stats={**stats.as_dict(), "rule_errors": len(result.rule_errors)},
+		base=SCORE_PROGRESS,
 		updated=stats.updated,
 		unchanged=stats.unchanged,
 		inserted=stats.stage_changes + stats.tags_added,
@@ -244,7 +345,6 @@ def run_chunk(run: str, chunk: str) -> dict:
 	if result.rule_errors:
 		fanout.set_chunk(chunk, rule_errors=frappe.as_json(result.rule_errors))
 	_commit()
-	_finish_if_done(run)
 	return {"status": "Done", **stats.as_dict()}
 
 
@@ -277,19 +377,32 @@ def _write_chunk_with_retries(run, first: str, metrics, tags, fit) -> writer.Wri
 				time.sleep(RETRY_DELAY_SECONDS * attempt)
 
 
-def _finish_if_done(run: str, resumed: bool = False) -> bool:
-	"""Complete the run when its last chunk has landed (exactly one job does; ``resumed``: the plan
-	resuming the run, which never waits behind a live finisher)."""
+def _advance(run: str, resumed: bool = False, here: bool = False) -> bool:
+	"""When every chunk of the run has landed, take its next step (exactly one job does, under the
+	finish lock): after the summarise stage, fit the models and start the score stage (``here``: its
+	chunks are left to the caller, who runs them in its own process); after the score stage, complete
+	the run. ``resumed``: the plan resuming the run, which never waits behind a live finisher.
+	Returns whether the run completed."""
+	fitted = False
 	with fanout.finishing(run, wait=0 if resumed else 60) as ready:
 		if not ready:
 			return False
+		step = _("Fitting the models failed")
 		try:
-			_complete(run)
+			if not runs.get_cursor(run).get("model_fit"):
+				fitted = _fit(run) > 0  # an empty pond has nothing to score: it completes at once
+			if not fitted:
+				step = _("Completing the run failed")
+				_complete(run)
 			_commit()
 		except Exception:
-			_fail(run, _("Completing the run failed"))
+			_fail(run, step)
 			release_deferred()  # the run no longer writes: parked profiles may be rescored
 			raise
+	if fitted:
+		if not here:
+			fanout.enqueue_chunks(run, RUN_CHUNK)
+		return False
 	release_deferred()
 	# the duplicate pass compares every profile with every other: its own job, after the scores
 	duplicates.enqueue_pass()
@@ -305,7 +418,7 @@ def _finish_if_done(run: str, resumed: bool = False) -> bool:
 
 def _complete(run: str) -> None:
 	doc = frappe.db.get_value("Fishpond Run", run, ["started_at", "timings", "total"], as_dict=True)
-	chunks = fanout.chunk_rows(run, ["seconds", "stats", "rule_errors", "worker"])
+	chunks = fanout.chunk_rows(run, ["stage", "seconds", "stats", "rule_errors", "worker"])
 	stats = _write_stats(chunks)
 	rule_errors = [e for c in chunks for e in json.loads(c.rule_errors or "[]")]
 	setup = engine_setup()
@@ -317,7 +430,7 @@ def _complete(run: str) -> None:
 	total = doc.total or 0
 	summary = {
 		**json.loads(doc.timings or "{}"),
-		"write": round(sum(c.seconds or 0 for c in chunks), 3),
+		"write": round(sum(c.seconds or 0 for c in chunks if c.stage != SUMMARISE), 3),
 		"total": round(elapsed, 3),
 		"workers": len({c.worker for c in chunks if c.worker}),
 		"profiles_per_second": round(total / elapsed, 1) if elapsed else None,

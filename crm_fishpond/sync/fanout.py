@@ -9,6 +9,10 @@ concurrently) and moves the run's one progress bar. The job that sees the last c
 the finish (:func:`finishing`, under a database lock held until the run is complete, so exactly one
 does).
 
+A run of several **stages** (a full rescore: summarise, then score) marks each chunk with its stage;
+the finish of one stage adds the next stage's chunks (:func:`insert_ranges`) and enqueues them, under
+the same lock, so each stage starts once.
+
 Running the plan again (the cron's resume of a run whose heartbeat stopped, or *Resume* on a failed
 run) keeps the chunks and enqueues those not done (:func:`enqueue_chunks`); a chunk whose worker died
 is enqueued again once its job's timeout has passed. With one worker the chunks run one after
@@ -42,18 +46,37 @@ def chunk_job_id(run: str, chunk: str) -> str:
 	return f"crm_fishpond:chunk:{run}:{chunk}"
 
 
-def insert_chunks(run: str, doctype: str, chunks: list[list[str]]) -> int:
-	"""Store ``chunks`` (lists of names of ``doctype``, in order) as the run's next chunk rows."""
-	if not chunks:
+def insert_chunks(run: str, doctype: str, chunks: list[list[str]], stage: str | None = None) -> int:
+	"""Store ``chunks`` (lists of names of ``doctype``, in order) as the run's next chunk rows, of
+	``stage`` for a run of several stages (the chunk job reads it to know its work)."""
+	return insert_ranges(run, doctype, [(c[0], c[-1], len(c)) for c in chunks if c], stage)
+
+
+def insert_ranges(
+	run: str, doctype: str, ranges: list[tuple[str, str, int]], stage: str | None = None
+) -> int:
+	"""Store chunk rows for ``ranges`` (from name, to name, records), in order: :func:`insert_chunks`
+	when the names are known by their bounds only (a later stage over the chunks of an earlier one)."""
+	if not ranges:
 		return 0
 	start = len(chunk_rows(run))
 	now, user = now_datetime(), frappe.session.user
 	head = (now, now, user, user, run, "Fishpond Run", "chunks")
 	columns = ["name", "creation", "modified", "owner", "modified_by", "parent", "parenttype", "parentfield"]
-	columns += ["idx", "status", "reference_doctype", "from_name", "to_name", "records"]
+	columns += ["idx", "status", "stage", "reference_doctype", "from_name", "to_name", "records"]
 	rows = [
-		(frappe.generate_hash(length=10), *head, start + i + 1, "Queued", doctype, c[0], c[-1], len(c))
-		for i, c in enumerate(chunks)
+		(
+			frappe.generate_hash(length=10),
+			*head,
+			start + i + 1,
+			"Queued",
+			stage,
+			doctype,
+			first,
+			last,
+			records,
+		)
+		for i, (first, last, records) in enumerate(ranges)
 	]
 	frappe.db.bulk_insert(CHUNK_DOCTYPE, columns, rows)
 	return len(rows)
@@ -108,11 +131,14 @@ def run_here(run: str, method: Callable[..., object]) -> int:
 	"""Run the chunks not done one after another in this process, as ``method(run=, chunk=)``,
 	instead of enqueueing them: for a command run from the shell (the demo, ``fishpond-backfill``)
 	on a site whose workers may be stopped. A chunk a worker is running is left to it
-	(:func:`start_chunk`). Returns how many were tried."""
-	pending = [c.name for c in chunk_rows(run) if c.status != "Done"]
-	for chunk in pending:
-		method(run=run, chunk=chunk)
-	return len(pending)
+	(:func:`start_chunk`). Chunks that a chunk's landing adds (the next stage of the run) are run
+	too, until a pass lands nothing. Returns how many were tried."""
+	tried: set[str] = set()
+	while pending := [c.name for c in chunk_rows(run) if c.status != "Done" and c.name not in tried]:
+		for chunk in pending:
+			tried.add(chunk)
+			method(run=run, chunk=chunk)
+	return len(tried)
 
 
 def start_chunk(run: str, chunk: str):
@@ -127,7 +153,7 @@ def start_chunk(run: str, chunk: str):
 	table = frappe.qb.DocType(CHUNK_DOCTYPE)
 	rows = (
 		frappe.qb.from_(table)
-		.select(table.parent, table.status, table.started_at, table.reference_doctype)
+		.select(table.parent, table.status, table.stage, table.started_at, table.reference_doctype)
 		.select(table.from_name, table.to_name, table.attempts)
 		.where(table.name == chunk)
 		.for_update()
@@ -166,10 +192,20 @@ def _dead_before():
 
 
 def chunk_done(
-	run: str, chunk: str, records: int, seconds: float, stats: dict | None = None, **counts
+	run: str,
+	chunk: str,
+	records: int,
+	seconds: float,
+	stats: dict | None = None,
+	*,
+	processed: bool = True,
+	base: float = PLAN_PROGRESS,
+	**counts,
 ) -> None:
 	"""Mark the chunk Done with its counts and add them to the run's (``counts``: run counters such
-	as updated, unchanged, inserted; ``stats``: anything else the finish adds up)."""
+	as updated, unchanged, inserted; ``stats``: anything else the finish adds up). Its ``records``
+	count as the run's processed ones and move the progress bar from ``base`` unless ``processed``
+	is False (a stage before the last, whose runner moves the bar itself)."""
 	set_chunk(
 		chunk,
 		status="Done",
@@ -179,7 +215,9 @@ def chunk_done(
 		stats=frappe.as_json(stats) if stats else None,
 		**{k: counts[k] for k in ("updated", "unchanged", "inserted") if k in counts},
 	)
-	add_counts(run, processed=records, **counts)
+	if processed:
+		counts["processed"] = records
+	add_counts(run, base=base, **counts)
 
 
 def failed_chunk(chunk: str) -> None:
@@ -191,9 +229,9 @@ def set_chunk(chunk: str, **values) -> None:
 	frappe.db.set_value(CHUNK_DOCTYPE, chunk, values, update_modified=False)
 
 
-def add_counts(run: str, **deltas: int) -> None:
+def add_counts(run: str, base: float = PLAN_PROGRESS, **deltas: int) -> None:
 	"""Add to the run's counters in one statement, beat its heartbeat and, when ``processed`` moved,
-	its progress bar."""
+	its progress bar (from ``base``, where the stages before the chunks left it, to 99)."""
 	table = frappe.qb.DocType("Fishpond Run")
 	query = frappe.qb.update(table).set(table.heartbeat, now_datetime()).where(table.name == run)
 	for column, delta in deltas.items():
@@ -201,7 +239,7 @@ def add_counts(run: str, **deltas: int) -> None:
 	query.run()
 	if "processed" in deltas:
 		processed, total = frappe.db.get_value("Fishpond Run", run, ["processed", "total"])
-		progress = min(99.0, PLAN_PROGRESS + (99.0 - PLAN_PROGRESS) * processed / total) if total else 99.0
+		progress = min(99.0, base + (99.0 - base) * processed / total) if total else 99.0
 		frappe.db.set_value("Fishpond Run", run, "progress", progress, update_modified=False)
 		runs.publish(run, progress, _("{0} of {1}").format(processed, total))
 

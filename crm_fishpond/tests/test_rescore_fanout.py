@@ -1,8 +1,10 @@
-"""Integration: a full rescore fans out. One fit, then chunks that any number of workers take.
+"""Integration: a full rescore fans out. Chunks summarise the purchases, one fit on the summaries,
+then chunks score; any number of workers take the chunks.
 
 Inline (jobs run at once, in the test's transaction): chunks of any size write exactly what one chunk
-over the whole pond writes; the fit keeps its CLV reference; the heavy reads go to the read replica
-when the site has one.
+over the whole pond writes; a run stopped between its summaries and its fit resumes; a chunk that
+fails to summarise fails the run and is retried on resume; the fit keeps its CLV reference; the
+heavy reads go to the read replica when the site has one.
 
 With real workers (two `bench worker --queue long` processes, committed fixtures): the chunks are
 spread over both, a worker killed in the middle of a chunk loses nothing (the cron's resume enqueues
@@ -108,7 +110,8 @@ class TestFanOut(FishpondTestCase):
 		reset_scores(names)  # new profiles start in a stage; compare runs from unscored profiles
 		one = runs.create_run("Rescore")
 		result = runner.run_rescore(one, chunk_size=100_000)
-		self.assertEqual(len(frappe.get_doc("Fishpond Run", one).chunks), 1)
+		stages = [c.stage for c in frappe.get_doc("Fishpond Run", one).chunks]
+		self.assertEqual(stages, [runner.SUMMARISE, runner.SCORE])
 		expected = written(names)
 		fit = result["model_fit"]
 
@@ -118,11 +121,22 @@ class TestFanOut(FishpondTestCase):
 		doc = frappe.get_doc("Fishpond Run", many)
 		self.assertEqual(again["status"], "Completed")
 		self.assertEqual(again["model_fit"], fit, "the same data fits the same models")
-		self.assertGreaterEqual(len(doc.chunks), 6)
+		summarised = [c for c in doc.chunks if c.stage == runner.SUMMARISE]
+		scored = [c for c in doc.chunks if c.stage == runner.SCORE]
+		self.assertGreaterEqual(len(summarised), 6)
+		# the score stage takes the summarise stage's ranges, after them
+		self.assertEqual(
+			[(c.from_name, c.to_name, c.records) for c in scored],
+			[(c.from_name, c.to_name, c.records) for c in summarised],
+		)
+		self.assertEqual(doc.chunks[: len(summarised)], summarised)
 		self.assertEqual(written(names), expected)
-		# the run's counters add up its chunks
+		# the summaries are gone once the fit is stored
+		self.assertFalse(frappe.db.exists("Fishpond Purchase Summary", {"run": many}))
+		# the run's counters add up its chunks: the profiles scored once each
 		self.assertEqual(doc.processed, doc.total)
-		self.assertEqual(doc.processed, sum(c.records for c in doc.chunks))
+		self.assertEqual(doc.processed, sum(c.records for c in scored))
+		self.assertEqual(sum(c.records for c in summarised), doc.total)
 		self.assertEqual(doc.updated, sum(c.updated for c in doc.chunks))
 		self.assertEqual(doc.progress, 100)
 		# and a third run finds nothing to write
@@ -151,6 +165,92 @@ class TestFanOut(FishpondTestCase):
 		# damaged text is no reference, not an error
 		self.assertIsNone(models.decode_reference(models.REFERENCE_PREFIX + "not base64!"))
 
+	def test_a_run_stopped_between_its_summaries_and_the_fit_resumes(self):
+		"""The worker that landed the last summary died before fitting: the summaries stay stored,
+		the resume fits on them and scores, with the rows of a run that never stopped."""
+		names = make_pond(10)
+		reset_scores(names)
+		runner.run_rescore(runs.create_run("Rescore"), chunk_size=100_000)
+		expected = written(names)
+		reset_scores(names)
+
+		run = runs.create_run("Rescore")
+		with patch.object(runner, "_advance", return_value=False):
+			runner.run_rescore(run, chunk_size=4, here=True)
+		doc = frappe.get_doc("Fishpond Run", run)
+		self.assertEqual({c.stage for c in doc.chunks}, {runner.SUMMARISE})
+		self.assertTrue(all(c.status == "Done" for c in doc.chunks))
+		self.assertEqual(doc.processed, 0, "summaries are not the profiles processed")
+		self.assertEqual(doc.progress, runner.SUMMARY_PROGRESS[1])
+		stored = frappe.get_all(
+			"Fishpond Purchase Summary", {"run": run}, ["chunk", "profiles", "buyers", "data"]
+		)
+		self.assertEqual(sorted(s.chunk for s in stored), sorted(c.name for c in doc.chunks))
+		self.assertEqual(sum(s.profiles for s in stored), doc.total)
+		self.assertNotIn("model_fit", runs.get_cursor(run))
+		# nothing was scored yet
+		self.assertTrue(all(lead["lead_score"] in (0, None) for lead in written(names)["leads"]))
+
+		result = runner.run_rescore(run)  # the resume (the cron's, or Resume)
+		self.assertEqual(result["status"], "Completed")
+		self.assertEqual(written(names), expected)
+		self.assertFalse(frappe.db.exists("Fishpond Purchase Summary", {"run": run}))
+
+	def test_a_chunk_that_fails_to_summarise_fails_the_run_and_resume_retries_it(self):
+		names = make_pond(6)
+		reset_scores(names)
+		run = runs.create_run("Rescore")
+		real = runner.summarise
+		calls = []
+
+		def flaky(*args, **kwargs):
+			calls.append(1)
+			if len(calls) == 2:
+				raise runner.EngineInputError("a damaged purchase")
+			return real(*args, **kwargs)
+
+		with patch.object(runner, "summarise", side_effect=flaky):
+			with self.assertRaises(frappe.ValidationError):
+				runner.run_rescore(run, chunk_size=2, here=True)
+		self.assertEqual(frappe.db.get_value("Fishpond Run", run, "status"), "Failed")
+		statuses = [c.status for c in frappe.get_doc("Fishpond Run", run).chunks]
+		self.assertEqual(statuses[:2], ["Done", "Failed"])
+		self.assertIn("Summarising the chunk", frappe.db.get_value("Fishpond Run", run, "log"))
+
+		result = runner.run_rescore(run, here=True)
+		self.assertEqual(result["status"], "Completed")
+		doc = frappe.get_doc("Fishpond Run", run)
+		self.assertEqual(doc.processed, doc.total)
+		failed = next(c for c in doc.chunks if c.stage == runner.SUMMARISE and c.idx == 2)
+		self.assertEqual((failed.status, failed.attempts), ("Done", 2))
+
+	def test_managers_read_purchase_summaries_nobody_edits_them(self):
+		make_pond(2)
+		run = runs.create_run("Rescore")
+		with patch.object(runner, "_advance", return_value=False):
+			runner.run_rescore(run, here=True)
+		name = frappe.db.get_value("Fishpond Purchase Summary", {"run": run})
+		self.assertTrue(name)
+		for email, roles in (
+			("fp-summary-manager@example.com", ["Fishpond Manager"]),
+			("fp-summary-rep@example.com", ["Fishpond User"]),
+		):
+			if not frappe.db.exists("User", email):
+				frappe.get_doc(
+					{"doctype": "User", "email": email, "first_name": "Summary", "send_welcome_email": 0}
+				).insert(ignore_permissions=True)
+			frappe.get_doc("User", email).add_roles(*roles)
+		try:
+			frappe.set_user("fp-summary-manager@example.com")
+			self.assertTrue(frappe.has_permission("Fishpond Purchase Summary", "read", name))
+			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "write", name))
+			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "create"))
+			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "delete", name))
+			frappe.set_user("fp-summary-rep@example.com")
+			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "read", name))
+		finally:
+			frappe.set_user("Administrator")
+
 	def test_the_reads_go_to_the_read_replica_when_configured(self):
 		"""The same server stands in for the replica: a separate connection is opened for the reads."""
 		make_pond(2)
@@ -162,16 +262,32 @@ class TestFanOut(FishpondTestCase):
 			seen.append(frappe.local.db)
 			return real(*args, **kwargs)
 
-		try:
-			with patch.dict(frappe.local.conf, {"read_from_replica": 1, "replica_host": "127.0.0.1"}):
-				with patch.object(loader, "load_purchases", side_effect=spy):
-					loader.load_fit_inputs()
-		finally:
-			for attr in ("replica_db", "primary_db"):
-				if hasattr(frappe.local, attr):
-					delattr(frappe.local, attr)
+		reads = []
+		real_sql = type(primary).sql
+
+		def sql_spy(db, query, *args, **kwargs):
+			if "tabFishpond Lead" in str(query) and "tabFishpond Transaction" not in str(query):
+				reads.append(db)
+			return real_sql(db, query, *args, **kwargs)
+
+		# each job of a run makes one such read (Frappe opens the replica once per job): one job each
+		ours = our_profiles()
+		for read in (loader.profile_names, lambda: loader.load_chunk_purchases(ours)):
+			try:
+				with patch.dict(frappe.local.conf, {"read_from_replica": 1, "replica_host": "127.0.0.1"}):
+					with patch.object(loader, "load_purchases", side_effect=spy):
+						with patch.object(type(primary), "sql", autospec=True, side_effect=sql_spy):
+							read()
+			finally:
+				for attr in ("replica_db", "primary_db"):
+					if hasattr(frappe.local, attr):
+						delattr(frappe.local, attr)
+		self.assertTrue(
+			reads and all(db is not primary for db in reads), "the plan read the names on the replica"
+		)
+		seen = seen[-1:]
 		self.assertEqual(len(seen), 1)
-		self.assertIsNot(seen[0], primary, "the purchases were read on another connection")
+		self.assertIsNot(seen[0], primary, "the summarise chunk read the purchases on another connection")
 		self.assertIs(frappe.local.db, primary, "writes stay on the primary")
 		# the incremental rescore follows an event by milliseconds: it reads the primary, replica or not
 		seen.clear()
