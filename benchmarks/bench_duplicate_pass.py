@@ -1,4 +1,4 @@
-"""The nightly duplicate pass at scale: read the pond, match, store; then the same pass again.
+"""The duplicate pass at scale, in this process: plan, the signals' chunks, the finish; then again.
 
 Needs a generated pond (the synthetic generator plants duplicates: shared e-mails, reformatted
 phones, company-name variants):
@@ -9,10 +9,11 @@ phones, company-name variants):
 	/opt/frappe-bench/env/bin/python benchmarks/bench_rescore.py cleanup --site S
 
 ``run`` forgets the stored Open candidates first (so the first pass inserts every pair), then runs
-crm_fishpond.duplicates exactly as the job does, phase by phase, twice. It prints the profiles read,
-the seconds per phase (load, match, store), the pairs found, inserted, updated and removed, and the
-peak RSS. The second pass should write nothing. Budget: within the full rescore's budget (100,000
-profiles under 3 minutes for the whole rescore).
+crm_fishpond.duplicate_pass as a worker would, its chunks one after another in this process, twice.
+It prints the rows each chunk read and its seconds (the chunks are what workers run in parallel), the
+finish (combine and store), the pairs found, inserted, updated and removed, and the peak RSS. The
+second pass should write nothing. Budget: within the full rescore's budget (100,000 profiles under 3
+minutes for the whole rescore).
 """
 
 from __future__ import annotations
@@ -30,24 +31,19 @@ def _args(parser):
 def one_pass() -> dict:
 	import frappe
 
-	from crm_fishpond import duplicates
-	from crm_fishpond.engine.dedupe import duplicate_candidates
-	from crm_fishpond.scoring.config import engine_setup
+	from crm_fishpond.duplicate_pass import run_duplicate_pass
+	from crm_fishpond.sync import fanout
 
-	out = {}
 	t = time.perf_counter()
-	profiles = duplicates.load_identities()
-	out["profiles"] = len(profiles)
-	out["load_s"] = round(time.perf_counter() - t, 2)
-	t = time.perf_counter()
-	pairs = duplicate_candidates(profiles, engine_setup().config.dedupe)
-	out["match_s"] = round(time.perf_counter() - t, 2)
-	t = time.perf_counter()
-	names = dict(zip(profiles["profile"], profiles["person_name"], strict=True))
-	out.update(duplicates.store(pairs, names))
+	out = run_duplicate_pass(here=True)
 	frappe.db.commit()  # nosemgrep: a benchmark outside any request
-	out["store_s"] = round(time.perf_counter() - t, 2)
-	out["total_s"] = round(out["load_s"] + out["match_s"] + out["store_s"], 2)
+	out["wall_s"] = round(time.perf_counter() - t, 2)
+	timings = json.loads(frappe.db.get_value("Fishpond Run", out["run"], "timings") or "{}")
+	out["plan_s"], out["finish_s"] = timings.get("plan"), timings.get("finish")
+	out["chunks"] = [
+		f"{c.stage} {c.from_name or ''}..{c.to_name or ''}: {c.records:,} rows {c.seconds:.2f} s"
+		for c in fanout.chunk_rows(out["run"], ["stage", "from_name", "to_name", "records", "seconds"])
+	]
 	out["peak_rss_mib"] = round(peak_rss_mib(), 1)
 	return out
 
@@ -57,8 +53,8 @@ def run() -> None:
 
 	frappe.db.delete("Fishpond Duplicate Candidate", {"status": "Open"})
 	frappe.db.commit()  # nosemgrep: a benchmark outside any request
-	print("first pass ", json.dumps(one_pass()))
-	print("second pass", json.dumps(one_pass()))
+	print("first pass ", json.dumps(one_pass(), indent=1))
+	print("second pass", json.dumps(one_pass(), indent=1))
 
 
 def cleanup() -> None:

@@ -58,7 +58,9 @@ def chunks_of(pond: PondInputs, size: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-	parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+	parser = argparse.ArgumentParser(
+		description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+	)
 	parser.add_argument("--profiles", type=int, default=1_000_000)
 	parser.add_argument("--transactions", type=int, default=10_000_000)
 	parser.add_argument("--chunk", type=int, default=5000, help="profiles a chunk (the runner's CHUNK)")

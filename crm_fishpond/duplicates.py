@@ -1,18 +1,7 @@
-"""Duplicates in the pond: the nightly pass, the profile's open pairs, dismiss, and Merge profiles.
+"""Duplicates in the pond: the profile's open pairs, dismiss, and Merge profiles.
 
-**The pass** (``run_duplicate_pass``, a deduplicated long-queue job the full rescore enqueues when it
-completes) reads every profile's identity columns in one query, lets the engine's matcher
-(crm_fishpond.engine.dedupe) find the pairs and stores them set-based as *Fishpond Duplicate
-Candidate* records named ``<profile_a>~<profile_b>`` (``profile_a < profile_b``):
-
-- a new pair is bulk-inserted as Open;
-- an Open pair whose score or evidence changed is updated, an unchanged one is not written;
-- a Dismissed pair is never reopened or rewritten (a person decided);
-- an Open pair the matcher no longer finds (a phone corrected, a profile deleted) is deleted: it was
-  only ever a suggestion. Merged pairs are kept as the tombstones of merges.
-
-The evidence is the matcher's reason in words, without the e-mail address or phone number itself (a
-rep may see a profile whose contact details are masked for them).
+The pairs are found by the duplicate pass (crm_fishpond.duplicate_pass), which stores them as
+*Fishpond Duplicate Candidate* records named ``<profile_a>~<profile_b>`` (``profile_a < profile_b``).
 
 **Merge** (``merge``, Fishpond Managers only) keeps one profile (by default the older one) and folds
 the other into it with Frappe's own ``rename_doc(..., merge=True)``, which moves every Link pointing at
@@ -26,7 +15,6 @@ docs/duplicates.md.
 from __future__ import annotations
 
 import frappe
-import pandas as pd
 from frappe import _
 from frappe.model.rename_doc import rename_doc
 from frappe.utils import now_datetime
@@ -35,149 +23,16 @@ from crm_fishpond import jobs, permissions
 from crm_fishpond.crm_fishpond.doctype.fishpond_duplicate_candidate.fishpond_duplicate_candidate import (
 	pair_name,
 )
-from crm_fishpond.engine.dedupe import duplicate_candidates
 from crm_fishpond.nurture import enrol as nurture_enrol
 from crm_fishpond.nurture import steps as nurture_steps
-from crm_fishpond.scoring.config import engine_setup
 
 CANDIDATE = "Fishpond Duplicate Candidate"
 LEAD = "Fishpond Lead"
 ENROLMENT = "Fishpond Plan Enrolment"
 OPEN, MERGED, DISMISSED = "Open", "Merged", "Dismissed"
-PASS_JOB = "crm_fishpond.duplicates.run_duplicate_pass"
-PASS_JOB_ID = "crm_fishpond:duplicate_pass"
-CHUNK = 1000
 # the ERPNext records a profile links to: the survivor keeps its own and takes the other's when empty
 PARTY_LINKS = ("customer", "lead", "contact")
 CONTACT_FIELDS = ("email_id", "phone", "mobile_no")
-
-
-# --------------------------------------------------------------------------------------------------
-# the pass
-
-
-def enqueue_pass() -> None:
-	jobs.enqueue(PASS_JOB, job_id=PASS_JOB_ID, queue="long", timeout=3600)
-
-
-def run_duplicate_pass() -> dict:
-	"""Find the duplicate pairs of the whole pond and store the differences. Returns counts."""
-	profiles = load_identities()
-	pairs = duplicate_candidates(profiles, engine_setup().config.dedupe)
-	names = dict(zip(profiles["profile"], profiles["person_name"], strict=True))
-	return store(pairs, names)
-
-
-def load_identities() -> pd.DataFrame:
-	"""The columns the matcher reads, one row per profile; the country as its ISO code (phone region)."""
-	lead = frappe.qb.DocType(LEAD)
-	country = frappe.qb.DocType("Country")
-	rows = (
-		frappe.qb.from_(lead)
-		.left_join(country)
-		.on(country.name == lead.country)
-		.select(
-			lead.name,
-			lead.lead_name,
-			lead.company_name,
-			lead.email_id,
-			lead.phone,
-			lead.mobile_no,
-			lead.territory,
-			country.code,
-		)
-		.orderby(lead.name)
-	).run()
-	frame = pd.DataFrame.from_records(
-		list(rows),
-		columns=[
-			"profile",
-			"person_name",
-			"company_name",
-			"email",
-			"phone",
-			"mobile_no",
-			"territory",
-			"country",
-		],
-	).astype(object)
-	# one phone per profile, as the scorer's loader does: the mobile number when there is one
-	mobile = frame.pop("mobile_no")
-	frame["phone"] = mobile.where(mobile.notna() & (mobile != ""), frame["phone"])
-	frame["country"] = frame["country"].str.upper()
-	return frame
-
-
-def evidence_in_words(reason: str) -> str:
-	"""The matcher's reason without contact values: "same email a@b" -> "Same e-mail address"."""
-	words = []
-	for part in (reason or "").split("; "):
-		if part.startswith("same email"):
-			words.append(_("Same e-mail address"))
-		elif part.startswith("same phone"):
-			words.append(_("Same phone number"))
-		elif part:
-			words.append(part[:1].upper() + part[1:])
-	return "; ".join(words)
-
-
-def store(pairs: pd.DataFrame, person_names: dict | None = None) -> dict:
-	"""Write the differences between ``pairs`` (the matcher's output) and the stored candidates."""
-	person_names = person_names or {}
-	cand = frappe.qb.DocType(CANDIDATE)
-	stored = {
-		name: (status, score, evidence)
-		for name, status, score, evidence in (
-			frappe.qb.from_(cand)
-			.select(cand.name, cand.status, cand.score, cand.evidence)
-			.where(cand.status.isin([OPEN, DISMISSED]))
-		).run()
-	}
-	found = {}
-	for a, b, confidence, reason in pairs[["profile_a", "profile_b", "confidence", "reason"]].itertuples(
-		index=False, name=None
-	):
-		found[pair_name(a, b)] = (a, b, round(float(confidence), 3), evidence_in_words(reason))
-
-	new = [name for name in found if name not in stored]
-	changed = [
-		name
-		for name, (status, score, evidence) in stored.items()
-		if status == OPEN
-		and name in found
-		and (round(float(score or 0), 3), evidence or "") != (found[name][2], found[name][3])
-	]
-	vanished = [name for name, (status, _s, _e) in stored.items() if status == OPEN and name not in found]
-
-	now, user = now_datetime(), frappe.session.user
-	fields = [
-		"name", "creation", "modified", "owner", "modified_by", "docstatus",
-		"profile_a", "profile_b", "name_a", "name_b", "score", "evidence", "status",
-	]  # fmt: skip
-	for start in range(0, len(new), CHUNK):
-		rows = []
-		for name in new[start : start + CHUNK]:
-			a, b, score, evidence = found[name]
-			rows.append(
-				(
-					name, now, now, user, user, 0,
-					a, b, person_names.get(a), person_names.get(b), score, evidence, OPEN,
-				)
-			)  # fmt: skip
-		frappe.db.bulk_insert(CANDIDATE, fields, rows)
-	for name in changed:
-		_a, _b, score, evidence = found[name]
-		(
-			frappe.qb.update(cand)
-			.set(cand.score, score)
-			.set(cand.evidence, evidence)
-			.set(cand.modified, now)
-			.set(cand.modified_by, user)
-			.where(cand.name == name)
-		).run()
-	for start in range(0, len(vanished), CHUNK):
-		frappe.qb.from_(cand).delete().where(cand.name.isin(vanished[start : start + CHUNK])).run()
-	return {"found": len(found), "inserted": len(new), "updated": len(changed), "removed": len(vanished)}
 
 
 # --------------------------------------------------------------------------------------------------

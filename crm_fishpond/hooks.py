@@ -170,6 +170,7 @@ doc_events = {
 scheduler_events = {
 	"hourly_long": [
 		"crm_fishpond.sync.backfill.resume_stuck_runs",
+		"crm_fishpond.duplicate_pass.resume_stale_passes",
 		"crm_fishpond.pools.recycle.scheduled_recycle",
 		"crm_fishpond.pools.recycle.scheduled_warnings",
 		"crm_fishpond.sync.ingest.rematch_parked",

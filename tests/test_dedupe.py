@@ -432,8 +432,9 @@ def test_email_blocking_normalises_only_addresses_that_could_match(monkeypatch):
 
 
 def _similar_pairs_reference(keys, group, window, threshold):
-	"""The sorted neighbourhood as it was written before the hits were collected per order: every
-	pair inside each overlapping chunk of 4 * window sorted rows, compared with fuzz.ratio."""
+	"""The sorted neighbourhood by its definition: small groups (at most window + 1 rows) compare
+	every pair; in a bigger group each row is compared with the rows within ``window`` places of it,
+	sorted by key and sorted by reversed key, with fuzz.ratio."""
 	from rapidfuzz import fuzz, process
 
 	from crm_fishpond.engine.dedupe import _text_order
@@ -446,22 +447,18 @@ def _similar_pairs_reference(keys, group, window, threshold):
 				score = process.cpdist([keys[i]], [keys[j]], scorer=fuzz.ratio)[0]
 				if score >= threshold:
 					found.setdefault((i, j), float(score))
-	big = np.flatnonzero(size > window + 1)
-	chunk = 4 * window
-	for sort_keys in (keys[big], np.array([k[::-1] for k in keys[big]], dtype=object)):
-		order = big[_text_order(sort_keys)]
-		order = order[np.argsort(group[order], kind="stable")]
-		for start in range(0, max(len(order) - window, 1), chunk - window):
-			members = order[start : start + chunk]
-			for x in range(len(members)):
-				for y in range(x + 1, len(members)):
-					a, b = members[x], members[y]
-					if group[a] == group[b]:
-						score = process.cdist(
-							[keys[a]], [keys[b]], scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.uint8
-						)[0, 0]
-						if score:
-							found.setdefault((min(a, b), max(a, b)), float(score))
+	for g in np.unique(group[size > window + 1]):
+		rows = np.flatnonzero(group == g)
+		for sort_keys in (keys[rows], np.array([k[::-1] for k in keys[rows]], dtype=object)):
+			order = rows[_text_order(sort_keys)]
+			for x in range(len(order)):
+				for y in range(x + 1, min(x + window + 1, len(order))):
+					a, b = order[x], order[y]
+					score = process.cdist(
+						[keys[a]], [keys[b]], scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.uint8
+					)[0, 0]
+					if score:
+						found.setdefault((min(a, b), max(a, b)), float(score))
 	return found
 
 
@@ -484,3 +481,50 @@ def test_sorted_neighbourhood_finds_the_pairs_of_the_reference(rows, window, thr
 	want = _similar_pairs_reference(keys, group, window, threshold)
 	assert got == want
 	assert len(a) == len(got)  # each pair once
+
+
+def _territory_parts(pond: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
+	"""The profiles split by territory into consecutive ranges of the sorted territories (as the
+	site's duplicate pass splits its company chunks)."""
+	territory = pond["territory"].fillna("")
+	names = sorted(territory.unique())
+	bounds = np.array_split(np.array(names, dtype=object), parts)
+	return [pond[territory.isin(list(b))] for b in bounds if len(b)]
+
+
+@pytest.mark.parametrize("same_territory", [True, False])
+def test_signals_found_apart_combine_into_the_pairs_of_one_pass(same_territory):
+	"""E-mail and phone from their own columns, the company signal per range of territories (or on
+	every row without same_territory), parts in any order: the pairs of duplicate_candidates."""
+	from crm_fishpond.engine.dedupe import SIGNALS, combine_signals, signal_pairs
+	from crm_fishpond.engine.synth import generate_pond
+
+	pond = generate_pond(6_000, 100, seed=9, duplicate_share=0.05).profiles
+	# a few territories big enough for the sorted neighbourhood, some empty
+	pond["territory"] = np.where(np.arange(len(pond)) % 17 == 0, None, pond["territory"])
+	config = DedupeConfig(
+		same_territory=same_territory, fuzzy_window=3, company_threshold=60.0, person_threshold=60.0
+	)
+	whole = duplicate_candidates(pond, config)
+	assert len(whole) > 100
+	assert whole["reason"].str.contains("; ").any(), "some pairs are found by several signals"
+
+	email = signal_pairs(pond[["profile", "email"]], "email", config)
+	phone = signal_pairs(pond[["profile", "phone", "country"]], "phone", config)
+	columns = ["profile", "company_name", "person_name", "territory"]
+	if same_territory:
+		parts = _territory_parts(pond[columns], 3)
+		assert len(parts) == 3
+		company = [signal_pairs(part, "company", config) for part in reversed(parts)]
+	else:
+		company = [signal_pairs(pond[columns], "company", config)]
+	apart = combine_signals([email, phone, *company], config)
+	pd.testing.assert_frame_equal(apart, whole)
+	assert SIGNALS == ("email", "phone", "company")
+
+
+def test_an_unknown_signal_is_refused():
+	from crm_fishpond.engine.dedupe import signal_pairs
+
+	with pytest.raises(EngineConfigError, match="unknown duplicate signal"):
+		signal_pairs(pd.DataFrame({"profile": ["a"]}), "fax")

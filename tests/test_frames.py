@@ -1,4 +1,7 @@
-"""engine.frames: a frame of numbers and dates as text and back, exactly."""
+"""engine.frames: a frame of numbers, dates and text as text and back, exactly."""
+
+import base64
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -48,9 +51,26 @@ def test_an_empty_frame_round_trips():
 	assert list(back.columns) == ["a", "b"] and len(back) == 0
 
 
-def test_text_columns_are_refused():
+def test_text_round_trips_with_missing_values():
+	frame = pd.DataFrame(
+		{
+			"profile_a": np.array(["FPL-1", "FPL-2", "Ünïcødé 株式会社"], dtype=object),
+			"reason": np.array(["same email", None, 'tab\t "quoted" \n line'], dtype=object),
+			"confidence": [0.95, 0.5, 0.123],
+		}
+	)
+	back = unpack_frame(pack_frame(frame))
+	pd.testing.assert_frame_equal(back, frame)
+	assert back["reason"][1] is None
+
+
+def test_values_that_are_not_text_are_refused():
+	with pytest.raises(EngineInputError, match="neither text nor missing"):
+		pack_frame(pd.DataFrame({"mixed": np.array(["a", 3], dtype=object)}))
+	with pytest.raises(EngineInputError, match="neither text nor missing"):
+		pack_frame(pd.DataFrame({"when": pd.to_datetime(["2026-01-01"]).tz_localize("UTC")}))
 	with pytest.raises(EngineInputError, match="not a number"):
-		pack_frame(pd.DataFrame({"name": ["a", "b"]}))
+		pack_frame(pd.DataFrame({"span": pd.to_timedelta([1], unit="D")}))
 
 
 @pytest.mark.parametrize(
@@ -59,8 +79,8 @@ def test_text_columns_are_refused():
 		"",
 		"garbage",
 		'{"format":"pickle","rows":1,"columns":[]}\n',
-		'{"format":"frame1","rows":2,"columns":[["a","<f8"]]}\nAAAA',
-		'{"format":"frame1","rows":1,"columns":[["a","|O"]]}\n' + "eJwDAAAAAAE=",
+		'{"format":"frame2","rows":2,"columns":[["a","<f8",16]]}\nAAAA',
+		'{"format":"frame2","rows":1,"columns":[["a","|O",8]]}\n' + "eJwDAAAAAAE=",
 	],
 )
 def test_what_is_not_a_packed_frame_is_refused(text):
@@ -71,5 +91,13 @@ def test_what_is_not_a_packed_frame_is_refused(text):
 def test_the_data_must_match_its_header():
 	text = pack_frame(pd.DataFrame({"a": [1.0, 2.0]}))
 	header, body = text.split("\n")
-	with pytest.raises(EngineInputError, match="does not match"):
+	with pytest.raises(EngineInputError, match="wrong size"):
 		unpack_frame(header.replace('"rows":2', '"rows":1') + "\n" + body)
+
+
+def test_bytes_beyond_the_columns_are_refused():
+	text = pack_frame(pd.DataFrame({"a": [1.0, 2.0]}))
+	header, _body = text.split("\n")
+	body = base64.b64encode(zlib.compress(np.array([1.0, 2.0, 3.0]).tobytes())).decode()
+	with pytest.raises(EngineInputError, match="does not match"):
+		unpack_frame(header + "\n" + body)

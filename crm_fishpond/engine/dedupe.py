@@ -614,7 +614,9 @@ def _similar_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: 
 	``window`` places of it when the group is sorted by key, and again when sorted by reversed key
 	(which brings together keys that differ near the start). The sorted rows are cut into overlapping
 	chunks of ``4 * window`` (overlap ``window``) matched with one ``cdist`` each, so rapidfuzz converts
-	each string about once per chunk. Returns (a, b, similarity)."""
+	each string about once per chunk; only pairs within ``window`` places are kept, so a group's pairs
+	depend on its own rows alone (not on where the chunks happen to start), and any split of the
+	groups finds the same pairs. Returns (a, b, similarity)."""
 	empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
 	n = len(keys)
 	if n < 2:
@@ -651,7 +653,7 @@ def _similar_pairs(keys: np.ndarray, group: np.ndarray, window: int, threshold: 
 					workers=workers,
 				)
 				r, c = np.nonzero(scores)
-				upper = r < c
+				upper = (r < c) & (c - r <= window)
 				r, c = r[upper], c[upper]
 				first.append(start + r)
 				second.append(start + c)
@@ -828,8 +830,32 @@ def duplicate_candidates(profiles: pd.DataFrame, config: DedupeConfig | None = N
 	Reads ``profile`` and, when present, ``email``, ``phone`` (+ ``country``), ``company_name``,
 	``person_name`` and ``territory``. No self pairs, each pair once, sorted by confidence (highest
 	first) then ids; pairs under ``min_confidence`` are dropped.
+
+	It is :func:`signal_pairs` for each of :data:`SIGNALS` and :func:`combine_signals`, which a
+	fan-out runs apart (each signal's pairs can be found on its own, the company signal's per
+	territory when ``same_territory`` is on).
 	"""
 	config = config or DedupeConfig()
+	return combine_signals([signal_pairs(profiles, signal, config) for signal in SIGNALS], config)
+
+
+SIGNALS = ("email", "phone", "company")
+"""The signals in the order :func:`combine_signals` lists a pair's reasons."""
+
+
+def signal_pairs(profiles: pd.DataFrame, signal: str, config: DedupeConfig | None = None) -> pd.DataFrame:
+	"""The pairs one signal finds (:data:`PAIR_COLUMNS`, not yet combined with the other signals';
+	empty when the signal is off or its columns are missing).
+
+	A signal's pairs depend only on the rows that share its key: the same normalised e-mail address,
+	the same phone number, or (``company``, with ``same_territory``) the same territory. So the pairs
+	of the whole pond are the union of each signal's pairs on its own rows, and the company signal's
+	on any split of the profiles by territory."""
+	config = config or DedupeConfig()
+	if signal not in SIGNALS:
+		raise EngineConfigError(
+			f"unknown duplicate signal {signal!r}; one of {', '.join(SIGNALS)}", field="signal"
+		)
 	require_columns(profiles, ("profile",), "profiles")
 	if profiles["profile"].isna().any():
 		raise EngineInputError("profiles has rows without a profile id")
@@ -837,17 +863,25 @@ def duplicate_candidates(profiles: pd.DataFrame, config: DedupeConfig | None = N
 	if pd.Index(ids).has_duplicates:
 		raise EngineInputError("profiles lists a profile id more than once")
 	profiles = profiles[[c for c in profiles.columns if c in INPUT_COLUMNS]].reset_index(drop=True)
-	signals = []
-	if config.email and "email" in profiles.columns:
+	if signal == "email" and config.email and "email" in profiles.columns:
 		emails = pd.Series(_shared_emails(profiles["email"], config), dtype=object)
-		signals.append(_exact_signal(ids, emails, config.email_confidence, "email", config.max_group_size))
-	if config.phone and "phone" in profiles.columns:
+		return _exact_signal(ids, emails, config.email_confidence, "email", config.max_group_size)
+	if signal == "phone" and config.phone and "phone" in profiles.columns:
 		regions = profiles["country"] if "country" in profiles.columns else None
 		e164 = phone_e164(profiles["phone"], regions, config)
-		signals.append(_exact_signal(ids, e164, config.phone_confidence, "phone", config.max_group_size))
-	if config.company and "company_name" in profiles.columns:
-		signals.append(_company_signal(profiles, ids, config))
-	signals = [s for s in signals if len(s)]
+		return _exact_signal(ids, e164, config.phone_confidence, "phone", config.max_group_size)
+	if signal == "company" and config.company and "company_name" in profiles.columns:
+		return _company_signal(profiles, ids, config)
+	return _frame(np.empty(0, object), np.empty(0, object), np.empty(0), np.empty(0, object))
+
+
+def combine_signals(frames: list[pd.DataFrame], config: DedupeConfig | None = None) -> pd.DataFrame:
+	"""The duplicate pairs from the signals' pairs (:func:`signal_pairs`; frames in the order of
+	:data:`SIGNALS`, a signal's parts in any order): each pair once, ``profile_a < profile_b``, the
+	signals' confidences combined as ``1 - prod(1 - confidence)``, their reasons joined in the order
+	of the frames; sorted by confidence (highest first) then ids, ``min_confidence`` applied."""
+	config = config or DedupeConfig()
+	signals = [s for s in frames if len(s)]
 	if not signals:
 		return _frame(np.empty(0, object), np.empty(0, object), np.empty(0), np.empty(0, object))
 	allp = pd.concat(signals, ignore_index=True)

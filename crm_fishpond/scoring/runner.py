@@ -6,7 +6,7 @@ Full run:
 	           database's order) into chunks of CHUNK and enqueue each chunk as a job of its own
 	summarise  any worker, in any order, as many at once as there are workers: read the chunk's
 	           purchases and store its purchase summary, one row per profile (Fishpond Purchase
-	           Summary)
+	           Output)
 	fit        the last summary to land fits the population models (RFM cut points, BG/NBD,
 	           Gamma-Gamma and the CLV reference) once, on the summaries concatenated in the pond's
 	           order, which is the fit of the whole pond
@@ -55,7 +55,7 @@ from frappe import _
 from frappe.utils import add_days, get_datetime, getdate, now_datetime, nowdate
 from redis import Redis
 
-from crm_fishpond import duplicates, jobs
+from crm_fishpond import duplicate_pass, jobs
 from crm_fishpond.engine.errors import EngineConfigError, EngineInputError
 from crm_fishpond.engine.frames import pack_frame, unpack_frame
 from crm_fishpond.engine.pipeline import fit_models_from_summary, run_pond, summarise
@@ -67,7 +67,6 @@ from crm_fishpond.sync import fanout, runs
 RUN_TYPE = "Rescore"
 RUN_CHUNK = "crm_fishpond.scoring.runner.run_chunk"
 LEAD = "Fishpond Lead"
-SUMMARY = "Fishpond Purchase Summary"
 SUMMARISE, SCORE = "Summarise", "Score"  # the stages of a full run (Fishpond Run Chunk.stage)
 SUMMARY_PROGRESS = (5, 35)  # the progress bar over the summarise stage; the fit brings it to:
 SCORE_PROGRESS = 40  # where the score stage starts
@@ -215,17 +214,7 @@ def _summarise_chunk(run: str, chunk: str, row) -> dict:
 			frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
 		raise
 	buyers = int((summary["orders"].to_numpy() > 0).sum())
-	frappe.db.delete(SUMMARY, {"run": run, "chunk": chunk})  # a chunk taken again replaces its own
-	frappe.get_doc(
-		{
-			"doctype": SUMMARY,
-			"run": run,
-			"chunk": chunk,
-			"profiles": len(summary),
-			"buyers": buyers,
-			"data": pack_frame(summary),
-		}
-	).insert(ignore_permissions=True)
+	fanout.store_output(run, chunk, pack_frame(summary), len(summary))
 	fanout.chunk_done(
 		run,
 		chunk,
@@ -270,7 +259,7 @@ def _fit(run: str) -> int:
 	cursor["model_fit"] = fit
 	ranges = [(c.from_name, c.to_name, c.records) for c in chunks if c.stage == SUMMARISE]
 	added = fanout.insert_ranges(run, LEAD, ranges, stage=SCORE)
-	frappe.db.delete(SUMMARY, {"run": run})
+	fanout.delete_outputs(run)
 	timings = json.loads(frappe.db.get_value("Fishpond Run", run, "timings") or "{}")
 	timings.update(
 		summarise=round(sum(c.seconds or 0 for c in chunks), 3),
@@ -291,12 +280,7 @@ def _fit(run: str) -> int:
 
 def _summaries(run: str, chunks: list) -> pd.DataFrame:
 	"""The summarise stage's summaries of ``chunks``, concatenated in the chunks' order."""
-	table = frappe.qb.DocType(SUMMARY)
-	stored = dict(frappe.qb.from_(table).select(table.chunk, table.data).where(table.run == run).run())
-	missing = [c.from_name for c in chunks if c.name not in stored]
-	if missing:
-		frappe.throw(_("The summary of the chunk from {0} is missing.").format(missing[0]))
-	frames = [unpack_frame(stored.pop(c.name)) for c in chunks]
+	frames = [unpack_frame(text) for text in fanout.outputs(run, chunks)]
 	if not frames:
 		return pd.DataFrame({column: pd.Series([], dtype=float) for column in SUMMARY_COLUMNS})
 	return pd.concat(frames, ignore_index=True)
@@ -405,7 +389,7 @@ def _advance(run: str, resumed: bool = False, here: bool = False) -> bool:
 		return False
 	release_deferred()
 	# the duplicate pass compares every profile with every other: its own job, after the scores
-	duplicates.enqueue_pass()
+	duplicate_pass.enqueue_pass()
 	# follow-up plans enrol the profiles that entered their crowds (crm_fishpond.nurture.crowd)
 	jobs.enqueue(
 		"crm_fishpond.nurture.crowd.enrol_crowds",

@@ -37,6 +37,7 @@ from crm_fishpond import jobs
 from crm_fishpond.sync import runs
 
 CHUNK_DOCTYPE = "Fishpond Run Chunk"
+OUTPUT_DOCTYPE = "Fishpond Chunk Output"
 CHUNK_TIMEOUT = 1800  # seconds a chunk job may run; a chunk takes seconds
 DEAD_MARGIN = 600  # seconds after its timeout before a Running chunk counts as lost
 PLAN_PROGRESS = 10  # the progress bar's share of the plan; the chunks fill the rest
@@ -89,7 +90,7 @@ def split(names: list[str], size: int) -> list[list[str]]:
 def chunk_rows(run: str, fields: list[str] | None = None) -> list:
 	"""The run's chunks in order: name, status, started_at and ``fields``."""
 	table = frappe.qb.DocType(CHUNK_DOCTYPE)
-	columns = ["name", "status", "started_at", *(fields or [])]
+	columns = ["name", "idx", "status", "started_at", *(fields or [])]
 	return (
 		frappe.qb.from_(table)
 		.select(*[table[c] for c in columns])
@@ -266,6 +267,30 @@ def finishing(run: str, wait: int = 60):
 		yield running and all(c.status == "Done" for c in chunk_rows(run))
 	finally:
 		lock.__exit__(None, None, None)
+
+
+def store_output(run: str, chunk: str, data: str, records: int) -> None:
+	"""Keep what the chunk computed for the run's next step (a *Fishpond Chunk Output*), in the
+	chunk's transaction; a chunk taken again replaces its own."""
+	frappe.db.delete(OUTPUT_DOCTYPE, {"run": run, "chunk": chunk})
+	frappe.get_doc(
+		{"doctype": OUTPUT_DOCTYPE, "run": run, "chunk": chunk, "records": records, "data": data}
+	).insert(ignore_permissions=True)
+
+
+def outputs(run: str, chunks) -> list[str]:
+	"""The stored outputs of ``chunks`` (rows of :func:`chunk_rows`), in their order. A chunk Done
+	without its output is an error: the next step must not run on part of the data."""
+	table = frappe.qb.DocType(OUTPUT_DOCTYPE)
+	stored = dict(frappe.qb.from_(table).select(table.chunk, table.data).where(table.run == run).run())
+	missing = [c for c in chunks if c.name not in stored]
+	if missing:
+		frappe.throw(_("The output of chunk {0} of run {1} is missing.").format(missing[0].idx or "", run))
+	return [stored.pop(c.name) for c in chunks]
+
+
+def delete_outputs(run: str) -> None:
+	frappe.db.delete(OUTPUT_DOCTYPE, {"run": run})
 
 
 def summed(chunks, key: str = "stats") -> dict:

@@ -7,7 +7,7 @@ import random
 import frappe
 from frappe.utils import add_days, nowdate
 
-from crm_fishpond import duplicates
+from crm_fishpond import duplicate_pass, duplicates
 from crm_fishpond.accounting import attribution, customer_merge, queue
 from crm_fishpond.api import accounting as api
 from crm_fishpond.crm_fishpond.doctype.fishpond_duplicate_candidate.fishpond_duplicate_candidate import (
@@ -143,7 +143,7 @@ class TestAccountantsDesk(pf.PoolTestCase):
 		for profile in (old_profile, new_profile):
 			frappe.db.set_value("Fishpond Lead", profile, {"phone": mobile, "country": "United Kingdom"})
 		inv = factories.sales_invoice(new)
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		self.assertTrue(frappe.db.exists("Fishpond Duplicate Candidate", pair_name(old_profile, new_profile)))
 		queue.refresh()
 		entry = self.entry_of(inv.name)

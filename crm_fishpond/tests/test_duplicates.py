@@ -7,7 +7,7 @@ import random
 import frappe
 from frappe.utils import now_datetime
 
-from crm_fishpond import duplicates
+from crm_fishpond import duplicate_pass, duplicates
 from crm_fishpond.crm_fishpond.doctype.fishpond_duplicate_candidate.fishpond_duplicate_candidate import (
 	pair_name,
 )
@@ -57,35 +57,35 @@ class TestDuplicates(pf.PoolTestCase):
 	# -- the pass -----------------------------------------------------------------------------------
 	def test_pass_stores_a_pair_with_evidence_once(self):
 		a, b = self.pair()
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		found = candidate(a, b)
 		self.assertIsNotNone(found)
 		self.assertEqual(found.status, "Open")
 		self.assertGreater(found.score, 0.5)
 		self.assertIn("phone", found.evidence.lower())
-		duplicates.run_duplicate_pass()  # idempotent: the same pair, one record
+		duplicate_pass.run_duplicate_pass()  # idempotent: the same pair, one record
 		self.assertEqual(frappe.db.count(CANDIDATE, {"profile_a": min(a, b), "profile_b": max(a, b)}), 1)
 
 	def test_dismissed_pair_never_returns(self):
 		a, b = self.pair()
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		duplicates.dismiss(pair_name(a, b))
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		self.assertEqual(candidate(a, b).status, "Dismissed")
 		self.assertEqual(duplicates.open_candidates(a), [])
 
 	def test_vanished_open_pair_is_removed(self):
 		a, b = self.pair()
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		frappe.db.set_value("Fishpond Lead", b, {"phone": None, "country": None})
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		self.assertIsNone(candidate(a, b))
 
 	# -- who sees what ------------------------------------------------------------------------------
 	def test_rep_sees_only_pairs_of_profiles_they_may_see(self):
 		visible = self.pair()  # both unclaimed in the rep's pool
 		half = self.pair(pool_b=self.q)  # one in a pool the rep is not in
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		frappe.set_user(self.rep)
 		names = set(frappe.get_list(CANDIDATE, pluck="name"))
 		self.assertIn(pair_name(*visible), names)
@@ -141,7 +141,7 @@ class TestDuplicates(pf.PoolTestCase):
 		stage = frappe.get_all("Lifecycle Stage", pluck="name", limit=1)[0]
 		for profile in (survivor, loser):
 			self.add_stage_history(profile, stage)
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		before = self.differences_of(customer)
 		frappe.set_user(self.manager)
 		result = duplicates.merge(pair_name(a, b))
@@ -198,7 +198,7 @@ class TestDuplicates(pf.PoolTestCase):
 	def test_manager_may_choose_the_owner(self):
 		other = pf.rep("fp-dup-rep2@example.com", pools=[self.p])
 		a, b = self.pair(owner_a=self.rep, owner_b=other)
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		frappe.set_user(self.manager)
 		duplicates.merge(pair_name(a, b), owner=other)
 		frappe.set_user("Administrator")
@@ -222,7 +222,7 @@ class TestDuplicates(pf.PoolTestCase):
 		a, b = self.pair()
 		enrol.enrol(plans[0], [a, b])
 		enrol.enrol(plans[1], [b])
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		frappe.set_user(self.manager)
 		duplicates.merge(pair_name(a, b), survivor=a)
 		frappe.set_user("Administrator")
@@ -243,7 +243,7 @@ class TestDuplicates(pf.PoolTestCase):
 
 	def test_merge_refused_for_a_rep(self):
 		a, b = self.pair(owner_a=self.rep, owner_b=self.rep)
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		frappe.set_user(self.rep)
 		with self.assertRaises(frappe.PermissionError):
 			duplicates.merge(pair_name(a, b))
@@ -254,7 +254,7 @@ class TestDuplicates(pf.PoolTestCase):
 		a, b = self.pair()
 		for profile in (a, b):
 			attach_customer(profile, "Customer")
-		duplicates.run_duplicate_pass()
+		duplicate_pass.run_duplicate_pass()
 		frappe.set_user(self.manager)
 		with self.assertRaises(frappe.ValidationError) as raised:
 			duplicates.merge(pair_name(a, b))

@@ -132,7 +132,7 @@ class TestFanOut(FishpondTestCase):
 		self.assertEqual(doc.chunks[: len(summarised)], summarised)
 		self.assertEqual(written(names), expected)
 		# the summaries are gone once the fit is stored
-		self.assertFalse(frappe.db.exists("Fishpond Purchase Summary", {"run": many}))
+		self.assertFalse(frappe.db.exists("Fishpond Chunk Output", {"run": many}))
 		# the run's counters add up its chunks: the profiles scored once each
 		self.assertEqual(doc.processed, doc.total)
 		self.assertEqual(doc.processed, sum(c.records for c in scored))
@@ -182,11 +182,9 @@ class TestFanOut(FishpondTestCase):
 		self.assertTrue(all(c.status == "Done" for c in doc.chunks))
 		self.assertEqual(doc.processed, 0, "summaries are not the profiles processed")
 		self.assertEqual(doc.progress, runner.SUMMARY_PROGRESS[1])
-		stored = frappe.get_all(
-			"Fishpond Purchase Summary", {"run": run}, ["chunk", "profiles", "buyers", "data"]
-		)
+		stored = frappe.get_all("Fishpond Chunk Output", {"run": run}, ["chunk", "records", "data"])
 		self.assertEqual(sorted(s.chunk for s in stored), sorted(c.name for c in doc.chunks))
-		self.assertEqual(sum(s.profiles for s in stored), doc.total)
+		self.assertEqual(sum(s.records for s in stored), doc.total)
 		self.assertNotIn("model_fit", runs.get_cursor(run))
 		# nothing was scored yet
 		self.assertTrue(all(lead["lead_score"] in (0, None) for lead in written(names)["leads"]))
@@ -194,7 +192,7 @@ class TestFanOut(FishpondTestCase):
 		result = runner.run_rescore(run)  # the resume (the cron's, or Resume)
 		self.assertEqual(result["status"], "Completed")
 		self.assertEqual(written(names), expected)
-		self.assertFalse(frappe.db.exists("Fishpond Purchase Summary", {"run": run}))
+		self.assertFalse(frappe.db.exists("Fishpond Chunk Output", {"run": run}))
 
 	def test_a_chunk_that_fails_to_summarise_fails_the_run_and_resume_retries_it(self):
 		names = make_pond(6)
@@ -224,12 +222,12 @@ class TestFanOut(FishpondTestCase):
 		failed = next(c for c in doc.chunks if c.stage == runner.SUMMARISE and c.idx == 2)
 		self.assertEqual((failed.status, failed.attempts), ("Done", 2))
 
-	def test_managers_read_purchase_summaries_nobody_edits_them(self):
+	def test_managers_read_chunk_outputs_nobody_edits_them(self):
 		make_pond(2)
 		run = runs.create_run("Rescore")
 		with patch.object(runner, "_advance", return_value=False):
 			runner.run_rescore(run, here=True)
-		name = frappe.db.get_value("Fishpond Purchase Summary", {"run": run})
+		name = frappe.db.get_value("Fishpond Chunk Output", {"run": run})
 		self.assertTrue(name)
 		for email, roles in (
 			("fp-summary-manager@example.com", ["Fishpond Manager"]),
@@ -242,12 +240,12 @@ class TestFanOut(FishpondTestCase):
 			frappe.get_doc("User", email).add_roles(*roles)
 		try:
 			frappe.set_user("fp-summary-manager@example.com")
-			self.assertTrue(frappe.has_permission("Fishpond Purchase Summary", "read", name))
-			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "write", name))
-			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "create"))
-			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "delete", name))
+			self.assertTrue(frappe.has_permission("Fishpond Chunk Output", "read", name))
+			self.assertFalse(frappe.has_permission("Fishpond Chunk Output", "write", name))
+			self.assertFalse(frappe.has_permission("Fishpond Chunk Output", "create"))
+			self.assertFalse(frappe.has_permission("Fishpond Chunk Output", "delete", name))
 			frappe.set_user("fp-summary-rep@example.com")
-			self.assertFalse(frappe.has_permission("Fishpond Purchase Summary", "read", name))
+			self.assertFalse(frappe.has_permission("Fishpond Chunk Output", "read", name))
 		finally:
 			frappe.set_user("Administrator")
 

@@ -147,13 +147,21 @@ class TestScoring(FishpondTestCase):
 		self.assertGreaterEqual(doc.total, len(our_profiles()))
 		self.assertEqual(doc.processed, doc.total)
 		timings = json.loads(doc.timings)
-		for key in ("load", "engine", "plan", "write", "total", "chunks", "workers", "model_fit", "as_of"):
+		for key in (
+			"plan", "summarise", "read_summaries", "engine", "write", "total", "chunks", "workers",
+			"model_fit", "as_of", "purchase_rows",
+		):  # fmt: skip
 			self.assertIn(key, timings)
 		chunks = frappe.get_all(
-			"Fishpond Run Chunk", {"parent": run}, ["status", "records", "attempts", "worker"], order_by="idx"
+			"Fishpond Run Chunk",
+			{"parent": run},
+			["stage", "status", "records", "attempts", "worker"],
+			order_by="idx",
 		)
-		self.assertEqual(len(chunks), timings["chunks"])
-		self.assertEqual(sum(c.records for c in chunks), doc.total)
+		# each stage (summarise, then score) splits the pond the same way
+		self.assertEqual(len(chunks), 2 * timings["chunks"])
+		for stage in (runner.SUMMARISE, runner.SCORE):
+			self.assertEqual(sum(c.records for c in chunks if c.stage == stage), doc.total)
 		self.assertTrue(all(c.status == "Done" and c.attempts == 1 and c.worker for c in chunks))
 		self.assertEqual(api.rescore_status(run)["status"], "Completed")
 
@@ -221,17 +229,18 @@ class TestScoring(FishpondTestCase):
 		cursor = json.loads(doc.cursor)
 		self.assertTrue(cursor["model_fit"])
 		self.assertEqual(doc.processed, 4)
-		states = [c.status for c in doc.chunks]
-		self.assertEqual(states[:3], ["Done", "Done", "Running"])
+		self.assertTrue(all(c.status == "Done" for c in doc.chunks if c.stage == runner.SUMMARISE))
+		scored = [c for c in doc.chunks if c.stage == runner.SCORE]
+		self.assertEqual([c.status for c in scored[:3]], ["Done", "Done", "Running"])
 		done_before = {
-			n for c in doc.chunks[:2] for n in runner.loader.profile_names_between(c.from_name, c.to_name)
+			n for c in scored[:2] for n in runner.loader.profile_names_between(c.from_name, c.to_name)
 		}
 
 		# the worker stops beating; once its chunk's job has timed out, the cron resumes the run: same
 		# fit, chunks not done (a chunk Running within its job's timeout is left to its worker)
 		frappe.db.set_value("Fishpond Run", run, "heartbeat", add_to_date(now_datetime(), hours=-1))
 		frappe.db.set_value(
-			"Fishpond Run Chunk", doc.chunks[2].name, "started_at", add_to_date(now_datetime(), hours=-1)
+			"Fishpond Run Chunk", scored[2].name, "started_at", add_to_date(now_datetime(), hours=-1)
 		)
 		with patch.object(writer, "write_results", side_effect=real) as resumed:
 			runner.schedule_rescore()
@@ -239,7 +248,11 @@ class TestScoring(FishpondTestCase):
 		self.assertEqual(doc.status, "Completed")
 		self.assertEqual(doc.processed, doc.total)
 		self.assertEqual(json.loads(doc.cursor)["model_fit"], cursor["model_fit"])
-		self.assertEqual(doc.chunks[2].attempts, 2, "the chunk killed mid-way ran again")
+		self.assertEqual(
+			next(c for c in doc.chunks if c.name == scored[2].name).attempts,
+			2,
+			"the chunk killed mid-way ran again",
+		)
 		done = {n for call in resumed.call_args_list for n in call.args[0].index}
 		self.assertFalse(done & done_before, "committed chunks are not written again")
 		after = snapshot()

@@ -21,7 +21,7 @@ class FishpondRun(Document):
 		log: DF.LongText | None
 		processed: DF.Int
 		progress: DF.Percent
-		run_type: DF.Literal["Backfill", "Rescore", "Recycle", "Reconcile"]
+		run_type: DF.Literal["Backfill", "Rescore", "Recycle", "Reconcile", "Duplicates"]
 		started_at: DF.Datetime | None
 		status: DF.Literal["Queued", "Running", "Completed", "Failed", "Cancelled"]
 		timings: DF.JSON | None

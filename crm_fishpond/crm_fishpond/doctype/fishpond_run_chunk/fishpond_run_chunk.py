@@ -24,7 +24,7 @@ class FishpondRunChunk(Document):
 		reference_doctype: DF.Link | None
 		rule_errors: DF.JSON | None
 		seconds: DF.Float
-		stage: DF.Literal["", "Summarise", "Score"]
+		stage: DF.Literal["", "Summarise", "Score", "E-mail", "Phone", "Company"]
 		started_at: DF.Datetime | None
 		stats: DF.JSON | None
 		status: DF.Literal["Queued", "Running", "Done", "Failed"]

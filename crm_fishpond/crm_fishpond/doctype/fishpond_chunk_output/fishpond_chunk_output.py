@@ -1,7 +1,7 @@
 from frappe.model.document import Document
 
 
-class FishpondPurchaseSummary(Document):
+class FishpondChunkOutput(Document):
 	# begin: auto-generated types
 	# This code is auto-generated. Do not modify anything in this block.
 
@@ -10,11 +10,10 @@ class FishpondPurchaseSummary(Document):
 	if TYPE_CHECKING:
 		from frappe.types import DF
 
-		buyers: DF.Int
 		chunk: DF.Data | None
 		data: DF.LongText | None
-		profiles: DF.Int
+		records: DF.Int
 		run: DF.Link | None
 	# end: auto-generated types
-	"""One chunk's purchase summary, between a full rescore's first stage and its fit (written and
-	deleted by crm_fishpond.scoring.runner; read-only in Desk)."""
+	"""What a chunk computed for its run's next step (written and deleted by the runs that fan out:
+	crm_fishpond.scoring.runner, crm_fishpond.duplicates; read-only in Desk)."""
