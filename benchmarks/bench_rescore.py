@@ -283,6 +283,7 @@ def generate(args) -> None:
 				"fishpond_lead": PREFIX + it["profile"],
 				"interaction_type": it["type"].str.title(),
 				"direction": it["direction"].fillna("outbound").str.title(),
+				# the microseconds a Python datetime keeps (was .dt.to_pydatetime(): same values)
 				"interaction_time": it["time"].dt.floor("us"),
 				"subject": "bench",
 			}
