@@ -11,3 +11,13 @@ class TestFishpondTransaction(FishpondTestCase):
 			self.assertTrue(perms[role].read, role)
 			self.assertFalse(perms[role].write or perms[role].create, role)
 		self.assertTrue(meta.in_create)
+
+	def test_the_columns_erpnext_searches_on_cancel_are_indexed(self):
+		"""Cancelling or deleting a voucher makes Frappe look for documents that link to it, through
+		every Link and Dynamic Link field of every doctype: on a pond of 10,000,000 rows an unindexed
+		``return_against`` made each Sales Order cancel scan the table (7 s)."""
+		for column in ("voucher_no", "return_against", "customer", "fishpond_lead", "consolidated_invoice"):
+			self.assertTrue(
+				frappe.db.get_column_index("tabFishpond Transaction", column, unique=False),
+				f"{column} has no index",
+			)
