@@ -208,10 +208,12 @@ def _summarise_chunk(run: str, chunk: str, row) -> dict:
 		inputs = loader.load_chunk_purchases(names)
 		summary = summarise(inputs, engine_setup().config, end_of_day(cursor["as_of"]))
 	except Exception as e:
-		_fail(run, _("Summarising the chunk from {0} to {1} failed").format(row.from_name, row.to_name))
-		fanout.failed_chunk(chunk)
-		if isinstance(e, (EngineConfigError, EngineInputError)):
-			frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
+		_chunk_failed(
+			run,
+			chunk,
+			e,
+			_("Summarising the chunk from {0} to {1} failed").format(row.from_name, row.to_name),
+		)
 		raise
 	buyers = int((summary["orders"].to_numpy() > 0).sum())
 	fanout.store_output(run, chunk, pack_frame(summary), len(summary))
@@ -226,6 +228,15 @@ def _summarise_chunk(run: str, chunk: str, row) -> dict:
 	_summary_progress(run)
 	_commit()
 	return {"status": "Done", "profiles": len(names), "buyers": buyers}
+
+
+def _chunk_failed(run: str, chunk: str, error: Exception, message: str) -> None:
+	"""A chunk whose reading or engine step failed fails its run (the resume takes it again); the
+	engine's refusal of the data is raised as a translated error."""
+	_fail(run, message)
+	fanout.failed_chunk(chunk)
+	if isinstance(error, (EngineConfigError, EngineInputError)):
+		frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(error)))
 
 
 def _summary_progress(run: str) -> None:
@@ -304,10 +315,12 @@ def _score_chunk(run: str, chunk: str, row) -> dict:
 			dedupe=False,
 		)
 	except Exception as e:
-		_fail(run, _("The engine failed on the chunk from {0} to {1}").format(row.from_name, row.to_name))
-		fanout.failed_chunk(chunk)
-		if isinstance(e, (EngineConfigError, EngineInputError)):
-			frappe.throw(_("The scoring engine rejected the pond: {0}").format(str(e)))
+		_chunk_failed(
+			run,
+			chunk,
+			e,
+			_("The engine failed on the chunk from {0} to {1}").format(row.from_name, row.to_name),
+		)
 		raise
 	tags = result.tags if len(result.tags) else None
 	try:
