@@ -216,6 +216,39 @@ def test_a_fanned_out_run_gives_every_part_the_rows_of_one_run(pond, result):
 	pd.testing.assert_frame_equal(tags, expected)
 
 
+def test_a_part_scored_from_its_stored_summary_gets_the_rows_of_one_run(pond, result):
+	"""The fan-out's second stage: each part scored from the summary its first stage stored (packed
+	with the profiles named), without its purchases: the rows of a single run over the pond."""
+	fitted = fit_models(pond, CONFIG, as_of=AS_OF)
+	parts = np.array_split(pond.profiles["profile"].to_numpy(), 4)
+	metrics = []
+	for part in parts:
+		inputs = pond.subset(part)
+		# stored in another order (the database's collation is not Python's): matched by the names
+		stored = unpack_frame(pack_frame(summarise(inputs, CONFIG, as_of=AS_OF).reset_index()[::-1]))
+		without_purchases = PondInputs(
+			inputs.profiles, interactions=inputs.interactions, events=inputs.events
+		)
+		scored = run_pond(without_purchases, CONFIG, as_of=AS_OF, models=fitted, dedupe=False, summary=stored)
+		metrics.append(scored.metrics)
+	together = pd.concat(metrics).loc[result.metrics.index]
+	pd.testing.assert_frame_equal(together.set_axis(together.index.astype(object)), result.metrics)
+
+
+def test_a_stored_summary_must_be_of_the_profiles_scored(pond):
+	inputs = pond.subset(pond.profiles["profile"].to_numpy()[:10])
+	stored = summarise(inputs, CONFIG, as_of=AS_OF).reset_index()
+	fitted = fit_models(pond, CONFIG, as_of=AS_OF)
+	with pytest.raises(EngineInputError, match="summary"):
+		run_pond(inputs, CONFIG, as_of=AS_OF, models=fitted, summary=stored.iloc[1:])
+	with pytest.raises(EngineInputError, match="summary"):
+		run_pond(inputs, CONFIG, as_of=AS_OF, models=fitted, summary=stored.iloc[[0, *range(9)]])
+	with pytest.raises(EngineInputError, match="summary"):
+		run_pond(inputs, CONFIG, as_of=AS_OF, models=fitted, summary=stored.drop(columns="profile").iloc[:9])
+	with pytest.raises(EngineInputError, match="summary"):
+		run_pond(inputs, CONFIG, as_of=AS_OF, models=fitted, summary=stored[["profile"]])
+
+
 def test_a_profile_is_ranked_against_the_fitted_population(pond, result):
 	"""Scored with models, a profile's CLV share is taken among the fit's CLVs, not the part's own."""
 	clv = result.metrics["clv"]

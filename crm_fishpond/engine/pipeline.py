@@ -229,6 +229,7 @@ def run_pond(
 	models: FittedModels | Mapping[str, Any] | None = None,
 	*,
 	dedupe: bool = True,
+	summary: pd.DataFrame | None = None,
 ) -> PondResult:
 	"""Compute every metric, tag and duplicate candidate of a pond as of ``as_of`` (default: today).
 
@@ -236,7 +237,10 @@ def run_pond(
 	and the BG/NBD and Gamma-Gamma models are fitted on this pond; with ``models`` (a
 	:class:`FittedModels` or its dict form) they are reused, which is what an incremental rescore of a
 	few profiles wants. ``dedupe=False`` skips duplicate detection (it compares profiles with each
-	other, so it belongs in full runs).
+	other, so it belongs in full runs). ``summary``: the profiles' purchase summary, computed before
+	(:func:`summarise` of the same profiles as of the same day: with a ``profile`` column naming its
+	rows, in any order, or in the profiles' order without one), used instead of reading
+	``inputs.transactions``: the second stage of a fan-out scores a chunk its first stage summarised.
 	"""
 	timings: dict[str, float] = {}
 	started = time.perf_counter()
@@ -250,7 +254,10 @@ def run_pond(
 		index = pd.Index(ids, dtype=object, name="profile")
 
 	with _timed(timings, "rfm"):
-		summary = _summary(inputs.transactions, index, config, as_of)
+		if summary is None:
+			summary = _summary(inputs.transactions, index, config, as_of)
+		else:
+			summary = _given_summary(summary, index)
 		refit = models is None
 		thresholds = (
 			fit_rfm_thresholds(summary, config.rfm, fitted_on=as_of.isoformat()) if refit else models.rfm
@@ -386,6 +393,24 @@ def _summary(
 	return rfm_summary(
 		transactions, as_of, profiles=index, zero_amount_purchases=config.rfm.zero_amount_purchases
 	)
+
+
+def _given_summary(summary: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+	"""A summary passed to :func:`run_pond`, checked to be the profiles' own, in their order: by its
+	``profile`` column when it has one (in any order), else by position."""
+	require_columns(summary, SUMMARY_COLUMNS, "summary")
+	if "profile" not in summary.columns:
+		if len(summary) != len(index):
+			raise EngineInputError(f"summary has {len(summary)} rows for {len(index)} profiles")
+		summary = summary.copy()
+		summary.index = index
+		return summary
+	named = pd.Index(summary["profile"].astype(str).to_numpy(dtype=object), dtype=object, name="profile")
+	if named.has_duplicates or len(named) != len(index) or not named.isin(index).all():
+		raise EngineInputError("summary: its profiles are not the profiles of the inputs")
+	summary = summary.drop(columns=["profile"])
+	summary.index = named
+	return summary.reindex(index)
 
 
 def _fitted(

@@ -103,26 +103,26 @@ def profile_names_between(first: str, last: str) -> list[str]:
 
 
 @frappe.read_only()
-def load_chunk_inputs(profiles: Sequence[str]) -> PondInputs:
+def load_chunk_inputs(profiles: Sequence[str], purchases: bool = True) -> PondInputs:
 	""":func:`load_inputs` for a chunk of a full run, read from the site's read replica when it has
 	one (``read_from_replica``): plain consistent reads, which take no locks that would hold up order
 	entry. A full run's data is as of its plan, so a replica's lag of a moment changes nothing; the
-	incremental rescore, which follows an event by milliseconds, reads the primary."""
-	return load_inputs(profiles)
+	incremental rescore, which follows an event by milliseconds, reads the primary. ``purchases``
+	False: no transactions (a score chunk whose purchase summary its run stored)."""
+	return load_inputs(profiles, purchases=purchases)
 
 
-def load_inputs(profiles: Sequence[str] | None = None) -> PondInputs:
-	"""The four frames for ``profiles`` (default: every profile), profiles ordered by name."""
+def load_inputs(profiles: Sequence[str] | None = None, purchases: bool = True) -> PondInputs:
+	"""The four frames for ``profiles`` (default: every profile), profiles ordered by name (without
+	the purchases when ``purchases`` is False)."""
 	names = None if profiles is None else sorted(set(profiles))
 	if names is not None and not names:
 		return PondInputs(profiles=pd.DataFrame({"profile": pd.Series([], dtype=object)}))
 	frame = load_profiles(names)
-	return PondInputs(
-		profiles=frame,
-		transactions=load_purchases(names),
-		interactions=load_interactions(names),
-		events=load_events(names),
-	)
+	activity = {"interactions": load_interactions(names), "events": load_events(names)}
+	if not purchases:
+		return PondInputs(profiles=frame, **activity)  # no transactions
+	return PondInputs(profiles=frame, transactions=load_purchases(names), **activity)
 
 
 def load_profiles(names: list[str] | None = None) -> pd.DataFrame:

@@ -70,7 +70,10 @@ LEAD = "Fishpond Lead"
 SUMMARISE, SCORE = "Summarise", "Score"  # the stages of a full run (Fishpond Run Chunk.stage)
 SUMMARY_PROGRESS = (5, 35)  # the progress bar over the summarise stage; the fit brings it to:
 SCORE_PROGRESS = 40  # where the score stage starts
-CHUNK = 5000  # profiles a chunk: each rq job costs a worker about 0.5-1 s of its own (fork, site setup)
+# profiles a chunk. Each rq job costs its worker about 0.7 s of its own: the work horse rq forks
+# imports pandas, numpy, scipy and the engine for every job. Chunks of 20,000 make that a few
+# percent of a chunk's work, while a million profiles still give 50 chunks a stage to share out.
+CHUNK = 20_000
 RETRIES = 3
 RETRY_DELAY_SECONDS = 2
 DEFERRED_KEY = "fishpond:rescore_deferred"
@@ -216,7 +219,8 @@ def _summarise_chunk(run: str, chunk: str, row) -> dict:
 		)
 		raise
 	buyers = int((summary["orders"].to_numpy() > 0).sum())
-	fanout.store_output(run, chunk, pack_frame(summary), len(summary))
+	# the profiles named: the score stage scores the chunk from this summary (_stored_summary)
+	fanout.store_output(run, chunk, pack_frame(summary.reset_index()), len(summary))
 	fanout.chunk_done(
 		run,
 		chunk,
@@ -250,8 +254,8 @@ def _summary_progress(run: str) -> None:
 
 def _fit(run: str) -> int:
 	"""The step between the stages: fit the models on the chunks' summaries (in the pond's order),
-	store the fit, add the score stage's chunks (the summarise stage's ranges) and delete the
-	summaries. Returns how many chunks it added."""
+	store the fit and add the score stage's chunks (the summarise stage's ranges; each scores from
+	its range's summary, deleted when the run completes). Returns how many chunks it added."""
 	cursor = runs.get_cursor(run)
 	runs.save_progress(run, progress=SUMMARY_PROGRESS[1])
 	runs.publish(run, SUMMARY_PROGRESS[1], _("Fitting the models"))
@@ -270,7 +274,6 @@ def _fit(run: str) -> int:
 	cursor["model_fit"] = fit
 	ranges = [(c.from_name, c.to_name, c.records) for c in chunks if c.stage == SUMMARISE]
 	added = fanout.insert_ranges(run, LEAD, ranges, stage=SCORE)
-	fanout.delete_outputs(run)
 	timings = json.loads(frappe.db.get_value("Fishpond Run", run, "timings") or "{}")
 	timings.update(
 		summarise=round(sum(c.seconds or 0 for c in chunks), 3),
@@ -291,7 +294,9 @@ def _fit(run: str) -> int:
 
 def _summaries(run: str, chunks: list) -> pd.DataFrame:
 	"""The summarise stage's summaries of ``chunks``, concatenated in the chunks' order."""
-	frames = [unpack_frame(text) for text in fanout.outputs(run, chunks)]
+	frames = [
+		unpack_frame(text).drop(columns="profile", errors="ignore") for text in fanout.outputs(run, chunks)
+	]
 	if not frames:
 		return pd.DataFrame({column: pd.Series([], dtype=float) for column in SUMMARY_COLUMNS})
 	return pd.concat(frames, ignore_index=True)
@@ -307,12 +312,14 @@ def _score_chunk(run: str, chunk: str, row) -> dict:
 		setup = engine_setup()
 		names = loader.profile_names_between(row.from_name, row.to_name)
 		fitted = models.load_fit(cursor["model_fit"])
+		summary = _stored_summary(run, row, names)
 		result = run_pond(
-			loader.load_chunk_inputs(names),
+			loader.load_chunk_inputs(names, purchases=summary is None),
 			setup.config,
 			end_of_day(cursor["as_of"]),
 			models=fitted,
 			dedupe=False,
+			summary=summary,
 		)
 	except Exception as e:
 		_chunk_failed(
@@ -343,6 +350,30 @@ def _score_chunk(run: str, chunk: str, row) -> dict:
 		fanout.set_chunk(chunk, rule_errors=frappe.as_json(result.rule_errors))
 	_commit()
 	return {"status": "Done", **stats.as_dict()}
+
+
+def _stored_summary(run: str, row, names: list[str]) -> pd.DataFrame | None:
+	"""The purchase summary the summarise stage stored for the score chunk's range, when it names
+	exactly the chunk's profiles (the run's purchases are as of its plan); None sends the chunk back
+	to the purchases (a profile added to the range since, an output of an older version)."""
+	summarised = frappe.db.get_value(
+		fanout.CHUNK_DOCTYPE,
+		{
+			"parent": run,
+			"parenttype": "Fishpond Run",
+			"stage": SUMMARISE,
+			"from_name": row.from_name,
+			"to_name": row.to_name,
+		},
+		"name",
+	)
+	text = fanout.output(run, summarised) if summarised else None
+	if text is None:
+		return None
+	summary = unpack_frame(text)
+	if "profile" not in summary.columns or sorted(summary["profile"]) != sorted(names):
+		return None
+	return summary
 
 
 def _write_chunk_with_retries(run, first: str, metrics, tags, fit) -> writer.WriteStats:
@@ -437,6 +468,7 @@ def _complete(run: str) -> None:
 	runs.save_progress(
 		run, status="Completed", progress=100, finished_at=now_datetime(), timings=frappe.as_json(summary)
 	)
+	fanout.delete_outputs(run)  # the summaries the score chunks read
 	runs.append_log(
 		run,
 		_("Completed: {0} profiles, {1} updated, {2} stage changes, {3} tags added, {4} removed").format(

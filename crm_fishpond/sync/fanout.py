@@ -289,6 +289,11 @@ def outputs(run: str, chunks) -> list[str]:
 	return [stored.pop(c.name) for c in chunks]
 
 
+def output(run: str, chunk: str) -> str | None:
+	"""The stored output of one chunk, or None."""
+	return frappe.db.get_value(OUTPUT_DOCTYPE, {"run": run, "chunk": chunk}, "data")
+
+
 def delete_outputs(run: str) -> None:
 	frappe.db.delete(OUTPUT_DOCTYPE, {"run": run})
 

@@ -131,7 +131,7 @@ class TestFanOut(FishpondTestCase):
 		)
 		self.assertEqual(doc.chunks[: len(summarised)], summarised)
 		self.assertEqual(written(names), expected)
-		# the summaries are gone once the fit is stored
+		# the summaries are gone once the run completed
 		self.assertFalse(frappe.db.exists("Fishpond Chunk Output", {"run": many}))
 		# the run's counters add up its chunks: the profiles scored once each
 		self.assertEqual(doc.processed, doc.total)
@@ -192,6 +192,43 @@ class TestFanOut(FishpondTestCase):
 		result = runner.run_rescore(run)  # the resume (the cron's, or Resume)
 		self.assertEqual(result["status"], "Completed")
 		self.assertEqual(written(names), expected)
+		self.assertFalse(frappe.db.exists("Fishpond Chunk Output", {"run": run}))
+
+	def test_score_chunks_read_their_stored_summaries_not_the_purchases(self):
+		"""Each profile's purchases are read once per run: a score chunk scores from its range's
+		summary. A chunk whose range changed since (a profile deleted) reads its purchases again."""
+		names = make_pond(9)
+		reset_scores(names)
+		runner.run_rescore(runs.create_run("Rescore"), chunk_size=100_000)
+		expected = written(names)
+		reset_scores(names)
+
+		run = runs.create_run("Rescore")
+		with patch.object(runner, "_advance", return_value=False):
+			runner.run_rescore(run, chunk_size=3, here=True)  # the summaries, not yet the fit
+		chunks = frappe.get_doc("Fishpond Run", run).chunks
+		bounds = {c.from_name for c in chunks} | {c.to_name for c in chunks}
+		gone = next(n for n in names if n not in bounds)  # inside a range
+		changed = next(c for c in chunks if c.from_name < gone < c.to_name)
+		frappe.db.delete("Fishpond Transaction", {"fishpond_lead": gone})
+		frappe.db.delete("Fishpond Interaction", {"fishpond_lead": gone})
+		frappe.db.delete("Fishpond Lead", gone)
+
+		with patch.object(loader, "load_purchases", wraps=loader.load_purchases) as purchases:
+			result = runner.run_rescore(run)  # the resume fits and scores
+		self.assertEqual(result["status"], "Completed")
+		self.assertEqual(purchases.call_count, 1, "only the chunk that lost a profile read its purchases")
+		(read,) = purchases.call_args.args
+		self.assertNotIn(gone, read)
+		self.assertEqual((read[0], read[-1]), (changed.from_name, changed.to_name))
+		kept = [n for n in names if n != gone]
+		self.assertEqual(
+			written(kept),
+			{
+				key: [row for row in rows if row.get("name", row.get("parent")) != gone]
+				for key, rows in expected.items()
+			},
+		)
 		self.assertFalse(frappe.db.exists("Fishpond Chunk Output", {"run": run}))
 
 	def test_a_chunk_that_fails_to_summarise_fails_the_run_and_resume_retries_it(self):
