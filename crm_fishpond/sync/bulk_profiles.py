@@ -6,6 +6,7 @@ import frappe
 from frappe.model.naming import parse_naming_series
 from frappe.utils import now_datetime
 
+from crm_fishpond import bulk
 from crm_fishpond.sync.profiles import customer_values, default_pool
 
 SERIES = "FPL-.YYYY.-"
@@ -99,7 +100,7 @@ def ensure_profiles_for_customers(customers: list[str]) -> dict[str, str]:
 			values["fishpond"] = pool
 			rows.append([name, now, now, user, user, 0, SERIES] + [values.get(f) for f in INSERTED_FIELDS])
 			found[record.name] = name
-		frappe.db.bulk_insert(
+		bulk.insert_rows(
 			"Fishpond Lead",
 			[
 				"name",

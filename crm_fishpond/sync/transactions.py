@@ -17,7 +17,7 @@ from decimal import Decimal
 import frappe
 from frappe.utils import cint, flt, getdate, now_datetime
 
-from crm_fishpond import jobs
+from crm_fishpond import bulk, jobs
 from crm_fishpond.bulk import CHILD_COLUMNS, DOC_COLUMNS
 from crm_fishpond.engine.voucher_items import item_differences
 from crm_fishpond.sync import pos
@@ -167,7 +167,7 @@ def _insert_items(rows: list[tuple[str, list[dict]]]) -> None:
 		for name, child in rows
 		for idx, item in enumerate(child, start=1)
 	]
-	frappe.db.bulk_insert("Fishpond Transaction Item", ITEM_COLUMNS, values, chunk_size=5000)
+	bulk.insert_rows("Fishpond Transaction Item", ITEM_COLUMNS, values)
 
 
 def insert_rows(rows: list[tuple[dict, list[dict]]]) -> None:
@@ -188,7 +188,7 @@ def insert_rows(rows: list[tuple[dict, list[dict]]]) -> None:
 		+ [parent["voucher_type"], parent["voucher_no"]]
 		for parent, _child in rows
 	]
-	frappe.db.bulk_insert("Fishpond Transaction", fields, values, chunk_size=2000)
+	bulk.insert_rows("Fishpond Transaction", fields, values)
 	_insert_items([(parent["name"], child) for parent, child in rows])
 
 
