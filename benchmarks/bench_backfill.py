@@ -4,27 +4,37 @@ credit notes and a second currency), written straight into ERPNext's tables unde
 Prints documents/s of the first backfill, the reconciliation's difference count (target 0), and the
 second run's writes (target 0 inserted, 0 updated). Removes everything it generated at the end.
 
+The history is built with numpy and written with one LOAD DATA LOCAL INFILE per million rows
+(benchmarks/_load.py; through bulk_insert when the server has local_infile OFF).
+
 Run:  /opt/frappe-bench/env/bin/python benchmarks/bench_backfill.py --site fishpond.localhost --invoices 10000
-      (add --workers 2 to fan the chunks out to two real workers instead of running them here)
+      /opt/frappe-bench/env/bin/python benchmarks/bench_backfill.py --site S --invoices 1000000 --workers 2
+      (--workers N fans the chunks out to N real workers instead of running them here; --customers
+      defaults to a tenth of the invoices)
 """
 
 from __future__ import annotations
 
-import random
 import time
 
+import numpy as np
+import pandas as pd
+from _load import infile_connection, write_frame
 from _site import Workers, connect, drain_long_queue, peak_rss_mib
 
 PREFIX = "FPB-"
 
 
 def generate(frappe, invoices: int, customers: int, seed: int = 7) -> None:
-	from frappe.utils import add_days, getdate, now_datetime
+	"""``customers`` Customers and ``invoices`` submitted Sales Invoices (2% cancelled, 3% credit notes
+	against an earlier invoice, 20% in a second currency) of 1-3 lines each, built with numpy and
+	written with _load.write_frame (LOAD DATA LOCAL INFILE, or bulk_insert when the server refuses it)."""
+	from frappe.utils import getdate, now_datetime
 
 	from crm_fishpond.tests import factories as f
 	from crm_fishpond.tests.utils import make_item
 
-	rng = random.Random(seed)
+	rng = np.random.default_rng(seed)
 	company = f.company()
 	base_currency = f.company_currency()
 	foreign = "EUR" if base_currency != "EUR" else "USD"
@@ -34,140 +44,91 @@ def generate(frappe, invoices: int, customers: int, seed: int = 7) -> None:
 	)
 	group = frappe.db.get_value("Customer Group", {"is_group": 0}, "name")
 	territory = frappe.db.get_value("Territory", {"is_group": 0}, "name")
-	now, user = now_datetime(), "Administrator"
-	cust_rows = [
-		[f"{PREFIX}CUST-{i:05d}", now, now, user, user, 0, f"Bench Customer {i}", "Company", group, territory]
-		for i in range(customers)
-	]
-	frappe.db.bulk_insert(
-		"Customer",
-		[
-			"name",
-			"creation",
-			"modified",
-			"owner",
-			"modified_by",
-			"docstatus",
-			"customer_name",
-			"customer_type",
-			"customer_group",
-			"territory",
-		],
-		cust_rows,
-		chunk_size=2000,
-	)
-	start = getdate("2023-01-01")
-	inv_rows, item_rows = [], []
-	for i in range(invoices):
-		name = f"{PREFIX}SINV-{i:06d}"
-		cust = cust_rows[rng.randrange(customers)][0]
-		is_foreign = rng.random() < 0.2
-		rate = 1.1 if is_foreign else 1.0
-		is_return = i > 10 and rng.random() < 0.03
-		docstatus = 2 if rng.random() < 0.02 else 1
-		lines = []
-		for idx in range(1, rng.randint(1, 3) + 1):
-			qty = rng.randint(1, 5)
-			price = round(rng.uniform(10, 500), 2)
-			sign = -1 if is_return else 1
-			lines.append((idx, rng.choice(items), sign * qty, sign * qty * price))
-		net = round(sum(line[3] for line in lines), 2)
-		inv_rows.append(
-			[
-				name,
-				now,
-				now,
-				user,
-				user,
-				docstatus,
-				cust,
-				cust,
-				add_days(start, rng.randrange(1000)),
-				company,
-				foreign if is_foreign else base_currency,
-				rate,
-				net,
-				net,
-				round(net * rate, 2),
-				round(net * rate, 2),
-				1 if is_return else 0,
-				f"{PREFIX}SINV-{rng.randrange(i):06d}" if is_return else None,
-				0,
-			]
-		)
-		for idx, item, qty, amount in lines:
-			item_rows.append(
-				[
-					f"{name}-{idx}",
-					now,
-					now,
-					user,
-					user,
-					docstatus,
-					name,
-					"Sales Invoice",
-					"items",
-					idx,
-					item,
-					item,
-					item_groups[item],
-					qty,
-					round(amount / qty, 2),
-					round(amount, 2),
-					round(amount * rate, 2),
-				]
-			)
-	frappe.db.bulk_insert(
-		"Sales Invoice",
-		[
-			"name",
-			"creation",
-			"modified",
-			"owner",
-			"modified_by",
-			"docstatus",
-			"customer",
-			"customer_name",
-			"posting_date",
-			"company",
-			"currency",
-			"conversion_rate",
-			"grand_total",
-			"net_total",
-			"base_grand_total",
-			"base_net_total",
-			"is_return",
-			"return_against",
-			"outstanding_amount",
-		],
-		inv_rows,
-		chunk_size=2000,
-	)
-	frappe.db.bulk_insert(
-		"Sales Invoice Item",
-		[
-			"name",
-			"creation",
-			"modified",
-			"owner",
-			"modified_by",
-			"docstatus",
-			"parent",
-			"parenttype",
-			"parentfield",
-			"idx",
-			"item_code",
-			"item_name",
-			"item_group",
-			"qty",
-			"rate",
-			"net_amount",
-			"base_net_amount",
-		],
-		item_rows,
-		chunk_size=5000,
-	)
 	frappe.db.commit()
+	connection = infile_connection()
+	now, user = now_datetime(), "Administrator"
+
+	def standard(names: list[str], docstatus=0) -> dict:
+		return {
+			"name": names,
+			"creation": now,
+			"modified": now,
+			"owner": user,
+			"modified_by": user,
+			"docstatus": docstatus,
+		}
+
+	customer_names = np.array([f"{PREFIX}CUST-{i:06d}" for i in range(customers)], dtype=object)
+	customer_frame = pd.DataFrame(
+		{
+			**standard(list(customer_names)),
+			"customer_name": [f"Bench Customer {i}" for i in range(customers)],
+			"customer_type": "Company",
+			"customer_group": group,
+			"territory": territory,
+		}
+	)
+	loading = write_frame(connection, "Customer", customer_frame)
+
+	i = np.arange(invoices)
+	names = np.array([f"{PREFIX}SINV-{n:07d}" for n in i], dtype=object)
+	customer = customer_names[rng.integers(0, customers, invoices)]
+	is_foreign = rng.random(invoices) < 0.2
+	rate = np.where(is_foreign, 1.1, 1.0)
+	is_return = (i > 10) & (rng.random(invoices) < 0.03)
+	docstatus = np.where(rng.random(invoices) < 0.02, 2, 1)
+	lines = rng.integers(1, 4, invoices)
+	parent = np.repeat(i, lines)
+	line_idx = np.arange(len(parent)) - np.repeat(np.cumsum(lines) - lines, lines) + 1
+	qty = rng.integers(1, 6, len(parent)) * np.where(is_return[parent], -1, 1)
+	price = np.round(rng.uniform(10, 500, len(parent)), 2)
+	amount = qty * price
+	item = np.array(items, dtype=object)[rng.integers(0, len(items), len(parent))]
+	net = np.round(np.bincount(parent, weights=amount, minlength=invoices), 2)
+	against = np.where(is_return, (rng.random(invoices) * np.maximum(i, 1)).astype(int), -1)
+	start = pd.Timestamp(getdate("2023-01-01"))
+	invoice_frame = pd.DataFrame(
+		{
+			**standard(list(names)),
+			"docstatus": docstatus,
+			"customer": customer,
+			"customer_name": customer,
+			"posting_date": (start + pd.to_timedelta(rng.integers(0, 1000, invoices), unit="D")).date,
+			"company": company,
+			"currency": np.where(is_foreign, foreign, base_currency),
+			"conversion_rate": rate,
+			"grand_total": net,
+			"net_total": net,
+			"base_grand_total": np.round(net * rate, 2),
+			"base_net_total": np.round(net * rate, 2),
+			"is_return": is_return.astype(int),
+			"return_against": pd.Series(names[np.maximum(against, 0)]).where(is_return, None),
+			"outstanding_amount": 0,
+		}
+	)
+	loading += write_frame(connection, "Sales Invoice", invoice_frame)
+	del invoice_frame
+	item_frame = pd.DataFrame(
+		{
+			**standard([f"{names[p]}-{n}" for p, n in zip(parent, line_idx, strict=True)]),
+			"docstatus": docstatus[parent],
+			"parent": names[parent],
+			"parenttype": "Sales Invoice",
+			"parentfield": "items",
+			"idx": line_idx,
+			"item_code": item,
+			"item_name": item,
+			"item_group": pd.Series(item).map(item_groups).to_numpy(),
+			"qty": qty,
+			"rate": np.round(amount / qty, 2),
+			"net_amount": np.round(amount, 2),
+			"base_net_amount": np.round(amount * rate[parent], 2),
+		}
+	)
+	loading += write_frame(connection, "Sales Invoice Item", item_frame)
+	if connection is not None:
+		connection.close()
+		print(f"LOAD DATA statements: {loading:.1f} s")
 
 
 def cleanup(frappe) -> None:
@@ -221,7 +182,7 @@ def fanout_rows(run: str) -> list:
 def main():
 	def options(p):
 		p.add_argument("--invoices", type=int, default=10000)
-		p.add_argument("--customers", type=int, default=1500)
+		p.add_argument("--customers", type=int, default=None, help="default: invoices / 10, at least 1,500")
 		p.add_argument("--chunk", type=int, default=2000)
 		p.add_argument("--keep", action="store_true", help="keep the generated history")
 		p.add_argument(
@@ -237,6 +198,7 @@ def main():
 	from crm_fishpond.sync import backfill, runs
 	from crm_fishpond.sync.reconcile import reconcile
 
+	args.customers = args.customers or max(1500, args.invoices // 10)
 	cleanup(frappe)
 	t = time.perf_counter()
 	generate(frappe, args.invoices, args.customers)

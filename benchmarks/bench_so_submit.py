@@ -19,7 +19,11 @@ from _site import connect
 
 
 def main():
-	args = connect(__doc__.splitlines()[0], lambda p: p.add_argument("--orders", type=int, default=40))
+	def options(p):
+		p.add_argument("--orders", type=int, default=40)
+		p.add_argument("--profiled", type=int, default=20, help="orders submitted under cProfile afterwards")
+
+	args = connect(__doc__.splitlines()[0], options)
 	import frappe
 
 	from crm_fishpond.tests import factories as f
@@ -58,6 +62,7 @@ def main():
 	print(f"median submit with crm_fishpond    : {med_with * 1000:8.1f} ms")
 	print(f"median submit without crm_fishpond : {med_without * 1000:8.1f} ms")
 	print(f"ratio with / without               : {med_with / med_without:8.3f}   (target <= 1.10)")
+	handlers(submit_one, with_app, args.profiled)
 
 	# clean up: cancel and delete the benchmark's orders and their pond rows
 	names = frappe.get_all("Sales Order", filters={"customer": customer}, pluck="name")
@@ -69,6 +74,51 @@ def main():
 	frappe.db.delete("Fishpond Transaction", {"customer": customer})
 	frappe.db.commit()
 	frappe.destroy()
+
+
+def handlers(submit_one, hooks: dict, orders: int) -> None:
+	"""Where the difference goes: ``orders`` more submits with the app, under cProfile, and the time
+	spent inside each of the app's Sales Order handlers (cumulative, per submit), then the app's
+	functions that took the most time of their own. (cProfile slows the code it watches: compare
+	the handlers with each other and with the submit under the same profiler, not with the medians
+	above.)"""
+	import cProfile
+	import pstats
+
+	if orders <= 0:
+		return
+	wanted = {
+		tuple(path.rsplit(".", 1))
+		for handlers in hooks.get("Sales Order", {}).values()
+		for path in handlers
+		if path.startswith("crm_fishpond.")
+	}
+	profiler = cProfile.Profile()
+	total = 0.0
+	for _ in range(orders):
+		profiler.enable()
+		total += submit_one(hooks)
+		profiler.disable()
+	stats = pstats.Stats(profiler).stats
+	print(f"under cProfile, {orders} more submits with the app: {total / orders * 1000:.1f} ms each")
+	for (filename, _line, function), (_cc, calls, _tt, cumulative, _callers) in sorted(stats.items()):
+		module = filename.replace("/", ".").removesuffix(".py")
+		if any(module.endswith(m) and function == f for m, f in wanted):
+			print(
+				f"  {module.rsplit('crm_fishpond.', 1)[-1]}.{function}: {cumulative / orders * 1000:.2f} ms per submit ({calls // orders} calls)"
+			)
+	ours = sorted(
+		(
+			(tt, f"{filename.rsplit('crm_fishpond/', 1)[-1]}:{function}")
+			for (filename, _l, function), (_c, _n, tt, _ct, _cl) in stats.items()
+			if "/crm_fishpond/" in filename and "/tests/" not in filename
+		),
+		reverse=True,
+	)[:8]
+	print(
+		"  the app's functions with the most time of their own (ms per submit): "
+		+ ", ".join(f"{name} {tt / orders * 1000:.2f}" for tt, name in ours)
+	)
 
 
 if __name__ == "__main__":
