@@ -44,7 +44,7 @@ from frappe import _
 from frappe.query_builder import functions as fn
 from frappe.utils import now_datetime
 
-from crm_fishpond import jobs
+from crm_fishpond import bulk, jobs
 from crm_fishpond.crm_fishpond.doctype.fishpond_duplicate_candidate.fishpond_duplicate_candidate import (
 	pair_name,
 )
@@ -406,7 +406,7 @@ def store(pairs: pd.DataFrame, person_names: dict | None = None) -> dict:
 					a, b, person_names.get(a), person_names.get(b), score, evidence, OPEN,
 				)
 			)  # fmt: skip
-		frappe.db.bulk_insert(CANDIDATE, fields, rows)
+		bulk.insert_rows(CANDIDATE, fields, rows)
 	for name in changed:
 		_a, _b, score, evidence = found[name]
 		(
