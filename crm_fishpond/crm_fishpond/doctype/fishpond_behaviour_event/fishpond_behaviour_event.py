@@ -29,3 +29,14 @@ class FishpondBehaviourEvent(Document):
 
 	def after_insert(self):
 		jobs.mark_dirty([self.fishpond_lead])
+
+
+# A full rescore reads each chunk's events by profile (crm_fishpond.scoring.loader.load_events):
+# this index holds every column it reads, so each profile's rows are one range of the index and no
+# row is looked up on its own (see Fishpond Transaction's PURCHASES_INDEX).
+EVENTS_INDEX = "fishpond_lead_activity"
+EVENTS_INDEX_COLUMNS = ["fishpond_lead", "event_time", "event_type", "weight"]
+
+
+def on_doctype_update():
+	frappe.db.add_index("Fishpond Behaviour Event", EVENTS_INDEX_COLUMNS, index_name=EVENTS_INDEX)

@@ -61,3 +61,14 @@ class FishpondInteraction(Document):
 
 	def on_trash(self):
 		jobs.mark_dirty([self.fishpond_lead])
+
+
+# A full rescore reads each chunk's interactions by profile (crm_fishpond.scoring.loader.load_interactions):
+# this index holds every column it reads, so each profile's rows are one range of the index and no
+# row is looked up on its own (see Fishpond Transaction's PURCHASES_INDEX).
+INTERACTIONS_INDEX = "fishpond_lead_activity"
+INTERACTIONS_INDEX_COLUMNS = ["fishpond_lead", "interaction_time", "interaction_type", "direction"]
+
+
+def on_doctype_update():
+	frappe.db.add_index("Fishpond Interaction", INTERACTIONS_INDEX_COLUMNS, index_name=INTERACTIONS_INDEX)
