@@ -141,7 +141,10 @@ def diff_chunk(headers: list[dict], profiles: dict[str, str]) -> ChunkDiff:
 	)
 	names = [p["name"] for p, _c in expected]
 	stored = stored_rows(names)
-	stored_child = stored_items(names)
+	# only rows that exist have items, so a first backfill reads none: it writes the item table while
+	# it reads it, and on a million invoices the query for the items of rows not written yet took up
+	# to 8 s a chunk as the table grew (chunks slowed from 0.5 s to 11 s)
+	stored_child = stored_items([name for name in names if name in stored])
 	for parent, child in expected:
 		current = stored.get(parent["name"])
 		if not current:
