@@ -210,6 +210,8 @@ def _summarise_chunk(run: str, chunk: str, row) -> dict:
 		names = loader.profile_names_between(row.from_name, row.to_name)
 		inputs = loader.load_chunk_purchases(names)
 		summary = summarise(inputs, engine_setup().config, end_of_day(cursor["as_of"]))
+		# the profiles named: the score stage scores the chunk from this summary (_stored_summary)
+		fanout.store_output(run, chunk, pack_frame(summary.reset_index()), len(summary))
 	except Exception as e:
 		_chunk_failed(
 			run,
@@ -219,8 +221,6 @@ def _summarise_chunk(run: str, chunk: str, row) -> dict:
 		)
 		raise
 	buyers = int((summary["orders"].to_numpy() > 0).sum())
-	# the profiles named: the score stage scores the chunk from this summary (_stored_summary)
-	fanout.store_output(run, chunk, pack_frame(summary.reset_index()), len(summary))
 	fanout.chunk_done(
 		run,
 		chunk,

@@ -271,8 +271,15 @@ def finishing(run: str, wait: int = 60):
 
 def store_output(run: str, chunk: str, data: str, records: int) -> None:
 	"""Keep what the chunk computed for the run's next step (a *Fishpond Chunk Output*), in the
-	chunk's transaction; a chunk taken again replaces its own."""
-	frappe.db.delete(OUTPUT_DOCTYPE, {"run": run, "chunk": chunk})
+	chunk's transaction; a chunk taken again replaces its own.
+
+	The earlier output is found with a plain read and deleted by name: a ``DELETE ... WHERE run, chunk``
+	that matches nothing still locks the gap where such a row would go, and two chunks landing at once
+	then each waited for the other's gap to insert (a deadlock that failed the chunk). Only one job
+	holds a chunk at a time (:func:`start_chunk`), so the read cannot miss a row being written."""
+	earlier = frappe.get_all(OUTPUT_DOCTYPE, filters={"run": run, "chunk": chunk}, pluck="name")
+	if earlier:
+		frappe.db.delete(OUTPUT_DOCTYPE, {"name": ("in", earlier)})
 	frappe.get_doc(
 		{"doctype": OUTPUT_DOCTYPE, "run": run, "chunk": chunk, "records": records, "data": data}
 	).insert(ignore_permissions=True)
@@ -295,7 +302,11 @@ def output(run: str, chunk: str) -> str | None:
 
 
 def delete_outputs(run: str) -> None:
-	frappe.db.delete(OUTPUT_DOCTYPE, {"run": run})
+	"""Delete the run's outputs by name (found with a plain read: see :func:`store_output`; a delete by
+	run would lock every row and gap it scanned while other runs' chunks store theirs)."""
+	names = frappe.get_all(OUTPUT_DOCTYPE, filters={"run": run}, pluck="name")
+	if names:
+		frappe.db.delete(OUTPUT_DOCTYPE, {"name": ("in", names)})
 
 
 def summed(chunks, key: str = "stats") -> dict:

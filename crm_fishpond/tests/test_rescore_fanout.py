@@ -337,6 +337,50 @@ class TestFanOut(FishpondTestCase):
 		self.assertIs(seen[0], primary)
 
 
+class TestChunkOutputLocks(FishpondTestCase):
+	"""A class of its own: the other tests' writes stay uncommitted in their class's transaction."""
+
+	def test_chunks_storing_their_outputs_at_once_do_not_lock_each_other(self):
+		"""Two chunks of a run store their outputs at the same moment, each in its own transaction.
+		The store used to ``DELETE ... WHERE run, chunk`` first, which locked every row and gap it
+		scanned: the other chunk's insert waited, and two such chunks deadlocked (a summarise chunk
+		failed that way on two workers at 1M profiles)."""
+		import pymysql
+
+		run = runs.create_run("Rescore")
+		fanout.store_output(run, "chunk-a", "packed", 1)  # this transaction stays open
+		conf = frappe.conf
+		other = pymysql.connect(
+			host=conf.db_host or "127.0.0.1",
+			port=int(conf.db_port or 3306),
+			user=conf.db_user or conf.db_name,
+			password=conf.db_password,
+			database=conf.db_name,
+			charset="utf8mb4",
+		)
+		try:
+			with other.cursor() as cursor:
+				cursor.execute("set session innodb_lock_wait_timeout = 2")
+				now = now_datetime()
+				cursor.execute(
+					"insert into `tabFishpond Chunk Output` (name, creation, modified, owner, modified_by,"
+					" docstatus, idx, run, chunk, records, data) values (%s, %s, %s, %s, %s, 0, 0, %s, %s, 1, %s)",
+					(
+						frappe.generate_hash(length=10),
+						now,
+						now,
+						"Administrator",
+						"Administrator",
+						run,
+						"chunk-b",
+						"x",
+					),
+				)
+		finally:
+			other.rollback()
+			other.close()
+
+
 class TestFanOutOnTwoWorkers(FishpondTestCase):
 	"""Real workers commit: the fixtures are committed for them and removed afterwards."""
 
