@@ -62,7 +62,7 @@ def main():
 	print(f"median submit with crm_fishpond    : {med_with * 1000:8.1f} ms")
 	print(f"median submit without crm_fishpond : {med_without * 1000:8.1f} ms")
 	print(f"ratio with / without               : {med_with / med_without:8.3f}   (target <= 1.10)")
-	handlers(submit_one, with_app, args.profiled)
+	profile_handlers(submit_one, with_app, args.profiled)
 
 	# clean up: cancel and delete the benchmark's orders and their pond rows
 	names = frappe.get_all("Sales Order", filters={"customer": customer}, pluck="name")
@@ -76,7 +76,7 @@ def main():
 	frappe.destroy()
 
 
-def handlers(submit_one, hooks: dict, orders: int) -> None:
+def profile_handlers(submit_one, hooks: dict, orders: int) -> None:
 	"""Where the difference goes: ``orders`` more submits with the app, under cProfile, and the time
 	spent inside each of the app's Sales Order handlers (cumulative, per submit), then the app's
 	functions that took the most time of their own. (cProfile slows the code it watches: compare
