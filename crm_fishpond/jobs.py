@@ -5,6 +5,13 @@ Profiles touched by an event are marked dirty in a per-site Redis set and one de
 already running when a profile is marked picks it up on its next loop; the cron reconciler catches the
 rare mark made between the job's last look and its exit.
 
+Asking rq for the drain costs a few round trips (rq's deduplication reads the queued job), so an order
+does not ask again while a request stands: the first commit to mark a profile sets a short-lived
+*ask* key (SET NX) and enqueues the drain; later commits find the key and only add their marks. The
+drain withdraws the ask each time it looks at the set, so a mark committed after that look asks
+again; a mark left behind anyway is drained within ASK_SECONDS by the next order's ask, or by the
+reconciler.
+
 The drain never holds marks only in memory. It *leases* a batch: in one MULTI/EXEC it copies the batch
 into a lease set, records the lease's deadline in a sorted set and removes the batch from the dirty set;
 the lease is dropped only after the batch has committed. A worker killed in between (OOM, deploy) leaves
@@ -26,6 +33,8 @@ from redis import Redis
 DIRTY_KEY = "fishpond:dirty_profiles"
 LEASES_KEY = "fishpond:dirty_leases"  # sorted set: lease id -> deadline (unix time)
 LEASE_KEY = "fishpond:dirty_lease:"  # + lease id: the set of profiles the lease holds
+ASK_KEY = "fishpond:drain_asked"  # set while a drain is asked for and has not looked at the set yet
+ASK_SECONDS = 30
 LEASE_SECONDS = 600  # twice the default queue's timeout (300 s), after which rq stops the job
 RESCORE_JOB_ID = "crm_fishpond:rescore_dirty"
 # the drain itself knows the scorer, so it lives beside it: this module knows no scoring
@@ -38,9 +47,12 @@ def runs_inline() -> bool:
 	return bool(frappe.flags.in_test and not frappe.flags.fishpond_real_queue)
 
 
-def enqueue(method: str, *, job_id: str, queue: str = "default", timeout: int = 300, **kwargs) -> None:
-	"""Enqueue after commit, deduplicated by job_id. In tests the job runs inline (and is never skipped
-	because a job of the same id waits in a queue no worker serves).
+def enqueue(
+	method: str, *, job_id: str, queue: str = "default", timeout: int = 300, at_commit: bool = True, **kwargs
+) -> None:
+	"""Enqueue after commit (``at_commit=False``: now, for a caller that runs after its commit),
+	deduplicated by job_id. In tests the job runs inline (and is never skipped because a job of the
+	same id waits in a queue no worker serves).
 
 	Deduplication skips the new job while one of the same id is queued *or running*: a job whose
 	input may change while it runs must also record what is waiting (as mark_dirty and
@@ -52,39 +64,60 @@ def enqueue(method: str, *, job_id: str, queue: str = "default", timeout: int = 
 		timeout=timeout,
 		job_id=job_id,
 		deduplicate=not inline,
-		enqueue_after_commit=not inline,
+		enqueue_after_commit=at_commit and not inline,
 		now=inline,
 		**kwargs,
 	)
 
 
 def mark_dirty(profiles: Iterable[str | None]) -> None:
-	"""Mark profiles for an incremental refresh and make sure a job will drain the mark."""
+	"""Mark profiles for an incremental refresh and make sure a job will drain the mark.
+
+	The mark is made at once, so a process that dies before its commit loses none, and again when
+	the transaction commits, so a drain that took the first mark before the commit is followed by one
+	that reads the committed rows. The drain is asked for then too, once per transaction."""
 	names = [p for p in profiles if p]
 	if not names:
 		return
 	Redis.sadd(frappe.cache, _dirty_key(), *names)
-	if _drain_pending_in_transaction():
+	if runs_inline():
+		enqueue(DRAIN_JOB, job_id=RESCORE_JOB_ID)
 		return
-	enqueue(DRAIN_JOB, job_id=RESCORE_JOB_ID)
+	pending = frappe.flags.fishpond_dirty_pending
+	if pending is None:
+		pending = frappe.flags.fishpond_dirty_pending = set()
+		frappe.db.after_commit.add(_mark_committed)
+		frappe.db.after_rollback.add(_forget_pending)
+	pending.update(names)
 
 
-def _drain_pending_in_transaction() -> bool:
-	"""True when this transaction already asked for the drain job: rq deduplicates queued jobs, but
-	enqueues deferred to the commit would otherwise pile up one per mark (a 1,000-row import in one
-	transaction). Inline test runs always drain at once."""
-	if frappe.flags.in_test and not frappe.flags.fishpond_real_queue:
-		return False
-	if frappe.flags.fishpond_drain_pending:
-		return True
-	frappe.flags.fishpond_drain_pending = True
+def _mark_committed() -> None:
+	"""After commit, in one round trip: mark the transaction's profiles again and ask for the drain
+	unless it is already asked for (see the module's docstring)."""
+	names = sorted(frappe.flags.fishpond_dirty_pending or ())
+	_forget_pending()
+	if not names:
+		return
+	pipe = Redis.pipeline(frappe.cache, transaction=False)
+	pipe.sadd(_dirty_key(), *names)
+	pipe.set(_ask_key(), 1, nx=True, ex=ASK_SECONDS)
+	_added, asked_now = pipe.execute()
+	if asked_now:
+		enqueue(DRAIN_JOB, job_id=RESCORE_JOB_ID, at_commit=False)
 
-	def clear():
-		frappe.flags.fishpond_drain_pending = False
 
-	frappe.db.after_commit.add(clear)
-	frappe.db.after_rollback.add(clear)
-	return False
+def _forget_pending() -> None:
+	frappe.flags.fishpond_dirty_pending = None
+
+
+def forget_ask() -> None:
+	"""Withdraw the standing ask, so the next mark enqueues the drain (a drain looking at the set; a
+	test or an admin that deleted the queued job)."""
+	Redis.delete(frappe.cache, _ask_key())
+
+
+def _ask_key() -> str:
+	return frappe.cache.make_key(ASK_KEY)
 
 
 def _dirty_key() -> str:
@@ -110,6 +143,8 @@ def lease_dirty(count: int = BATCH, now: float | None = None) -> tuple[str | Non
 
 	The batch moves from the dirty set to the lease in one transaction, so at every instant each mark
 	is in the dirty set or in a lease. Two drains leasing the same profile both score it (harmless)."""
+	# the drain looks at the set now: a mark committed from here on asks for a drain again
+	forget_ask()
 	members = Redis.srandmember(frappe.cache, _dirty_key(), count)
 	if not members:
 		return None, []

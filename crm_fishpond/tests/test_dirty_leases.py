@@ -119,6 +119,7 @@ class TestKilledWorkerKeepsDirtyMarks(FishpondTestCase):
 		stale = get_job(jobs.RESCORE_JOB_ID)
 		if stale:  # a drain left queued on this site by earlier work with no worker running
 			stale.delete()
+		jobs.forget_ask()  # and the ask that stood for it
 
 		# the marks, and the drain job queued for a real worker (enqueued at commit)
 		frappe.flags.fishpond_real_queue = True
@@ -175,3 +176,80 @@ class TestKilledWorkerKeepsDirtyMarks(FishpondTestCase):
 				incremental.rescore_dirty()
 		self.assertIn(name, dirty_members())
 		self.assertNotIn(name, jobs.leased_profiles())
+
+
+class TestDrainAsk(FishpondTestCase):
+	"""mark_dirty on a real queue: the marks of a transaction are made again at its commit, and the
+	drain is asked for once while the ask stands (rq's duplicate check is not paid per order)."""
+
+	def setUp(self):
+		self.enqueued: list[str] = []
+		stale = get_job(jobs.RESCORE_JOB_ID)
+		if stale:
+			stale.delete()
+		jobs.forget_ask()
+		frappe.flags.fishpond_real_queue = True
+
+	def tearDown(self):
+		frappe.flags.fishpond_real_queue = False
+		jobs._forget_pending()
+		frappe.db.after_commit.reset()
+		job = get_job(jobs.RESCORE_JOB_ID)
+		if job:
+			job.delete()
+		jobs.forget_ask()
+		Redis.srem(frappe.cache, jobs._dirty_key(), f"{LABEL} ask 1", f"{LABEL} ask 2")
+
+	def commit(self, *profiles: str) -> None:
+		"""One request: marks its profiles, then commits (the after-commit work, without ending the
+		test's transaction)."""
+		from unittest.mock import patch
+
+		with patch("frappe.enqueue", side_effect=lambda *a, **k: self.enqueued.append(k["job_id"])):
+			jobs.mark_dirty(list(profiles))
+			frappe.db.after_commit.run()
+			frappe.db.after_rollback.reset()
+
+	def test_the_drain_is_asked_for_once_while_the_ask_stands(self):
+		self.commit(f"{LABEL} ask 1")
+		self.commit(f"{LABEL} ask 2")
+		self.commit(f"{LABEL} ask 1", f"{LABEL} ask 2")
+		self.assertEqual(self.enqueued, [jobs.RESCORE_JOB_ID])
+		self.assertLessEqual({f"{LABEL} ask 1", f"{LABEL} ask 2"}, dirty_members())
+		self.assertLessEqual(Redis.ttl(frappe.cache, jobs._ask_key()), jobs.ASK_SECONDS)
+
+	def test_a_drain_looking_at_the_set_withdraws_the_ask(self):
+		self.commit(f"{LABEL} ask 1")
+		lease, batch = jobs.lease_dirty()
+		jobs.release_lease(lease)
+		self.assertIn(f"{LABEL} ask 1", batch)
+		# a mark committed after the drain looked asks again (rq's dedup is then the guard)
+		self.commit(f"{LABEL} ask 2")
+		self.assertEqual(self.enqueued, [jobs.RESCORE_JOB_ID, jobs.RESCORE_JOB_ID])
+
+	def test_a_mark_a_drain_took_before_the_commit_is_made_again_at_the_commit(self):
+		from unittest.mock import patch
+
+		with patch("frappe.enqueue", side_effect=lambda *a, **k: self.enqueued.append(k["job_id"])):
+			jobs.mark_dirty([f"{LABEL} ask 1"])
+			self.assertIn(f"{LABEL} ask 1", dirty_members())  # marked at once: a crash loses nothing
+			lease, batch = jobs.lease_dirty()  # a drain reads before this transaction commits
+			jobs.release_lease(lease)
+			self.assertIn(f"{LABEL} ask 1", batch)
+			self.assertNotIn(f"{LABEL} ask 1", dirty_members())
+			frappe.db.after_commit.run()
+		self.assertIn(f"{LABEL} ask 1", dirty_members())
+		self.assertEqual(self.enqueued, [jobs.RESCORE_JOB_ID])
+
+	def test_a_rolled_back_transaction_asks_for_nothing(self):
+		from unittest.mock import patch
+
+		with patch("frappe.enqueue", side_effect=lambda *a, **k: self.enqueued.append(k["job_id"])):
+			jobs.mark_dirty([f"{LABEL} ask 1"])
+			frappe.db.after_rollback.run()
+			frappe.db.after_commit.reset()
+			self.assertIsNone(frappe.flags.fishpond_dirty_pending)
+			jobs.mark_dirty([f"{LABEL} ask 2"])  # the next transaction asks afresh
+			frappe.db.after_commit.run()
+		self.assertEqual(self.enqueued, [jobs.RESCORE_JOB_ID])
+		self.assertEqual(Redis.exists(frappe.cache, jobs._ask_key()), 1)

@@ -434,6 +434,7 @@ class TestScoring(FishpondTestCase):
 		stale = get_job(jobs.RESCORE_JOB_ID)
 		if stale:  # left queued by earlier work on this site with no worker running
 			stale.delete()
+		jobs.forget_ask()
 		frappe.flags.fishpond_real_queue = True
 		created = []
 		real = Queue.enqueue_call
@@ -459,7 +460,8 @@ class TestScoring(FishpondTestCase):
 			if job:
 				job.delete()
 			frappe.flags.fishpond_real_queue = False
-			frappe.flags.fishpond_drain_pending = False
+			frappe.flags.fishpond_dirty_pending = None
+			jobs.forget_ask()
 		self.assertLessEqual(incremental.rescore_dirty(), 1)
 		self.assertEqual(jobs.pending_dirty(), 0)
 
