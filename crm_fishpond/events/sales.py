@@ -19,10 +19,10 @@ def _enabled(doctype: str) -> bool:
 	return bool(settings.get(field))
 
 
-def _sync(doc) -> None:
+def _sync(doc, submitted: bool = False) -> None:
 	if not _enabled(doc.doctype):
 		return
-	profile, _outcome = sync_voucher(doc)
+	profile, _outcome = sync_voucher(doc, submitted)
 	profiles = [profile]
 	if doc.doctype == "Sales Invoice" and doc.get("is_return") and doc.get("return_against"):
 		# a credit note that does not keep its own outstanding lowers (or, cancelled, restores) the
@@ -41,7 +41,7 @@ def _sync(doc) -> None:
 
 
 def on_submit(doc, method=None):
-	_sync(doc)
+	_sync(doc, submitted=True)
 
 
 def on_cancel(doc, method=None):

@@ -197,8 +197,22 @@ def replace_items(name: str, child: list[dict]) -> None:
 	_insert_items([(name, child)])
 
 
-def upsert(parent: dict, child: list[dict]) -> str:
-	"""Insert or update one row; returns "inserted", "updated" or "unchanged"."""
+def upsert(parent: dict, child: list[dict], new: bool = False) -> str:
+	"""Insert or update one row; returns "inserted", "updated" or "unchanged".
+
+	``new``: the voucher has just been submitted, so its row is almost never there (a row left behind
+	by a voucher deleted without its events): insert it without reading first, and compare as usual
+	when the insert finds the row there. (On MariaDB a refused insert leaves the transaction going;
+	elsewhere the row is read first.)"""
+	if new and frappe.db.db_type == "mariadb":
+		try:
+			insert_rows([(parent, [])])
+		except Exception as e:
+			if not frappe.db.is_duplicate_entry(e):
+				raise
+		else:
+			_insert_items([(parent["name"], child)])
+			return "inserted"
 	stored = frappe.db.get_value("Fishpond Transaction", parent["name"], list(COMPARED), as_dict=True)
 	if not stored:
 		insert_rows([(parent, child)])
@@ -219,9 +233,10 @@ def upsert(parent: dict, child: list[dict]) -> str:
 	return "updated"
 
 
-def sync_voucher(doc) -> tuple[str | None, str]:
+def sync_voucher(doc, submitted: bool = False) -> tuple[str | None, str]:
 	"""Write the transaction row of one submitted/cancelled voucher (and, for a consolidated invoice,
-	the rows of its attributed POS Invoices). Returns (profile, outcome) of the voucher's own row."""
+	the rows of its attributed POS Invoices). Returns (profile, outcome) of the voucher's own row.
+	``submitted``: called from the voucher's on_submit (its row is new: see ``upsert``)."""
 	from crm_fishpond.sync.attributions import profile_overrides
 	from crm_fishpond.sync.profiles import ensure_profile_for_customer
 
@@ -231,7 +246,7 @@ def sync_voucher(doc) -> tuple[str | None, str]:
 	# an invoice an accountant attributed to another profile stays there (crm_fishpond.accounting)
 	profile = profile_overrides([header]).get(doc.name) or ensure_profile_for_customer(doc.customer)
 	rows, stale = pos.expected_rows([header], {doc.name: items_from_doc(doc)}, {doc.name: profile}, build_row)
-	outcome = upsert(*rows[0])
+	outcome = upsert(*rows[0], new=submitted)
 	# the rows of its attributed POS Invoices (a consolidated invoice), each on its profile
 	touched = [parent["fishpond_lead"] for parent, child in rows[1:] if upsert(parent, child) != "unchanged"]
 	touched += pos.delete_rows(stale)

@@ -72,6 +72,32 @@ class TestSalesSync(FishpondTestCase):
 		self.assertEqual(frappe.db.get_value("Fishpond Transaction", before[0].name, "modified"), modified)
 		self.assertEqual(frappe.db.count("Fishpond Lead", {"customer": cust}), 1)
 
+	def test_a_row_left_behind_is_corrected_when_its_voucher_is_submitted(self):
+		"""on_submit inserts without reading first: a row already there (its voucher deleted without
+		its events, then the name used again) is compared and corrected, not doubled or kept stale."""
+		cust = f.customer("_FP Sync Customer Left Behind")
+		so = f.sales_order(cust, rate=100, submit=False)
+		name = transaction_name("Sales Order", so.name)
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Transaction",
+				"name": name,
+				"voucher_type": "Sales Order",
+				"voucher_no": so.name,
+				"posting_date": so.transaction_date,
+				"docstatus_state": "Cancelled",
+				"grand_total": 1,
+				"base_grand_total": 1,
+				"items": [{"item_code": "_FP stale item", "qty": 9, "base_net_amount": 1}],
+			}
+		).insert(ignore_permissions=True, ignore_links=True, set_name=name)
+		so.submit()
+		tx = row(so)
+		self.assertEqual(tx.docstatus_state, "Submitted")
+		self.assertEqual(flt(tx.base_grand_total), flt(so.base_grand_total))
+		self.assertEqual([i.item_code for i in tx.items], [so.items[0].item_code])
+		self.assertEqual(len(rows_for(cust)), 1)
+
 	def test_cancel_and_amend_sales_order_and_invoice(self):
 		cust = f.customer("_FP Sync Customer Amend")
 		for make in (f.sales_order, f.sales_invoice):
