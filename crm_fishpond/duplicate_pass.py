@@ -60,7 +60,7 @@ LEAD = "Fishpond Lead"
 OPEN, DISMISSED = "Open", "Dismissed"
 PASS_JOB = "crm_fishpond.duplicate_pass.run_duplicate_pass"
 PASS_JOB_ID = "crm_fishpond:duplicate_pass"
-CHUNK_METHOD = "crm_fishpond.duplicate_pass.run_chunk"
+WORK_CHUNK = "crm_fishpond.duplicate_pass.work_chunk"
 # the chunks' kinds (Fishpond Run Chunk.stage), in the order the engine combines the signals
 EMAIL, PHONE, COMPANY = "E-mail", "Phone", "Company"
 SIGNAL = {EMAIL: "email", PHONE: "phone", COMPANY: "company"}
@@ -94,7 +94,7 @@ def run_duplicate_pass(here: bool = True, run: str | None = None) -> dict:
 		fanout.run_here(run, run_chunk)
 		_finish_if_done(run, resumed=True)  # a pond with nothing to compare has no chunk to finish it
 	else:
-		fanout.enqueue_chunks(run, CHUNK_METHOD)
+		fanout.enqueue_chunks(run, WORK_CHUNK)
 		_finish_if_done(run, resumed=resumed)
 	return result(run)
 
@@ -208,11 +208,14 @@ def _company_ranges(same_territory: bool) -> list[tuple[str | None, str | None, 
 
 
 def run_chunk(run: str, chunk: str) -> dict:
-	"""Find one signal's pairs (a chunk of the pass), on whichever worker takes it; the last chunk to
-	land finishes the pass."""
-	row = fanout.start_chunk(run, chunk)
-	if row is None:
-		return {"status": "Skipped"}
+	"""Do one chunk in this process (the job of a chunk, crm_fishpond.sync.fanout's chunk_job, doing
+	:func:`work_chunk`): skipped when done or taken, and followed by the pass's next queued chunks."""
+	return fanout.chunk_job(run, chunk, WORK_CHUNK)
+
+
+def work_chunk(run: str, chunk: str, row) -> dict:
+	"""Find one signal's pairs (a chunk of the pass; ``row``: its signal), on whichever worker takes
+	it; the last chunk to land finishes the pass."""
 	started = time.monotonic()
 	try:
 		profiles = _load(row)

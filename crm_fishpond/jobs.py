@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable
 
 import frappe
+from frappe.utils.background_jobs import get_job
 from redis import Redis
 
 DIRTY_KEY = "fishpond:dirty_profiles"
@@ -204,10 +205,16 @@ def forget_job(job_id: str) -> None:
 	"""Drop the rq record of a job its caller knows is dead (its worker was killed; rq stops a job at
 	its timeout), so that enqueueing the same id again is not skipped as its duplicate. A job still
 	waiting in its queue is kept."""
-	from frappe.utils.background_jobs import get_job
-
 	job = get_job(job_id)
 	if job and job.get_status() != "queued":
+		job.delete()
+
+
+def withdraw_job(job_id: str) -> None:
+	"""Take a job that is still waiting out of its queue (another job took its work). A worker that
+	dequeued it a moment before runs it, and the job finds its work taken."""
+	job = get_job(job_id)
+	if job and job.get_status() == "queued":
 		job.delete()
 
 
@@ -215,8 +222,6 @@ def _forget_dead_drain(now: float) -> None:
 	"""A worker killed mid-job leaves its job "started" in rq until rq's own clean-up, and a started job
 	of the same id swallows every new enqueue (deduplicate). A drain started longer ago than a lease
 	lasts cannot be alive (rq stops jobs at their timeout): delete it so the drain can be enqueued."""
-	from frappe.utils.background_jobs import get_job
-
 	job = get_job(RESCORE_JOB_ID)
 	if not job or job.get_status() != "started" or not job.started_at:
 		return

@@ -65,14 +65,14 @@ from crm_fishpond.scoring.config import engine_setup
 from crm_fishpond.sync import fanout, runs
 
 RUN_TYPE = "Rescore"
-RUN_CHUNK = "crm_fishpond.scoring.runner.run_chunk"
+WORK_CHUNK = "crm_fishpond.scoring.runner.work_chunk"
 LEAD = "Fishpond Lead"
 SUMMARISE, SCORE = "Summarise", "Score"  # the stages of a full run (Fishpond Run Chunk.stage)
 SUMMARY_PROGRESS = (5, 35)  # the progress bar over the summarise stage; the fit brings it to:
 SCORE_PROGRESS = 40  # where the score stage starts
-# profiles a chunk. Each rq job costs its worker about 0.7 s of its own: the work horse rq forks
-# imports pandas, numpy, scipy and the engine for every job. Chunks of 20,000 make that a few
-# percent of a chunk's work, while a million profiles still give 50 chunks a stage to share out.
+# profiles a chunk. Each rq job costs its worker seconds of its own (the work horse rq forks imports
+# pandas, numpy, scipy and the engine again), paid once for the many chunks a job goes on with
+# (fanout.chunk_job); a million profiles still give 50 chunks a stage to share out.
 CHUNK = 20_000
 RETRIES = 3
 RETRY_DELAY_SECONDS = 2
@@ -143,7 +143,7 @@ def run_rescore(run: str, chunk_size: int | None = None, here: bool = False) -> 
 		_advance(run, resumed=True, here=True)
 		fanout.run_here(run, partial(run_chunk, here=True))
 	else:
-		fanout.enqueue_chunks(run, RUN_CHUNK)
+		fanout.enqueue_chunks(run, WORK_CHUNK)
 		_advance(run, resumed=resumed)
 	return run_result(run)
 
@@ -187,13 +187,17 @@ def _plan(run: str, chunk_size: int) -> bool:
 
 
 def run_chunk(run: str, chunk: str, here: bool = False) -> dict:
-	"""Do one chunk of a planned run, on whichever worker takes it, in any order: summarise its
-	profiles' purchases (the first stage) or score them (the second). A chunk already done is
-	skipped; the last chunk of a stage to land starts the next step (``here``: the caller runs the
-	next stage's chunks in its own process)."""
-	row = fanout.start_chunk(run, chunk)
-	if row is None:
-		return {"status": "Skipped"}
+	"""Do one chunk of a planned run in this process (the job of a chunk, crm_fishpond.sync.fanout's
+	chunk_job, doing :func:`work_chunk`): skipped when done or taken, and followed by the run's next
+	queued chunks."""
+	return fanout.chunk_job(run, chunk, WORK_CHUNK, here=here)
+
+
+def work_chunk(run: str, chunk: str, row, here: bool = False) -> dict:
+	"""Do one chunk the job took (``row``: its stage and range), on whichever worker, in any order:
+	summarise its profiles' purchases (the first stage) or score them (the second). The last chunk
+	of a stage to land starts the next step (``here``: the caller runs the next stage's chunks in its
+	own process)."""
 	if row.stage == SUMMARISE:
 		out = _summarise_chunk(run, chunk, row)
 	else:
@@ -429,7 +433,7 @@ def _advance(run: str, resumed: bool = False, here: bool = False) -> bool:
 			raise
 	if fitted:
 		if not here:
-			fanout.enqueue_chunks(run, RUN_CHUNK)
+			fanout.enqueue_chunks(run, WORK_CHUNK)
 		return False
 	release_deferred()
 	# the duplicate pass compares every profile with every other: its own job, after the scores

@@ -30,7 +30,7 @@ from crm_fishpond.sync.history import diff_chunk, read_headers
 from crm_fishpond.sync.transactions import SYNCED_DOCTYPES, insert_rows, replace_items
 
 RUN_TYPE = "Backfill"
-CHUNK_METHOD = "crm_fishpond.sync.backfill.run_chunk"
+WORK_CHUNK = "crm_fishpond.sync.backfill.work_chunk"
 RETRIES = 3
 RETRY_DELAY_SECONDS = 2
 SAVEPOINT = "fishpond_backfill_chunk"
@@ -103,7 +103,7 @@ def run_backfill(run: str, chunk_size: int | None = None, here: bool = False) ->
 	if here:
 		fanout.run_here(run, run_chunk)
 	else:
-		fanout.enqueue_chunks(run, CHUNK_METHOD)
+		fanout.enqueue_chunks(run, WORK_CHUNK)
 	_finish_if_done(run, resumed)
 	return result(run)
 
@@ -166,12 +166,15 @@ def _voucher_names(doctype: str, first: str | None = None, last: str | None = No
 
 
 def run_chunk(run: str, chunk: str) -> dict:
-	"""Write the differences of one chunk of vouchers, on whichever worker takes it. A failure (a
-	deadlock with order entry, a lost connection) is rolled back, logged and retried; after RETRIES
-	attempts the chunk and the run fail (*Run Backfill* resumes it)."""
-	row = fanout.start_chunk(run, chunk)
-	if row is None:
-		return {"status": "Skipped"}
+	"""Do one chunk in this process (the job of a chunk, crm_fishpond.sync.fanout's chunk_job, doing
+	:func:`work_chunk`): skipped when done or taken, and followed by the run's next queued chunks."""
+	return fanout.chunk_job(run, chunk, WORK_CHUNK)
+
+
+def work_chunk(run: str, chunk: str, row) -> dict:
+	"""Write the differences of one chunk of vouchers (``row``: its doctype and range), on whichever
+	worker takes it. A failure (a deadlock with order entry, a lost connection) is rolled back, logged
+	and retried; after RETRIES attempts the chunk and the run fail (*Run Backfill* resumes it)."""
 	started = time.monotonic()
 	attempt = 0
 	while True:

@@ -2,9 +2,11 @@
 
 A run that fans out (a full rescore, a backfill) plans once, stores its chunks as *Fishpond Run
 Chunk* rows (a range of names of one doctype, from and to, in the database's order) and enqueues
-each chunk on the long queue. Any number of workers take them, in any order. A chunk job starts
-with :func:`start_chunk` (which skips a chunk done before), does its work in its own transaction and
-ends with :func:`chunk_done`, which adds its counts to the run's in one statement (chunks land
+each chunk on the long queue as a :func:`chunk_job`. Any number of workers take them, in any order.
+A chunk job takes its chunk with :func:`start_chunk` (which skips a chunk done before), does its
+work in its own transaction, ends it with :func:`chunk_done` and goes on with the run's next queued
+chunks for a while, withdrawing their jobs (a job's own cost is paid once for many chunks).
+:func:`chunk_done` which adds its counts to the run's in one statement (chunks land
 concurrently) and moves the run's one progress bar. The job that sees the last chunk land claims
 the finish (:func:`finishing`, under a database lock held until the run is complete, so exactly one
 does).
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -39,6 +42,9 @@ from crm_fishpond.sync import runs
 CHUNK_DOCTYPE = "Fishpond Run Chunk"
 OUTPUT_DOCTYPE = "Fishpond Chunk Output"
 CHUNK_TIMEOUT = 1800  # seconds a chunk job may run; a chunk takes seconds
+# a chunk job goes on with the run's next queued chunks until it has run this long (chunk_job)
+GO_ON_SECONDS = 600
+CHUNK_JOB = "crm_fishpond.sync.fanout.chunk_job"
 DEAD_MARGIN = 600  # seconds after its timeout before a Running chunk counts as lost
 PLAN_PROGRESS = 10  # the progress bar's share of the plan; the chunks fill the rest
 
@@ -101,8 +107,9 @@ def chunk_rows(run: str, fields: list[str] | None = None) -> list:
 	)
 
 
-def enqueue_chunks(run: str, method: str) -> int:
-	"""Enqueue every chunk of the run not done yet as a job ``method(run=, chunk=)``; returns how many.
+def enqueue_chunks(run: str, work: str) -> int:
+	"""Enqueue every chunk of the run not done yet as a :func:`chunk_job` doing ``work`` (the dotted
+	path of ``work(run, chunk, row)``); returns how many.
 
 	A chunk still marked Running after its job's timeout lost its worker (rq stops a job at its
 	timeout): its job record is dropped so that enqueueing the same job id is not skipped as a
@@ -117,20 +124,59 @@ def enqueue_chunks(run: str, method: str) -> int:
 	_commit()
 	for chunk in pending:
 		jobs.enqueue(
-			method,
+			CHUNK_JOB,
 			job_id=chunk_job_id(run, chunk.name),
 			queue="long",
 			timeout=CHUNK_TIMEOUT,
 			run=run,
 			chunk=chunk.name,
+			work=work,
 		)
 	_commit()
 	return len(pending)
 
 
+def chunk_job(run: str, chunk: str, work: str, **kwargs) -> dict:
+	"""The job of a chunk: take the chunk (:func:`start_chunk`) and do it with ``work`` (the dotted path
+	of ``work(run, chunk, row, **kwargs)``), then go on with the run's next queued chunks
+	(:func:`take_next`), one at a time, until the job has run GO_ON_SECONDS. Returns its status and
+	how many chunks it did.
+
+	A job costs its worker more than its chunk's work: rq forks a work horse for it, which imports
+	the work's modules (pandas, the engine) again, seconds on a small machine. A job that goes on
+	pays that once for many chunks, and withdraws the jobs of the chunks it takes. This module
+	imports nothing heavy and ``work`` is imported only when there is a chunk to do, so a job that
+	finds its chunk taken costs its worker little."""
+	started = time.monotonic()
+	row = start_chunk(run, chunk)
+	if row is None:
+		return {"status": "Skipped", "chunks": 0}
+	do = frappe.get_attr(work)
+	do(run, chunk, row, **kwargs)
+	done = 1
+	while time.monotonic() - started < GO_ON_SECONDS and (taken := take_next(run)):
+		do(run, *taken, **kwargs)
+		done += 1
+	return {"status": "Done", "chunks": done}
+
+
+def take_next(run: str) -> tuple[str, dict] | None:
+	"""Take the run's first queued chunk for this job (:func:`start_chunk`: of two jobs taking the
+	same chunk one gets it, the other tries the next) and withdraw the chunk's own job, which is
+	waiting in the queue; returns (chunk, row), or None when no chunk is queued or the run is no
+	longer running."""
+	if frappe.db.get_value("Fishpond Run", run, "status") != "Running":
+		return None
+	for chunk in chunk_rows(run):
+		if chunk.status == "Queued" and (row := start_chunk(run, chunk.name)):
+			jobs.withdraw_job(chunk_job_id(run, chunk.name))
+			return chunk.name, row
+	return None
+
+
 def run_here(run: str, method: Callable[..., object]) -> int:
-	"""Run the chunks not done one after another in this process, as ``method(run=, chunk=)``,
-	instead of enqueueing them: for a command run from the shell (the demo, ``fishpond-backfill``)
+	"""Run the chunks not done one after another in this process, as ``method(run=, chunk=)`` (a
+	:func:`chunk_job`, which goes on with the next ones itself), instead of enqueueing them: for a command run from the shell (the demo, ``fishpond-backfill``)
 	on a site whose workers may be stopped. A chunk a worker is running is left to it
 	(:func:`start_chunk`). Chunks that a chunk's landing adds (the next stage of the run) are run
 	too, until a pass lands nothing. Returns how many were tried."""
