@@ -212,7 +212,7 @@ def _summarise_chunk(run: str, chunk: str, row) -> dict:
 	cursor = runs.get_cursor(run)
 	try:
 		names = loader.profile_names_between(row.from_name, row.to_name)
-		inputs = loader.load_chunk_purchases(names)
+		inputs = loader.load_chunk_purchases(names, between=(row.from_name, row.to_name))
 		summary = summarise(inputs, engine_setup().config, end_of_day(cursor["as_of"]))
 		# the profiles named: the score stage scores the chunk from this summary (_stored_summary)
 		fanout.store_output(run, chunk, pack_frame(summary.reset_index()), len(summary))
@@ -318,7 +318,7 @@ def _score_chunk(run: str, chunk: str, row) -> dict:
 		fitted = models.load_fit(cursor["model_fit"])
 		summary = _stored_summary(run, row, names)
 		result = run_pond(
-			loader.load_chunk_inputs(names, purchases=summary is None),
+			loader.load_chunk_inputs(names, purchases=summary is None, between=(row.from_name, row.to_name)),
 			setup.config,
 			end_of_day(cursor["as_of"]),
 			models=fitted,

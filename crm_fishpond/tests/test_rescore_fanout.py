@@ -25,6 +25,7 @@ from unittest.mock import patch
 
 import frappe
 import numpy as np
+import pandas as pd
 import psutil
 from frappe.utils import add_to_date, now_datetime
 from frappe.utils.background_jobs import get_redis_conn
@@ -218,9 +219,10 @@ class TestFanOut(FishpondTestCase):
 			result = runner.run_rescore(run)  # the resume fits and scores
 		self.assertEqual(result["status"], "Completed")
 		self.assertEqual(purchases.call_count, 1, "only the chunk that lost a profile read its purchases")
-		(read,) = purchases.call_args.args
+		read, between = purchases.call_args.args
 		self.assertNotIn(gone, read)
 		self.assertEqual((read[0], read[-1]), (changed.from_name, changed.to_name))
+		self.assertEqual(between, (changed.from_name, changed.to_name), "read by its range")
 		kept = [n for n in names if n != gone]
 		self.assertEqual(
 			written(kept),
@@ -230,6 +232,38 @@ class TestFanOut(FishpondTestCase):
 			},
 		)
 		self.assertFalse(frappe.db.exists("Fishpond Chunk Output", {"run": run}))
+
+	def test_a_chunk_read_by_its_range_reads_what_its_names_read(self):
+		"""A chunk's reads ask for its range of names, not a list of them: the same frames, without the
+		rows of a profile that entered the range after the chunk's names were read."""
+		names = sorted(make_pond(8))
+		first, last = names[0], names[-1]
+		named = loader.profile_names_between(first, last)
+		late = next(n for n in named if n not in (first, last))  # "added since": not among the names
+		named.remove(late)
+		frappe.get_doc(
+			{
+				"doctype": "Fishpond Behaviour Event",
+				"fishpond_lead": late,
+				"event_type": "Page View",
+				"event_time": now_datetime(),
+			}
+		).insert(ignore_permissions=True)
+
+		by_range = loader.load_inputs(named, between=(first, last))
+		by_names = loader.load_inputs(named)
+		for frame in ("profiles", "transactions", "interactions", "events"):
+			got, want = getattr(by_range, frame), getattr(by_names, frame)
+			self.assertNotIn(late, set(got["profile"]), frame)
+			columns = list(want.columns)
+			pd.testing.assert_frame_equal(
+				got.sort_values(columns).reset_index(drop=True),
+				want.sort_values(columns).reset_index(drop=True),
+				obj=frame,
+			)
+		self.assertGreater(len(by_range.transactions), 0)
+		summarised = loader.load_chunk_purchases(named, between=(first, last))
+		self.assertEqual(len(summarised.transactions), len(by_names.transactions))
 
 	def test_a_chunk_that_fails_to_summarise_fails_the_run_and_resume_retries_it(self):
 		names = make_pond(6)
