@@ -6,7 +6,7 @@ each chunk on the long queue as a :func:`chunk_job`. Any number of workers take 
 A chunk job takes its chunk with :func:`start_chunk` (which skips a chunk done before), does its
 work in its own transaction, ends it with :func:`chunk_done` and goes on with the run's next queued
 chunks for a while, withdrawing their jobs (a job's own cost is paid once for many chunks).
-:func:`chunk_done` which adds its counts to the run's in one statement (chunks land
+:func:`chunk_done` adds the chunk's counts to the run's in one statement (chunks land
 concurrently) and moves the run's one progress bar. The job that sees the last chunk land claims
 the finish (:func:`finishing`, under a database lock held until the run is complete, so exactly one
 does).
@@ -42,8 +42,10 @@ from crm_fishpond.sync import runs
 CHUNK_DOCTYPE = "Fishpond Run Chunk"
 OUTPUT_DOCTYPE = "Fishpond Chunk Output"
 CHUNK_TIMEOUT = 1800  # seconds a chunk job may run; a chunk takes seconds
-# a chunk job goes on with the run's next queued chunks until it has run this long (chunk_job)
-GO_ON_SECONDS = 600
+# a chunk job goes on with the run's next queued chunks until it has run this long (chunk_job). The
+# job that lands a run's last chunk also finishes the run (a backfill recomputes every profile's
+# figures, about 30 s a 100,000 profiles), within CHUNK_TIMEOUT: this leaves it 1,500 s less a chunk.
+GO_ON_SECONDS = 300
 CHUNK_JOB = "crm_fishpond.sync.fanout.chunk_job"
 DEAD_MARGIN = 600  # seconds after its timeout before a Running chunk counts as lost
 PLAN_PROGRESS = 10  # the progress bar's share of the plan; the chunks fill the rest
@@ -112,8 +114,9 @@ def enqueue_chunks(run: str, work: str) -> int:
 	path of ``work(run, chunk, row)``); returns how many.
 
 	A chunk still marked Running after its job's timeout lost its worker (rq stops a job at its
-	timeout): its job record is dropped so that enqueueing the same job id is not skipped as a
-	duplicate of the dead one. A failed chunk is queued again."""
+	timeout): its job record, when the chunk ran under its own job, is dropped so that enqueueing the
+	same job id is not skipped as a duplicate of the dead one (a chunk another job went on with had
+	its own job withdrawn). A failed chunk is queued again."""
 	pending = [c for c in chunk_rows(run) if c.status != "Done"]
 	dead_before = _dead_before()
 	for chunk in pending:
@@ -155,9 +158,22 @@ def chunk_job(run: str, chunk: str, work: str, **kwargs) -> dict:
 	do(run, chunk, row, **kwargs)
 	done = 1
 	while time.monotonic() - started < GO_ON_SECONDS and (taken := take_next(run)):
+		_reopen_replica()
 		do(run, *taken, **kwargs)
 		done += 1
 	return {"status": "Done", "chunks": done}
+
+
+def _reopen_replica() -> None:
+	"""Let the next chunk's reads go to the site's read replica, as its own job's would.
+
+	``frappe.read_only`` opens a process's replica connection once: after its read it closes the
+	connection and goes back to the primary but keeps both in ``frappe.local``, and while they are
+	kept every later ``read_only`` read of the process stays on the primary. A job is one process, so
+	a job that goes on with another chunk forgets them first (only between reads, on the primary)."""
+	local = frappe.local
+	if getattr(local, "primary_db", None) is not None and local.db is local.primary_db:
+		del local.replica_db, local.primary_db
 
 
 def take_next(run: str) -> tuple[str, dict] | None:

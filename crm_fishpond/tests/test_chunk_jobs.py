@@ -19,11 +19,20 @@ from crm_fishpond.tests.utils import FishpondTestCase
 
 WORK = "crm_fishpond.tests.test_chunk_jobs.record_work"
 DONE: list[tuple[str, str]] = []  # (chunk, from_name) of each chunk record_work did, in order
+READ_ON: list = []  # the connection each chunk's read_only read used (record_work with read=True)
 
 
-def record_work(run: str, chunk: str, row, stop_run: bool = False) -> dict:
-	"""A chunk's work for these tests: note the chunk, land it; ``stop_run``: then fail the run."""
+@frappe.read_only()
+def _connection():
+	return frappe.local.db
+
+
+def record_work(run: str, chunk: str, row, stop_run: bool = False, read: bool = False) -> dict:
+	"""A chunk's work for these tests: note the chunk (``read``: and the connection a read_only read
+	of it uses), land it; ``stop_run``: then fail the run."""
 	DONE.append((chunk, row.from_name))
+	if read:
+		READ_ON.append(_connection())
 	fanout.chunk_done(run, chunk, records=1, seconds=0)
 	if stop_run:
 		runs.save_progress(run, status="Failed")
@@ -33,6 +42,7 @@ def record_work(run: str, chunk: str, row, stop_run: bool = False) -> dict:
 class TestChunkJob(FishpondTestCase):
 	def setUp(self):
 		DONE.clear()
+		READ_ON.clear()
 		self.run = runs.create_run("Rescore")
 		runs.save_progress(self.run, status="Running", total=4)
 		ranges = [(f"P{i}", f"P{i}", 1) for i in range(4)]
@@ -72,6 +82,23 @@ class TestChunkJob(FishpondTestCase):
 		fanout.chunk_job(self.run, self.chunks[0], WORK)
 		self.assertEqual([c for c, _ in DONE], [self.chunks[0], *self.chunks[2:]])
 		self.assertEqual(self.statuses(), ["Done", "Running", "Done", "Done"])
+
+	def test_every_chunk_a_job_goes_on_with_reads_the_replica(self):
+		"""Frappe opens a process's replica once and keeps it after the read, so later reads of the
+		same job would stay on the primary: each chunk of a job reads on the replica all the same (the
+		same server stands in for it: a connection of its own)."""
+		primary = frappe.local.db
+		try:
+			with patch.dict(frappe.local.conf, {"read_from_replica": 1, "replica_host": "127.0.0.1"}):
+				fanout.chunk_job(self.run, self.chunks[0], WORK, read=True)
+		finally:
+			for attr in ("replica_db", "primary_db"):
+				if hasattr(frappe.local, attr):
+					delattr(frappe.local, attr)
+		self.assertEqual(len(READ_ON), 4)
+		self.assertTrue(all(db is not primary for db in READ_ON), "a chunk read on the primary")
+		self.assertEqual(len({id(db) for db in READ_ON}), 4, "each chunk opened the replica")
+		self.assertIs(frappe.local.db, primary, "writes stay on the primary")
 
 	def test_a_job_whose_chunk_was_taken_skips_without_importing_the_work(self):
 		fanout.set_chunk(self.chunks[0], status="Done")

@@ -250,7 +250,22 @@ class TestFanOut(FishpondTestCase):
 			}
 		).insert(ignore_permissions=True)
 
-		by_range = loader.load_inputs(named, between=(first, last))
+		queries = []
+		real_sql = type(frappe.local.db).sql
+
+		def sql_spy(db, query, values=None, *args, **kwargs):
+			queries.append((str(query), values))
+			return real_sql(db, query, values, *args, **kwargs)
+
+		with patch.object(type(frappe.local.db), "sql", autospec=True, side_effect=sql_spy):
+			by_range = loader.load_inputs(named, between=(first, last))
+		# the pond's tables are asked for a range: no query carries the chunk's names
+		pond = [(q, v) for q, v in queries if "tabFishpond" in q]
+		self.assertGreaterEqual(len(pond), 5)
+		inside = set(named) - {first, last}
+		for query, values in pond:
+			sent = set((values or {}).values()) if isinstance(values, dict) else set(values or ())
+			self.assertFalse(sent & inside, query)
 		by_names = loader.load_inputs(named)
 		for frame in ("profiles", "transactions", "interactions", "events"):
 			got, want = getattr(by_range, frame), getattr(by_names, frame)
